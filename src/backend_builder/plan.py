@@ -1,0 +1,174 @@
+"""Plans of file operations: built first, checked for conflicts, then written all at once.
+
+Nothing touches the disk until the whole plan is known and conflict-free, and a
+failure half-way through writing restores every file to what it was.
+"""
+
+import difflib
+import enum
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backend_builder.errors import BuilderError
+
+
+class Action(enum.StrEnum):
+    """What an operation does to its file."""
+
+    CREATE = "create"
+    OVERWRITE = "overwrite"
+    MODIFY = "modify"
+    IDENTICAL = "identical"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class FileOp:
+    """One file to write: its path relative to the root, new content, and what it was."""
+
+    path: str
+    content: str
+    action: Action
+    previous: str | None = None
+
+    def diff(self) -> str:
+        """A unified diff from the previous content to the new one."""
+        return "".join(
+            difflib.unified_diff(
+                (self.previous or "").splitlines(keepends=True),
+                self.content.splitlines(keepends=True),
+                fromfile=f"a/{self.path}",
+                tofile=f"b/{self.path}",
+            )
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able description of the operation."""
+        return {"path": self.path, "action": str(self.action)}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Every file operation of one command, rooted at a directory."""
+
+    root: Path
+    ops: tuple[FileOp, ...]
+
+    @property
+    def conflicts(self) -> tuple[FileOp, ...]:
+        """Operations that would overwrite a file the user may have changed."""
+        return tuple(op for op in self.ops if op.action is Action.CONFLICT)
+
+    @property
+    def changes(self) -> tuple[FileOp, ...]:
+        """Operations that change the disk."""
+        return tuple(op for op in self.ops if op.action is not Action.IDENTICAL)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able description of the plan."""
+        return {"root": str(self.root), "files": [op.to_dict() for op in self.ops]}
+
+
+def plan_files(
+    root: Path,
+    created: dict[str, str],
+    modified: dict[str, str] | None = None,
+    *,
+    force: bool = False,
+) -> Plan:
+    """Plan writing `created` (new files) and `modified` (edits of existing files).
+
+    A new file that already exists with other content is a conflict, unless
+    `force` turns it into an overwrite.
+    """
+    ops: list[FileOp] = []
+    for path, content in created.items():
+        target = root / path
+        if not target.exists():
+            ops.append(FileOp(path, content, Action.CREATE))
+            continue
+        previous = _read(target)
+        if previous == content:
+            ops.append(FileOp(path, content, Action.IDENTICAL, previous))
+        else:
+            action = Action.OVERWRITE if force else Action.CONFLICT
+            ops.append(FileOp(path, content, action, previous))
+    for path, content in (modified or {}).items():
+        previous = _read(root / path)
+        action = Action.IDENTICAL if previous == content else Action.MODIFY
+        ops.append(FileOp(path, content, action, previous))
+    return Plan(root, tuple(ops))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise BuilderError(f"cannot read {path}: {error}") from error
+
+
+def apply_plan(plan: Plan) -> None:
+    """Write every change of the plan, or none of them.
+
+    Each file is written to a temporary file beside it and renamed into place. If
+    anything fails, files written so far are restored (or removed, with the
+    directories the plan created), and the error is raised.
+    """
+    if plan.conflicts:
+        names = ", ".join(op.path for op in plan.conflicts)
+        raise BuilderError(f"would overwrite existing files: {names}", hint="use --force")
+    done: list[FileOp] = []
+    created_dirs: list[Path] = []
+    try:
+        for op in plan.changes:
+            target = plan.root / op.path
+            created_dirs.extend(_make_parents(target.parent))
+            _atomic_write(target, op.content)
+            done.append(op)
+    except OSError as error:
+        _rollback(plan.root, done, created_dirs)
+        raise BuilderError(
+            f"could not write {plan.root / op.path}: {error.strerror or error}; "
+            "nothing was changed"
+        ) from error
+
+
+def _make_parents(directory: Path) -> Iterable[Path]:
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir()
+    return reversed(missing)
+
+
+def _atomic_write(target: Path, content: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(content)
+        if target.exists():
+            os.chmod(temporary, target.stat().st_mode)
+        else:
+            os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _rollback(root: Path, done: list[FileOp], created_dirs: list[Path]) -> None:
+    for op in reversed(done):
+        target = root / op.path
+        if op.previous is None:
+            target.unlink(missing_ok=True)
+        else:
+            target.write_text(op.previous, encoding="utf-8")
+    for directory in sorted(created_dirs, key=lambda path: len(path.parts), reverse=True):
+        if directory.exists() and not any(directory.iterdir()):
+            directory.rmdir()

@@ -1,0 +1,46 @@
+"""`backend-builder new`: the base backend, with users, projects, memberships and auth."""
+
+import re
+from pathlib import Path
+
+from backend_builder.errors import BuilderError
+from backend_builder.manifest import DATABASES, MANIFEST, Manifest
+from backend_builder.plan import Plan, plan_files
+from backend_builder.render import render_tree
+
+_DATABASE_URL_EXAMPLES = {
+    "sqlite": "sqlite+aiosqlite:///./app.db",
+    "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:5432/{slug}",
+}
+
+
+def project_slug(path: Path) -> str:
+    """A package-friendly name from the target directory's name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", path.resolve().name.lower()).strip("-")
+    return slug or "backend"
+
+
+def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Plan:
+    """Plan creating a backend at `path`; refuses a non-empty directory unless forced."""
+    if database not in DATABASES:
+        raise BuilderError(
+            f"unknown database '{database}'; choose one of: {', '.join(DATABASES)}"
+        )
+    if path.exists() and not path.is_dir():
+        raise BuilderError(f"{path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise BuilderError(
+            f"{path} is not empty", hint="choose a new directory, or pass --force"
+        )
+    slug = project_slug(path)
+    context = {
+        "project_slug": slug,
+        "project_title": slug.replace("-", " ").title(),
+        "database": database,
+        "database_url_example": _DATABASE_URL_EXAMPLES[database].format(
+            slug=slug.replace("-", "_")
+        ),
+    }
+    files = render_tree("project", context)
+    files[MANIFEST] = Manifest(name=slug, database=database).dumps()
+    return plan_files(path, files, force=force)

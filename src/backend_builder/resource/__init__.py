@@ -1,0 +1,1 @@
+"""Resource specification: parsing the `generate resource` field language."""
