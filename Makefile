@@ -1,0 +1,34 @@
+# backend-builder: `make demo` and `make test` work on a fresh machine with Python >= 3.11.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint format clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python >= 3.11 is needed, found %d.%d: run make PYTHON=python3.11 ..." % v[:2])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install backend-builder with its test tools
+
+demo: $(STAMP)  ## Generate a demo backend on SQLite, seed it and serve it on :8000
+	$(BIN)/backend-builder demo
+
+test: $(STAMP)  ## Run the whole test suite (PostgreSQL tests skip if none is reachable)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff and black on backend-builder's own code
+	$(BIN)/ruff check src tests
+	$(BIN)/black --check src tests
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/black src tests
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache

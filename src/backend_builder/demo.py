@@ -1,0 +1,116 @@
+"""`backend-builder demo`: a seeded backend on embedded SQLite, served locally."""
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from backend_builder.console import console, show_plan
+from backend_builder.errors import BuilderError
+from backend_builder.manifest import MANIFEST
+from backend_builder.plan import apply_plan
+from backend_builder.project import plan_new
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - a documented demo login
+DEMO_PROJECTS = ("Acme", "Globex")
+
+
+def run_demo(path: Path, *, host: str, port: int, serve: bool) -> None:
+    """Create the demo backend if needed, migrate, seed it, and serve it."""
+    if (path / MANIFEST).is_file():
+        console.print(f"Reusing the demo backend in [bold]{path}[/].")
+    else:
+        console.print(f"Creating a demo backend in [bold]{path}[/]:")
+        plan = plan_new(path)
+        show_plan(plan, dry_run=False)
+        apply_plan(plan)
+    env = _environment(path)
+    _run([sys.executable, "-m", "alembic", "upgrade", "head"], path, env, "migrations")
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", host, "--port", str(port)],
+        cwd=path,
+        env=env,
+    )
+    base_url = f"http://{host}:{port}"
+    try:
+        _wait_until_up(server, base_url)
+        _seed(base_url)
+        console.print(
+            f"\n[bold green]The demo API is up[/] at [bold]{base_url}[/] "
+            f"(Swagger UI: [bold]{base_url}/docs[/]).\n"
+            f"Log in with [bold]{DEMO_EMAIL}[/] / [bold]{DEMO_PASSWORD}[/] "
+            "(in Swagger UI: Authorize, then username and password).\n"
+            f"The user has two projects: {' and '.join(DEMO_PROJECTS)}."
+        )
+        if serve:
+            console.print("[dim]Press Ctrl+C to stop.[/]")
+            server.wait()
+    except KeyboardInterrupt:
+        console.print("\nStopped.")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _environment(path: Path) -> dict[str, str]:
+    """The demo's environment, with a secret key kept in the demo's `.env`."""
+    dotenv = path / ".env"
+    if not dotenv.exists():
+        dotenv.write_text(f"SECRET_KEY={secrets.token_urlsafe(48)}\n", encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env["ENVIRONMENT"] = "development"
+    return env
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str], what: str) -> None:
+    result = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise BuilderError(f"{what} failed:\n{result.stderr.strip()}")
+
+
+def _wait_until_up(server: subprocess.Popen[bytes], base_url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise BuilderError(
+                f"the server stopped at start-up (exit code {server.returncode})",
+                hint="is the port already in use? choose another with --port",
+            )
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise BuilderError(f"the server did not answer at {base_url} within 30 seconds")
+
+
+def _seed(base_url: str) -> None:
+    """Register the demo user and their projects through the API; idempotent."""
+    with httpx.Client(base_url=f"{base_url}/api/v1", timeout=30) as client:
+        registered = client.post(
+            "/auth/register",
+            json={
+                "email": DEMO_EMAIL,
+                "password": DEMO_PASSWORD,
+                "project_name": DEMO_PROJECTS[0],
+            },
+        )
+        if registered.status_code not in (201, 409):
+            raise BuilderError(f"could not register the demo user: {registered.text}")
+        login = client.post(
+            "/auth/token", data={"username": DEMO_EMAIL, "password": DEMO_PASSWORD}
+        )
+        if login.status_code != 200:
+            raise BuilderError(f"could not log in as the demo user: {login.text}")
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        names = {project["name"] for project in client.get("/projects/").json()}
+        for name in DEMO_PROJECTS:
+            if name not in names:
+                client.post("/projects/", json={"name": name}).raise_for_status()

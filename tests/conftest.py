@@ -1,0 +1,56 @@
+"""Shared fixtures: generated backends and throw-away PostgreSQL databases."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+POSTGRES_URL = os.environ.get("BB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _admin(statement: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards.
+
+    Skips when no server is reachable, unless BB_REQUIRE_POSTGRES is set (CI).
+    """
+    name = f"bb_test_{uuid.uuid4().hex[:12]}"
+    try:
+        _admin(f'CREATE DATABASE "{name}"')
+    except (OSError, asyncio.TimeoutError, Exception) as error:  # noqa: BLE001
+        message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}"
+        if os.environ.get("BB_REQUIRE_POSTGRES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Path:
+    """A new base backend, generated in a temporary folder."""
+    from backend_builder.plan import apply_plan
+    from backend_builder.project import plan_new
+
+    root = tmp_path / "shop-api"
+    apply_plan(plan_new(root))
+    return root

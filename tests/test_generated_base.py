@@ -1,0 +1,41 @@
+"""The backend that `new` creates is lint-clean, migrates without drift, and passes its tests."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.backend_checks import lint, migrations_round_trip, run_tests
+
+pytestmark = pytest.mark.slow
+
+SEED_TEST = '''
+from fastapi.testclient import TestClient
+
+from app.main import app
+from app.tests.conftest import get_test_user_token
+
+client = TestClient(app)
+
+
+def test_seed_style_token_works():
+    token = get_test_user_token()
+    response = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+'''
+
+
+def test_base_backend_on_sqlite(backend: Path) -> None:
+    lint(backend)
+    (backend / "app" / "tests" / "test_seed_style.py").write_text(SEED_TEST)
+    migrations_round_trip(backend, f"sqlite:///{backend / 'check.db'}")
+    output = run_tests(backend)
+    assert " passed" in output and "failed" not in output
+    assert "Required test coverage of 90" in output
+
+
+@pytest.mark.postgres
+def test_base_backend_on_postgresql(backend: Path, postgres_database: str) -> None:
+    (backend / "app" / "tests" / "test_seed_style.py").write_text(SEED_TEST)
+    migrations_round_trip(backend, postgres_database)
+    output = run_tests(backend, TEST_DATABASE_URL=postgres_database)
+    assert " passed" in output and "failed" not in output

@@ -1,0 +1,92 @@
+"""`backend-builder new`: what it writes, what it refuses, and how it reports."""
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from backend_builder.cli import app
+
+runner = CliRunner()
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_creates_the_seed_layout(tmp_path: Path) -> None:
+    target = tmp_path / "my-api"
+    result = runner.invoke(app, ["new", str(target)])
+    assert result.exit_code == 0, result.output
+    for path in (
+        "app/api/v1/endpoints/auth.py",
+        "app/api/deps.py",
+        "app/core/auth.py",
+        "app/models/base.py",
+        "app/schemas/project.py",
+        "app/services/project_service.py",
+        "app/repositories/base.py",
+        "app/tests/conftest.py",
+        "alembic/env.py",
+        "alembic.ini",
+        "pyproject.toml",
+        ".env.example",
+        ".gitignore",
+        "README.md",
+        "backend-builder.toml",
+    ):
+        assert (target / path).is_file(), path
+    assert "create" in result.output and "app/main.py" in result.output
+    assert 'name = "my-api"' in (target / "pyproject.toml").read_text()
+
+
+def test_refuses_a_non_empty_directory_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["new", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "is not empty" in result.output and "--force" in result.output
+    assert _tree(tmp_path) == {"notes.txt": b"mine"}
+
+
+def test_force_writes_into_a_non_empty_directory(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["new", str(tmp_path), "--force"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "app" / "main.py").is_file()
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", str(tmp_path / "x"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "Dry run" in result.output and "app/main.py" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_json_output_lists_every_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", str(tmp_path / "x"), "--json", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["dry_run"] is True
+    assert {"path": "app/main.py", "action": "create"} in document["files"]
+
+
+def test_unknown_database_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", str(tmp_path / "x"), "--database", "mysql"])
+    assert result.exit_code == 1
+    assert "unknown database 'mysql'" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_postgresql_backend_documents_its_url(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", str(tmp_path / "pg"), "--database", "postgresql"])
+    assert result.exit_code == 0, result.output
+    assert "postgresql+asyncpg://" in (tmp_path / "pg" / ".env.example").read_text()
+    assert 'database = "postgresql"' in (tmp_path / "pg" / "backend-builder.toml").read_text()
+
+
+def test_help_has_examples() -> None:
+    result = runner.invoke(app, ["new", "--help"])
+    assert result.exit_code == 0
+    assert "backend-builder new my-api --database postgresql" in result.output
