@@ -1,7 +1,7 @@
 """The `backend-builder` command line."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -10,6 +10,12 @@ from backend_builder.console import console, show_error, show_json, show_next_st
 from backend_builder.errors import BuilderError
 from backend_builder.plan import Plan, apply_plan
 from backend_builder.project import plan_new
+from backend_builder.resource.generate import (
+    ALL_LAYERS,
+    ENDPOINT_LAYERS,
+    MODEL_LAYERS,
+    plan_generate,
+)
 
 app = typer.Typer(
     help="Build multi-tenant FastAPI backends: every resource scoped to a project, "
@@ -39,12 +45,14 @@ def main(
     """Build multi-tenant FastAPI backends."""
 
 
-def _execute(plan: Plan, *, dry_run: bool, as_json: bool) -> None:
-    """Show a plan, then write it unless this is a dry run."""
+def _execute(
+    plan: Plan, *, dry_run: bool, as_json: bool, summary: dict[str, Any] | None = None
+) -> None:
+    """Show a plan (as text or JSON), then write it unless this is a dry run."""
     if as_json:
         if not dry_run:
             apply_plan(plan)
-        show_json({**plan.to_dict(), "dry_run": dry_run})
+        show_json({**(summary or plan.to_dict()), "dry_run": dry_run})
         return
     show_plan(plan, dry_run=dry_run)
     if plan.conflicts:
@@ -111,3 +119,106 @@ def demo(
     except BuilderError as error:
         show_error(error)
         raise typer.Exit(1) from None
+
+
+generate_app = typer.Typer(
+    help="Generate a resource, a model or the endpoints of a model, in the current backend.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(generate_app, name="generate")
+
+FIELD_LANGUAGE = (
+    "[bold]Fields[/] are name:type[:modifier...], shell-safe (no quotes needed).\n\n"
+    "Types: str, text, int, bigint, float, decimal (12,2; decimal:10,2 to choose), bool, "
+    "date, datetime, uuid, json, email, url, enum:a,b,c, ref (customer:ref points to "
+    "Customer; user:ref and owner:ref:users to a member of the project).\n\n"
+    "Modifiers: optional, unique (within a project), index, default=VALUE.\n\n"
+)
+Fields = Annotated[
+    list[str],
+    typer.Argument(help="Fields as name:type[:modifier...]", show_default=False),
+]
+Name = Annotated[str, typer.Argument(help="Singular name, CamelCase or snake_case.")]
+PathOption = Annotated[
+    Path, typer.Option("--path", "-p", help="The backend (default: the current directory).")
+]
+
+
+def _generate(
+    name: str,
+    fields: list[str] | None,
+    layers: tuple[str, ...],
+    *,
+    path: Path,
+    force: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    try:
+        generation = plan_generate(path, name, fields, layers=layers, force=force)
+        _execute(
+            generation.plan, dry_run=dry_run, as_json=as_json, summary=generation.to_dict()
+        )
+    except BuilderError as error:
+        show_error(error)
+        raise typer.Exit(1) from None
+    if not dry_run and not as_json:
+        names = generation.spec.names
+        console.print(f"\n[bold green]Generated[/] {names.class_name} ({', '.join(layers)}).")
+        show_next_steps(*generation.next_steps)
+
+
+@generate_app.command(
+    epilog=FIELD_LANGUAGE + "[bold]Examples[/]\n\n"
+    "  backend-builder generate resource Notification title:str message:text:optional "
+    "read:bool:default=false user:ref\n\n"
+    "  backend-builder generate resource Customer name:str email:email:optional\n\n"
+    "  backend-builder generate resource Invoice number:str:unique amount:decimal "
+    "status:enum:draft,sent,paid:default=draft due_on:date:optional customer:ref\n\n"
+    "  backend-builder generate resource Asset name:str --dry-run"
+)
+def resource(
+    name: Name,
+    fields: Fields,
+    path: PathOption = Path("."),
+    force: Force = False,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """Model, schemas, repository, service, router, tests and migration, wired in."""
+    _generate(name, fields, ALL_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json)
+
+
+@generate_app.command(
+    epilog=FIELD_LANGUAGE + "[bold]Examples[/]\n\n"
+    "  backend-builder generate model Asset name:str serial:str:unique\n\n"
+    "  backend-builder generate endpoint Asset   # later, to expose it"
+)
+def model(
+    name: Name,
+    fields: Fields,
+    path: PathOption = Path("."),
+    force: Force = False,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """A model and its migration only; no endpoints."""
+    _generate(name, fields, MODEL_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json)
+
+
+@generate_app.command(
+    epilog="[bold]Examples[/]\n\n"
+    "  backend-builder generate model Asset name:str\n\n"
+    "  backend-builder generate endpoint Asset"
+)
+def endpoint(
+    name: Name,
+    path: PathOption = Path("."),
+    force: Force = False,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """Schemas, repository, service, router and tests for a model generated earlier."""
+    _generate(name, None, ENDPOINT_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json)
+

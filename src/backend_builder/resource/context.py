@@ -1,0 +1,352 @@
+"""From a parsed spec to everything templates print: names, types and sample values.
+
+All the decisions about how a field looks in a model, a schema, a migration or a
+test are taken here, so that the templates only place precomputed strings.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from backend_builder.resource.spec import FieldSpec, FieldType, Names, ResourceSpec
+
+STR_LENGTH = 255
+EMAIL_LENGTH = 320
+URL_LENGTH = 2048
+
+# type -> (python annotation, model column type or "", migration type)
+_TYPES: dict[FieldType, tuple[str, str, str]] = {
+    FieldType.STR: ("str", f"String({STR_LENGTH})", f"sa.String(length={STR_LENGTH})"),
+    FieldType.TEXT: ("str", "Text", "sa.Text()"),
+    FieldType.INT: ("int", "", "sa.Integer()"),
+    FieldType.BIGINT: ("int", "BigInteger", "sa.BigInteger()"),
+    FieldType.FLOAT: ("float", "", "sa.Float()"),
+    FieldType.BOOL: ("bool", "", "sa.Boolean()"),
+    FieldType.DATE: ("date", "", "sa.Date()"),
+    FieldType.DATETIME: ("datetime", "", "sa.DateTime(timezone=True)"),
+    FieldType.UUID: ("uuid.UUID", "", "sa.Uuid()"),
+    FieldType.JSON: ("dict[str, Any]", "JSON", "sa.JSON()"),
+    FieldType.EMAIL: ("str", f"String({EMAIL_LENGTH})", f"sa.String(length={EMAIL_LENGTH})"),
+    FieldType.URL: ("str", f"String({URL_LENGTH})", f"sa.String(length={URL_LENGTH})"),
+    FieldType.REF: ("uuid.UUID", "", "sa.Uuid()"),
+}
+_NOT_FILTERABLE = {FieldType.JSON, FieldType.TEXT, FieldType.FLOAT}
+# Filters whose equality is exact on every database, used by the generated filter test.
+_EXACT_FILTERS = {
+    FieldType.STR,
+    FieldType.INT,
+    FieldType.BIGINT,
+    FieldType.BOOL,
+    FieldType.DATE,
+    FieldType.UUID,
+    FieldType.EMAIL,
+    FieldType.URL,
+    FieldType.ENUM,
+}
+_NOT_SORTABLE = {FieldType.JSON, FieldType.TEXT}
+
+
+@dataclass(frozen=True)
+class RefTarget:
+    """What a ref points at: a resource of the project, or a member of the project."""
+
+    class_name: str  # Customer, or "" for users
+    snake: str  # customer
+    table: str  # customers, or memberships
+    key_column: str  # id, or user_id
+    human: str  # customer, or member
+    module: str  # customer (model module), or "" for users
+    tests_module: str  # test_customers, or "" for users
+
+
+USERS = RefTarget("", "user", "memberships", "user_id", "member", "", "")
+
+
+def ref_target_of(names: Names) -> RefTarget:
+    """The ref target for a generated resource."""
+    return RefTarget(
+        names.class_name,
+        names.snake,
+        names.table,
+        "id",
+        names.human,
+        names.snake,
+        f"test_{names.plural_snake}",
+    )
+
+
+def _pascal(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
+def _python_literal(value: Any, field: FieldSpec, enum_class: str) -> str:
+    if field.type is FieldType.ENUM:
+        return f"{enum_class}.{str(value).upper()}"
+    if isinstance(value, bool | int | float):
+        return repr(value)
+    if isinstance(value, Decimal):
+        return f'Decimal("{value}")'
+    if isinstance(value, datetime):
+        return f'datetime.fromisoformat("{value.isoformat()}")'
+    if isinstance(value, date):
+        return f'date.fromisoformat("{value.isoformat()}")'
+    return repr(str(value))
+
+
+def _decimal_sample(field: FieldSpec, *, alternative: bool) -> str:
+    scale = field.scale or 0
+    digit = "7" if alternative else "1"
+    whole = digit if (field.precision or 1) > scale else "0"
+    return f'"{whole}.{"5" * scale}"' if scale else f'"{whole}"'
+
+
+def _sample(field: FieldSpec, *, alternative: bool) -> str:
+    """A Python expression for a valid JSON value of the field, unique if needed."""
+    unique = "uuid.uuid4().hex[:12]"
+    match field.type:
+        case FieldType.STR:
+            return f'f"{field.name} {{{unique}}}"' if field.unique else repr(
+                f"{field.name} {'two' if alternative else 'one'}"
+            )
+        case FieldType.TEXT:
+            return repr(f"Some {field.name}, {'edited' if alternative else 'first draft'}.")
+        case FieldType.INT:
+            return "uuid.uuid4().int % 2_000_000_000" if field.unique else (
+                "7" if alternative else "42"
+            )
+        case FieldType.BIGINT:
+            return "uuid.uuid4().int % 9_000_000_000_000_000" if field.unique else (
+                "7_000_000_000" if alternative else "9_000_000_000"
+            )
+        case FieldType.FLOAT:
+            return "2.25" if alternative else "1.5"
+        case FieldType.DECIMAL:
+            if field.unique:
+                digits = max((field.precision or 1) - (field.scale or 0), 1)
+                return f"str(uuid.uuid4().int % {10 ** min(digits, 15)})"
+            return _decimal_sample(field, alternative=alternative)
+        case FieldType.BOOL:
+            return "False" if alternative else "True"
+        case FieldType.DATE:
+            return '"2031-12-24"' if alternative else '"2030-01-31"'
+        case FieldType.DATETIME:
+            return '"2031-12-24T08:30:00Z"' if alternative else '"2030-01-31T12:00:00Z"'
+        case FieldType.UUID:
+            return "str(uuid.uuid4())"
+        case FieldType.JSON:
+            return '{"edited": True}' if alternative else '{"key": "value", "n": [1, 2]}'
+        case FieldType.EMAIL:
+            if field.unique or alternative:
+                return f'f"{{{unique}}}@example.com"'
+            return '"someone@example.com"'
+        case FieldType.URL:
+            if field.unique:
+                return f'f"https://example.com/{{{unique}}}"'
+            return '"https://example.com/b"' if alternative else '"https://example.com/a"'
+        case FieldType.ENUM:
+            return repr(field.enum_values[-1] if alternative else field.enum_values[0])
+        case FieldType.REF:
+            return ""  # refs are filled in by the test module's factory
+    raise AssertionError(field.type)  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class FieldView:
+    """One field, as every template prints it."""
+
+    name: str
+    column: str
+    type: str
+    optional: bool
+    unique: bool
+    indexed: bool
+    is_ref: bool
+    is_enum: bool
+    is_json: bool
+    annotation: str  # python type in models and responses (without None)
+    mapped_annotation: str  # Mapped[...]
+    column_args: str  # mapped_column(...) arguments, or ""
+    schema_annotation: str  # the type in Create/Update schemas
+    schema_default: str  # " = <default>" or ""
+    migration_type: str
+    enum_class: str
+    enum_members: tuple[tuple[str, str], ...]
+    enum_length: int
+    filterable: bool
+    sortable: bool
+    sample_expr: str  # a valid value, in a test where `user` is the creator
+    alternative_expr: str  # another valid value, where `owner` is the creator
+    foreign_expr: str  # for refs: an object of `outsider`'s project
+    ref: RefTarget | None
+
+
+def _schema_annotation(field: FieldSpec, annotation: str) -> str:
+    match field.type:
+        case FieldType.STR:
+            return f"Annotated[str, StringConstraints(min_length=1, max_length={STR_LENGTH})]"
+        case FieldType.TEXT:
+            return "Annotated[str, StringConstraints(max_length=100_000)]"
+        case FieldType.INT:
+            return "Annotated[int, Field(ge=-(2**31), lt=2**31)]"
+        case FieldType.BIGINT:
+            return "Annotated[int, Field(ge=-(2**63), lt=2**63)]"
+        case FieldType.FLOAT:
+            return "Annotated[float, Field(allow_inf_nan=False)]"
+        case FieldType.DECIMAL:
+            return (
+                f"Annotated[Decimal, Field(max_digits={field.precision}, "
+                f"decimal_places={field.scale}, allow_inf_nan=False)]"
+            )
+        case FieldType.EMAIL:
+            return f"Annotated[EmailStr, Field(max_length={EMAIL_LENGTH})]"
+        case FieldType.URL:
+            return (
+                f"Annotated[str, StringConstraints(max_length={URL_LENGTH}, "
+                'pattern=r"^https?://[^\\s]+$")]'
+            )
+        case FieldType.DATETIME:
+            return "AwareDatetime"
+    return annotation
+
+
+def _ref_sample(ref: RefTarget, user: str) -> str:
+    if not ref.class_name:
+        return f"str({user}.id)"
+    return f'create_{ref.snake}(client, {user})["id"]'
+
+
+def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldView:
+    """Precompute how `field` of resource `names` is printed everywhere."""
+    enum_class = f"{names.class_name}{_pascal(field.name)}" if field.type is FieldType.ENUM else ""
+    if field.type is FieldType.DECIMAL:
+        annotation, column_type = "Decimal", f"Numeric({field.precision}, {field.scale})"
+        migration_type = f"sa.Numeric(precision={field.precision}, scale={field.scale})"
+    elif field.type is FieldType.ENUM:
+        length = max(len(value) for value in field.enum_values)
+        annotation = enum_class
+        column_type = (
+            f'Enum({enum_class}, name="{field.name}", native_enum=False, '
+            f"create_constraint=True, length={length}, values_callable=enum_values)"
+        )
+        values = ", ".join(f'"{value}"' for value in field.enum_values)
+        migration_type = (
+            f'sa.Enum({values}, name="{field.name}", native_enum=False, '
+            f"create_constraint=True, length={length})"
+        )
+    else:
+        annotation, column_type, migration_type = _TYPES[field.type]
+    column_args = [column_type] if column_type else []
+    if field.has_default:
+        column_args.append(f"default={_python_literal(field.default, field, enum_class)}")
+    nullable = " | None" if field.optional else ""
+    schema_annotation = _schema_annotation(field, annotation)
+    if field.has_default:
+        schema_default = f" = {_python_literal(field.default, field, enum_class)}"
+    elif field.optional:
+        schema_default = " = None"
+    else:
+        schema_default = ""
+    return FieldView(
+        name=field.name,
+        column=field.column,
+        type=field.type.value,
+        optional=field.optional,
+        unique=field.unique,
+        indexed=field.index,
+        is_ref=field.is_ref,
+        is_enum=field.type is FieldType.ENUM,
+        is_json=field.type is FieldType.JSON,
+        annotation=annotation,
+        mapped_annotation=f"Mapped[{annotation}{nullable}]",
+        column_args=", ".join(column_args),
+        schema_annotation=schema_annotation + nullable,
+        schema_default=schema_default,
+        migration_type=migration_type,
+        enum_class=enum_class,
+        enum_members=tuple((value.upper(), value) for value in field.enum_values),
+        enum_length=max((len(v) for v in field.enum_values), default=0),
+        filterable=field.type not in _NOT_FILTERABLE,
+        sortable=field.type not in _NOT_SORTABLE and not field.optional,
+        sample_expr=_ref_sample(ref, "user") if ref else _sample(field, alternative=False),
+        alternative_expr=_ref_sample(ref, "owner") if ref else _sample(field, alternative=True),
+        foreign_expr=_ref_sample(ref, "outsider") if ref else "",
+        ref=ref,
+    )
+
+
+def resource_context(
+    spec: ResourceSpec, refs: dict[str, RefTarget], *, revision: str, down_revision: str
+) -> dict[str, Any]:
+    """Everything the resource templates need, precomputed."""
+    names = spec.names
+    fields = [field_view(f, names, refs.get(f.name)) for f in spec.fields]
+    types = {f.type for f in spec.fields}
+    ref_fields = [f for f in fields if f.ref is not None]
+    required = [f for f in fields if not f.optional and not f.schema_default]
+    sortable = ["id", "created_at", *(f.column for f in fields if f.sortable)]
+    wrong_type = next((f for f in fields if not f.is_json), None)
+    indexes = [
+        {"name": f"ix_{names.table}_project_id_{f.column}", "column": f.column}
+        for f in fields
+        if (f.indexed or f.is_ref) and not f.unique
+    ]
+    table_args = [f'UniqueConstraint("project_id", "{f.column}")' for f in fields if f.unique]
+    table_args += [
+        f'ForeignKeyConstraint(["project_id", "{f.column}"], '
+        f'["{f.ref.table}.project_id", "{f.ref.table}.{f.ref.key_column}"])'
+        for f in fields
+        if f.ref is not None
+    ]
+    table_args += [
+        f'Index("{index["name"]}", "project_id", "{index["column"]}")' for index in indexes
+    ]
+    return {
+        "names": names,
+        "fields": fields,
+        "enum_fields": [f for f in fields if f.is_enum],
+        "ref_fields": ref_fields,
+        "resource_refs": [f for f in ref_fields if f.ref and f.ref.class_name],
+        "user_refs": [f for f in ref_fields if f.ref and not f.ref.class_name],
+        "ref_targets": sorted(
+            {f.ref.class_name: f.ref for f in ref_fields if f.ref and f.ref.class_name}.values(),
+            key=lambda target: target.class_name,
+        ),
+        "unique_fields": [f for f in fields if f.unique],
+        "indexed_fields": [f for f in fields if f.indexed and not f.unique],
+        "filter_fields": [f for f in fields if f.filterable],
+        "sort_values": [f"{prefix}{name}" for name in sortable for prefix in ("", "-")],
+        "sort_field": next((f for f in fields if f.sortable), None),
+        "filter_field": next(
+            (
+                view
+                for view, field in zip(fields, spec.fields, strict=True)
+                if field.type in _EXACT_FILTERS
+                and len(field.enum_values) != 1
+            ),
+            None,
+        ),
+        "update_field": fields[0],
+        "table_args": table_args,
+        "indexes": indexes,
+        "required_fields": required,
+        "non_nullable": [f.column for f in fields if not f.optional],
+        "wrong_type_field": wrong_type,
+        "needs": {
+            "uuid": FieldType.UUID in types or FieldType.REF in types,
+            "date": FieldType.DATE in types,
+            "datetime": FieldType.DATETIME in types,
+            "decimal": FieldType.DECIMAL in types,
+            "json": FieldType.JSON in types,
+            "enum": FieldType.ENUM in types,
+            "email": FieldType.EMAIL in types,
+            "url": FieldType.URL in types,
+            "any": FieldType.JSON in types,
+            "string": bool(types & {FieldType.STR, FieldType.EMAIL, FieldType.URL}),
+            "text": FieldType.TEXT in types,
+            "bigint": FieldType.BIGINT in types,
+            "numeric": FieldType.DECIMAL in types,
+        },
+        "revision": revision,
+        "down_revision": down_revision,
+    }
