@@ -10,8 +10,8 @@ from rich.syntax import Syntax
 from backend_builder.errors import BuilderError
 from backend_builder.plan import Action, Plan
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = Console(highlight=False, emoji=False)
+errors = Console(stderr=True, highlight=False, emoji=False)
 
 _STYLES = {
     Action.CREATE: "green",

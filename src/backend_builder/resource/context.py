@@ -21,7 +21,7 @@ _TYPES: dict[FieldType, tuple[str, str, str]] = {
     FieldType.TEXT: ("str", "Text", "sa.Text()"),
     FieldType.INT: ("int", "", "sa.Integer()"),
     FieldType.BIGINT: ("int", "BigInteger", "sa.BigInteger()"),
-    FieldType.FLOAT: ("float", "", "sa.Float()"),
+    FieldType.FLOAT: ("float", "Float", "sa.Float()"),
     FieldType.BOOL: ("bool", "", "sa.Boolean()"),
     FieldType.DATE: ("date", "", "sa.Date()"),
     FieldType.DATETIME: ("datetime", "", "sa.DateTime(timezone=True)"),

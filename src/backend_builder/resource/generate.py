@@ -255,6 +255,8 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
         model.add("sqlalchemy", "Text")
     if FieldType.BIGINT.value in types:
         model.add("sqlalchemy", "BigInteger")
+    if FieldType.FLOAT.value in types:
+        model.add("sqlalchemy", "Float")
     if any(field.column_args for field in fields):
         model.add("sqlalchemy.orm", "mapped_column")
     for arg in context["table_args"]:
