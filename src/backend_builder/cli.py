@@ -136,7 +136,7 @@ FIELD_LANGUAGE = (
     "Modifiers: optional, unique (within a project), index, default=VALUE.\n\n"
 )
 Fields = Annotated[
-    list[str],
+    list[str] | None,
     typer.Argument(help="Fields as name:type[:modifier...]", show_default=False),
 ]
 Name = Annotated[str, typer.Argument(help="Singular name, CamelCase or snake_case.")]
@@ -180,14 +180,14 @@ def _generate(
 )
 def resource(
     name: Name,
-    fields: Fields,
+    fields: Fields = None,
     path: PathOption = Path("."),
     force: Force = False,
     dry_run: DryRun = False,
     as_json: Json = False,
 ) -> None:
     """Model, schemas, repository, service, router, tests and migration, wired in."""
-    _generate(name, fields, ALL_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json)
+    _generate(name, fields or [], ALL_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json)
 
 
 @generate_app.command(
@@ -197,14 +197,14 @@ def resource(
 )
 def model(
     name: Name,
-    fields: Fields,
+    fields: Fields = None,
     path: PathOption = Path("."),
     force: Force = False,
     dry_run: DryRun = False,
     as_json: Json = False,
 ) -> None:
     """A model and its migration only; no endpoints."""
-    _generate(name, fields, MODEL_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json)
+    _generate(name, fields or [], MODEL_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json)
 
 
 @generate_app.command(

@@ -128,7 +128,13 @@ def register_model(source: str, module: str, names: Sequence[str], path: str) ->
         position = next((i for i, name in model_imports if name > full), None)
         if position is None:
             position = model_imports[-1][0] + 1
-        body.insert(position, cst.parse_statement(f"from {full} import {', '.join(sorted(names))}\n"))
+        statement = cst.parse_statement(f"from {full} import {', '.join(sorted(names))}\n")
+        if position < len(body):
+            # The new first line of the block takes over the blank lines above it.
+            following = body[position]
+            statement = statement.with_changes(leading_lines=following.leading_lines)
+            body[position] = following.with_changes(leading_lines=[])
+        body.insert(position, statement)
         if position <= all_index:
             all_index += 1
     assign = body[all_index].body[0]  # type: ignore[attr-defined]

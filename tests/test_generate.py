@@ -1,0 +1,134 @@
+"""`backend-builder generate`: plans, wiring, and clear errors that change nothing."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backend_builder.cli import app
+
+runner = CliRunner()
+NOTIFICATION = ["title:str", "message:text:optional", "read:bool:default=false", "user:ref"]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def _generate(backend: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["generate", *args, "--path", str(backend)])
+    return result.exit_code, result.output
+
+
+def test_resource_writes_every_layer_and_wires_it(backend: Path) -> None:
+    code, output = _generate(backend, "resource", "Notification", *NOTIFICATION)
+    assert code == 0, output
+    for path in (
+        "app/models/notification.py",
+        "app/schemas/notification.py",
+        "app/repositories/notification_repo.py",
+        "app/services/notification_service.py",
+        "app/api/v1/endpoints/notifications.py",
+        "app/tests/test_notifications.py",
+        "alembic/versions/0002_create_notifications.py",
+    ):
+        assert (backend / path).is_file(), path
+    assert "notifications.router" in (backend / "app/api/v1/api.py").read_text()
+    assert "Notification" in (backend / "app/models/__init__.py").read_text()
+    manifest = (backend / "backend-builder.toml").read_text()
+    assert "user:ref:users" in manifest and "read:bool:default=false" in manifest
+    assert "alembic upgrade head" in output
+
+
+def test_model_then_endpoint(backend: Path) -> None:
+    code, output = _generate(backend, "model", "Asset", "name:str", "serial:str:unique")
+    assert code == 0, output
+    assert (backend / "app/models/asset.py").is_file()
+    assert not (backend / "app/api/v1/endpoints/assets.py").exists()
+    code, output = _generate(backend, "endpoint", "Asset")
+    assert code == 0, output
+    assert (backend / "app/api/v1/endpoints/assets.py").is_file()
+    manifest = (backend / "backend-builder.toml").read_text()
+    assert '"migration",\n    "schemas",' in manifest
+
+
+def test_dry_run_shows_diffs_and_writes_nothing(backend: Path) -> None:
+    before = _tree(backend)
+    code, output = _generate(backend, "resource", "Asset", "name:str", "--dry-run")
+    assert code == 0, output
+    assert "Dry run" in output and "+from app.models.asset import Asset" in output
+    assert _tree(backend) == before
+
+
+def test_json_output(backend: Path) -> None:
+    code, output = _generate(backend, "resource", "Asset", "name:str", "--json", "--dry-run")
+    assert code == 0, output
+    document = json.loads(output)
+    assert document["resource"]["names"]["table"] == "assets"
+    assert {"path": "app/models/asset.py", "action": "create"} in document["files"]
+
+
+def test_regenerating_needs_force(backend: Path) -> None:
+    assert _generate(backend, "resource", "Asset", "name:str")[0] == 0
+    code, output = _generate(backend, "resource", "Asset", "name:str", "size:int")
+    assert code == 1 and "already exists" in output and "--force" in output
+    code, output = _generate(backend, "resource", "Asset", "name:str", "size:int", "--force")
+    assert code == 0, output
+    assert "size" in (backend / "app/models/asset.py").read_text()
+    assert len(list((backend / "alembic/versions").glob("*_create_assets.py"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["resource", "Asset", "name:strng"], "did you mean 'str'"),
+        (["resource", "Asset", "name:str:optinal"], "optinal"),
+        (["resource", "Asset", "size:int:default=abc"], "abc"),
+        (["resource", "Asset", "name:str", "name:text"], "name"),
+        (["resource", "Asset", "class:str"], "class"),
+        (["resource", "Asset", "order:str"], "order"),
+        (["resource", "User", "name:str"], "user"),
+        (["resource", "Project", "name:str"], "project"),
+        (["resource", "Invoice", "customer:ref"], "Customer"),
+        (["resource", "Asset", "status:enum"], "needs values"),
+        (["resource", "Asset"], "at least one field"),
+        (["endpoint", "Ghost"], "no model 'Ghost'"),
+    ],
+)
+def test_bad_input_is_one_clear_error_and_changes_nothing(
+    backend: Path, args: list[str], message: str
+) -> None:
+    before = _tree(backend)
+    code, output = _generate(backend, *args)
+    assert code == 1
+    assert message in output
+    assert "Traceback" not in output
+    assert _tree(backend) == before
+
+
+def test_outside_a_backend(tmp_path: Path) -> None:
+    code, output = _generate(tmp_path, "resource", "Asset", "name:str")
+    assert code == 1
+    assert "backend-builder.toml" in output and "--path" in output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_conflicting_file_is_reported_before_writing(backend: Path) -> None:
+    (backend / "app/models/asset.py").write_text("# mine\n")
+    before = _tree(backend)
+    code, output = _generate(backend, "resource", "Asset", "name:str")
+    assert code == 1
+    assert "app/models/asset.py" in output and "--force" in output
+    assert _tree(backend) == before
+
+
+def test_help_shows_the_field_language_and_examples() -> None:
+    result = runner.invoke(app, ["generate", "resource", "--help"])
+    assert result.exit_code == 0
+    assert "enum:a,b,c" in result.output
+    assert "status:enum:draft,sent,paid:default=draft" in result.output
