@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test lint format clean examples
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python >= 3.11 is needed, found %d.%d: run make PYTHON=python3.11 ..." % v[:2])'
@@ -32,3 +32,6 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache
+
+examples: $(STAMP)  ## Rebuild examples/ from the current templates
+	$(BIN)/python examples/build.py

@@ -14,10 +14,18 @@ from backend_builder.errors import BuilderError
 from backend_builder.manifest import MANIFEST
 from backend_builder.plan import apply_plan
 from backend_builder.project import plan_new
+from backend_builder.resource.generate import ALL_LAYERS, plan_generate
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a documented demo login
 DEMO_PROJECTS = ("Acme", "Globex")
+DEMO_RESOURCES = (
+    ("Asset", ["name:str", "serial:str:unique", "status:enum:active,retired:default=active"]),
+    (
+        "Notification",
+        ["title:str", "message:text:optional", "read:bool:default=false", "user:ref"],
+    ),
+)
 
 
 def run_demo(path: Path, *, host: str, port: int, serve: bool) -> None:
@@ -29,6 +37,10 @@ def run_demo(path: Path, *, host: str, port: int, serve: bool) -> None:
         plan = plan_new(path)
         show_plan(plan, dry_run=False)
         apply_plan(plan)
+        for name, fields in DEMO_RESOURCES:
+            generation = plan_generate(path, name, fields, layers=ALL_LAYERS)
+            show_plan(generation.plan, dry_run=False)
+            apply_plan(generation.plan)
     env = _environment(path)
     _run([sys.executable, "-m", "alembic", "upgrade", "head"], path, env, "migrations")
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
@@ -45,7 +57,9 @@ def run_demo(path: Path, *, host: str, port: int, serve: bool) -> None:
             f"(Swagger UI: [bold]{base_url}/docs[/]).\n"
             f"Log in with [bold]{DEMO_EMAIL}[/] / [bold]{DEMO_PASSWORD}[/] "
             "(in Swagger UI: Authorize, then username and password).\n"
-            f"The user has two projects: {' and '.join(DEMO_PROJECTS)}."
+            f"The user has two projects, {' and '.join(DEMO_PROJECTS)}, each with assets "
+            "and a notification: try GET /api/v1/assets/, then switch project with "
+            "PUT /api/v1/users/me/current-project."
         )
         if serve:
             console.print("[dim]Press Ctrl+C to stop.[/]")
@@ -110,7 +124,23 @@ def _seed(base_url: str) -> None:
         if login.status_code != 200:
             raise BuilderError(f"could not log in as the demo user: {login.text}")
         client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-        names = {project["name"] for project in client.get("/projects/").json()}
+        user_id = client.get("/users/me").json()["id"]
+        projects = {project["name"]: project["id"] for project in client.get("/projects/").json()}
         for name in DEMO_PROJECTS:
-            if name not in names:
-                client.post("/projects/", json={"name": name}).raise_for_status()
+            if name not in projects:
+                created = client.post("/projects/", json={"name": name})
+                created.raise_for_status()
+                projects[name] = created.json()["id"]
+        for name in DEMO_PROJECTS:
+            client.put("/users/me/current-project", json={"project_id": projects[name]})
+            if not client.get("/assets/").json():
+                for number in (1, 2):
+                    client.post(
+                        "/assets/",
+                        json={"name": f"{name} laptop {number}", "serial": f"{name[:3]}-{number}"},
+                    ).raise_for_status()
+                client.post(
+                    "/notifications/",
+                    json={"title": f"Welcome to {name}", "user_id": user_id},
+                ).raise_for_status()
+        client.put("/users/me/current-project", json={"project_id": projects[DEMO_PROJECTS[0]]})

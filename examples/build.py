@@ -1,0 +1,47 @@
+"""Regenerate the example backends: `python examples/build.py` (or `make examples`).
+
+The test suite builds them again in a temporary folder and fails on any
+difference, so templates and examples never drift apart.
+"""
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from backend_builder.plan import apply_plan
+from backend_builder.project import plan_new
+from backend_builder.resource.generate import ALL_LAYERS, plan_generate
+
+EXAMPLES = Path(__file__).resolve().parent
+SHOP = (
+    ("Customer", "name:str email:email:optional"),
+    (
+        "Invoice",
+        "number:str:unique amount:decimal status:enum:draft,sent,paid:default=draft "
+        "due_on:date:optional customer:ref",
+    ),
+    ("Notification", "title:str message:text:optional read:bool:default=false user:ref"),
+    ("Asset", "name:str description:text:optional"),
+)
+
+
+def build_shop(target: Path) -> None:
+    """Generate the `shop` example backend at `target` (which must not exist)."""
+    apply_plan(plan_new(target))
+    for name, fields in SHOP:
+        apply_plan(plan_generate(target, name, fields.split(), layers=ALL_LAYERS).plan)
+
+
+def main() -> None:
+    """Rebuild examples/shop in place."""
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch) / "shop"
+        build_shop(fresh)
+        shutil.rmtree(EXAMPLES / "shop", ignore_errors=True)
+        shutil.copytree(fresh, EXAMPLES / "shop")
+    print(f"rebuilt {EXAMPLES / 'shop'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

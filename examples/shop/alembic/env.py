@@ -1,0 +1,73 @@
+"""Alembic environment: runs migrations with the application's async engine."""
+
+import asyncio
+import os
+from typing import Any
+
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.core.config import Settings, settings
+from app.models import Base
+from app.models.base import UTCDateTime
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def database_url() -> str:
+    """The URL to migrate: MIGRATION_DATABASE_URL (the table owner) or DATABASE_URL."""
+    override = os.environ.get("MIGRATION_DATABASE_URL")
+    if override:
+        return Settings(database_url=override).database_url
+    return settings.database_url
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+    """Render the application's column types with plain SQLAlchemy types."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def _configure(connection: Connection | None = None, **kwargs: Any) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_item,
+        **kwargs,
+    )
+
+
+def run_migrations_offline() -> None:
+    """Emit the SQL to stdout instead of running it."""
+    _configure(
+        url=database_url(), literal_binds=True, dialect_opts={"paramstyle": "named"}
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run_sync(connection: Connection) -> None:
+    _configure(connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_migrations_online() -> None:
+    """Run the migrations on a live database connection."""
+    engine = create_async_engine(database_url(), poolclass=pool.NullPool)
+    async with engine.connect() as connection:
+        await connection.run_sync(_run_sync)
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    asyncio.run(run_migrations_online())

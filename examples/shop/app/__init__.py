@@ -1,0 +1,1 @@
+"""Shop: a multi-tenant FastAPI backend."""

@@ -1,0 +1,24 @@
+"""The version 1 router: every resource router is included here."""
+
+from fastapi import APIRouter
+
+from app.api.v1.endpoints import (
+    assets,
+    auth,
+    customers,
+    invoices,
+    notifications,
+    projects,
+    users,
+)
+
+api_router = APIRouter()
+api_router.include_router(auth.router, prefix="/auth", tags=["auth"])
+api_router.include_router(users.router, prefix="/users", tags=["users"])
+api_router.include_router(projects.router, prefix="/projects", tags=["projects"])
+api_router.include_router(customers.router, prefix="/customers", tags=["customers"])
+api_router.include_router(invoices.router, prefix="/invoices", tags=["invoices"])
+api_router.include_router(
+    notifications.router, prefix="/notifications", tags=["notifications"]
+)
+api_router.include_router(assets.router, prefix="/assets", tags=["assets"])

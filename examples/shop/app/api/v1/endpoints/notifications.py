@@ -1,0 +1,101 @@
+"""Endpoints of notifications, scoped to the caller's current project."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.api.deps import AdminScope, ReaderScope, SessionDep, WriterScope
+from app.core.errors import (
+    Conflict,
+    InvalidReference,
+    NotAuthenticated,
+    PermissionDenied,
+    error_responses,
+)
+from app.models.notification import Notification
+from app.schemas.notification import (
+    NotificationCreate,
+    NotificationListParams,
+    NotificationResponse,
+    NotificationUpdate,
+)
+from app.services.notification_service import NotificationNotFound, NotificationService
+
+router = APIRouter(responses=error_responses(NotAuthenticated, PermissionDenied))
+
+
+@router.get("/", response_model=list[NotificationResponse])
+async def list_notifications(
+    params: Annotated[NotificationListParams, Query()],
+    request: Request,
+    response: Response,
+    scope: ReaderScope,
+    db: SessionDep,
+) -> list[Notification]:
+    """List notifications of the current project, a page at a time.
+
+    The next page, if any, is in the `Link` header (`rel="next"`).
+    """
+    page = await NotificationService(db, scope).list_page(params)
+    if page.next_cursor is not None:
+        next_url = request.url.include_query_params(cursor=page.next_cursor)
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    return list(page.items)
+
+
+@router.get(
+    "/{notification_id}",
+    response_model=NotificationResponse,
+    responses=error_responses(NotificationNotFound),
+)
+async def get_notification(
+    notification_id: uuid.UUID, scope: ReaderScope, db: SessionDep
+) -> Notification:
+    """Get a notification of the current project."""
+    return await NotificationService(db, scope).get(notification_id)
+
+
+@router.post(
+    "/",
+    response_model=NotificationResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(Conflict, InvalidReference),
+)
+async def create_notification(
+    data: NotificationCreate, scope: WriterScope, db: SessionDep
+) -> Notification:
+    """Create a notification in the current project (members and above)."""
+    return await NotificationService(db, scope).create(data)
+
+
+@router.put(
+    "/{notification_id}",
+    response_model=NotificationResponse,
+    responses=error_responses(NotificationNotFound, Conflict, InvalidReference),
+)
+@router.patch(
+    "/{notification_id}",
+    response_model=NotificationResponse,
+    responses=error_responses(NotificationNotFound, Conflict, InvalidReference),
+)
+async def update_notification(
+    notification_id: uuid.UUID,
+    data: NotificationUpdate,
+    scope: WriterScope,
+    db: SessionDep,
+) -> Notification:
+    """Update a notification: only the fields sent change (members and above)."""
+    return await NotificationService(db, scope).update(notification_id, data)
+
+
+@router.delete(
+    "/{notification_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(NotificationNotFound, Conflict),
+)
+async def delete_notification(
+    notification_id: uuid.UUID, scope: AdminScope, db: SessionDep
+) -> None:
+    """Delete a notification (admins and owners)."""
+    await NotificationService(db, scope).delete(notification_id)

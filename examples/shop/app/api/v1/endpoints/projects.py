@@ -1,0 +1,145 @@
+"""Projects (the tenants) and their members."""
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from app.api.deps import CurrentUser, ReaderScope, SessionDep
+from app.core.errors import (
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    error_responses,
+)
+from app.schemas.project import (
+    MemberCreate,
+    MemberResponse,
+    MemberUpdate,
+    ProjectCreate,
+    ProjectResponse,
+    ProjectUpdate,
+)
+from app.services.project_service import ProjectService
+
+router = APIRouter(responses=error_responses(NotAuthenticated))
+
+
+@router.get("/", response_model=list[ProjectResponse])
+async def list_projects(
+    current_user: CurrentUser, db: SessionDep
+) -> list[ProjectResponse]:
+    """The projects you belong to, with your role in each."""
+    return await ProjectService(db, current_user).all()
+
+
+@router.post("/", response_model=ProjectResponse, status_code=status.HTTP_201_CREATED)
+async def create_project(
+    data: ProjectCreate, current_user: CurrentUser, db: SessionDep
+) -> ProjectResponse:
+    """Create a project; you become its owner."""
+    return await ProjectService(db, current_user).create(data)
+
+
+@router.get(
+    "/current",
+    response_model=ProjectResponse,
+    responses=error_responses(PermissionDenied),
+)
+async def get_current_project(
+    scope: ReaderScope, current_user: CurrentUser, db: SessionDep
+) -> ProjectResponse:
+    """The project you currently work in (403 if you are no longer a member)."""
+    return await ProjectService(db, current_user).get(scope.project_id)
+
+
+@router.get(
+    "/{project_id}", response_model=ProjectResponse, responses=error_responses(NotFound)
+)
+async def get_project(
+    project_id: uuid.UUID, current_user: CurrentUser, db: SessionDep
+) -> ProjectResponse:
+    """One of your projects."""
+    return await ProjectService(db, current_user).get(project_id)
+
+
+@router.put(
+    "/{project_id}",
+    response_model=ProjectResponse,
+    responses=error_responses(NotFound, PermissionDenied),
+)
+async def update_project(
+    project_id: uuid.UUID,
+    data: ProjectUpdate,
+    current_user: CurrentUser,
+    db: SessionDep,
+) -> ProjectResponse:
+    """Rename a project (admins and owners)."""
+    return await ProjectService(db, current_user).update(project_id, data)
+
+
+@router.delete(
+    "/{project_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(NotFound, PermissionDenied),
+)
+async def delete_project(
+    project_id: uuid.UUID, current_user: CurrentUser, db: SessionDep
+) -> None:
+    """Delete a project and everything in it (owners only)."""
+    await ProjectService(db, current_user).delete(project_id)
+
+
+@router.get(
+    "/{project_id}/members",
+    response_model=list[MemberResponse],
+    responses=error_responses(NotFound),
+)
+async def list_members(
+    project_id: uuid.UUID, current_user: CurrentUser, db: SessionDep
+) -> list[MemberResponse]:
+    """The members of one of your projects."""
+    return await ProjectService(db, current_user).list_members(project_id)
+
+
+@router.post(
+    "/{project_id}/members",
+    response_model=MemberResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(NotFound, PermissionDenied, Conflict),
+)
+async def add_member(
+    project_id: uuid.UUID, data: MemberCreate, current_user: CurrentUser, db: SessionDep
+) -> MemberResponse:
+    """Add an existing user, by e-mail, with a role (admins and owners)."""
+    return await ProjectService(db, current_user).add_member(project_id, data)
+
+
+@router.put(
+    "/{project_id}/members/{user_id}",
+    response_model=MemberResponse,
+    responses=error_responses(NotFound, PermissionDenied, Conflict),
+)
+async def update_member(
+    project_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: MemberUpdate,
+    current_user: CurrentUser,
+    db: SessionDep,
+) -> MemberResponse:
+    """Change a member's role (admins and owners; the last owner stays an owner)."""
+    return await ProjectService(db, current_user).update_member(
+        project_id, user_id, data
+    )
+
+
+@router.delete(
+    "/{project_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(NotFound, PermissionDenied, Conflict),
+)
+async def remove_member(
+    project_id: uuid.UUID, user_id: uuid.UUID, current_user: CurrentUser, db: SessionDep
+) -> None:
+    """Remove a member (admins and owners; the last owner cannot be removed)."""
+    await ProjectService(db, current_user).remove_member(project_id, user_id)

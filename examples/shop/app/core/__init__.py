@@ -1,0 +1,1 @@
+"""Configuration, database, security and errors."""

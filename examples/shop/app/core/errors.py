@@ -1,0 +1,83 @@
+"""Typed application errors and the one handler that turns them into responses."""
+
+from typing import ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+class AppError(Exception):
+    """An error the client caused or must know about; rendered as `{"detail": ...}`."""
+
+    status_code: ClassVar[int] = 400
+    default_detail: ClassVar[str] = "Bad request"
+    headers: ClassVar[dict[str, str] | None] = None
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+
+class NotAuthenticated(AppError):
+    """No valid credentials were presented."""
+
+    status_code = 401
+    default_detail = "Could not validate credentials"
+    headers: ClassVar[dict[str, str] | None] = {"WWW-Authenticate": "Bearer"}
+
+
+class PermissionDenied(AppError):
+    """The caller is known but their role does not allow this."""
+
+    status_code = 403
+    default_detail = "Your role in this project does not allow this action"
+
+
+class NotFound(AppError):
+    """The object does not exist, or belongs to another project: both look the same."""
+
+    status_code = 404
+    default_detail = "Not found"
+
+
+class Conflict(AppError):
+    """The request conflicts with existing data (a duplicate, the last owner...)."""
+
+    status_code = 409
+    default_detail = "Conflict with existing data"
+
+
+class InvalidReference(AppError):
+    """A reference to an object that is not in the current project."""
+
+    status_code = 422
+    default_detail = "A referenced object does not exist in this project"
+
+    def __init__(self, field: str, target: str) -> None:
+        super().__init__(f"{field}: no {target} with this id in the current project")
+
+
+def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, object]]:
+    """Describe errors for a route's `responses=` so that OpenAPI lists them."""
+    return {
+        error.status_code: {
+            "description": error.default_detail,
+            "content": {
+                "application/json": {"example": {"detail": error.default_detail}}
+            },
+        }
+        for error in errors
+    }
+
+
+async def _handle_app_error(_request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, AppError):  # pragma: no cover - registered for AppError only
+        raise exc
+    return JSONResponse(
+        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def register_exception_handlers(app: FastAPI) -> None:
+    """Install the handler for every `AppError`."""
+    app.add_exception_handler(AppError, _handle_app_error)

@@ -1,0 +1,113 @@
+"""Password hashing and JSON Web Tokens.
+
+Hashing runs in a worker thread so that Argon2 never blocks the event loop. Tokens
+are signed with HS256 only; the audience tells access tokens from refresh tokens,
+so one can never be used as the other.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from starlette.concurrency import run_in_threadpool
+
+from app.core.config import settings
+
+ALGORITHM = "HS256"
+TokenKind = Literal["access", "refresh"]
+
+_password_hash = PasswordHash((Argon2Hasher(),))
+_DUMMY_HASH = _password_hash.hash(uuid.uuid4().hex)
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, expired, badly signed or of the wrong kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """The claims this application reads from a verified token."""
+
+    user_id: uuid.UUID
+    version: int
+    token_id: uuid.UUID
+    family_id: uuid.UUID | None
+
+
+async def hash_password(password: str) -> str:
+    """Hash a password with Argon2, off the event loop."""
+    return await run_in_threadpool(_password_hash.hash, password)
+
+
+async def verify_password(password: str, hashed: str | None) -> bool:
+    """Check a password against its hash, off the event loop.
+
+    With no hash (unknown user) a dummy hash is checked anyway, so that the answer
+    takes as long as for a wrong password.
+    """
+    valid = await run_in_threadpool(
+        _password_hash.verify, password, hashed or _DUMMY_HASH
+    )
+    return valid and hashed is not None
+
+
+def _audience(kind: TokenKind) -> str:
+    return (
+        settings.jwt_audience
+        if kind == "access"
+        else f"{settings.jwt_audience}:refresh"
+    )
+
+
+def create_token(
+    kind: TokenKind,
+    user_id: uuid.UUID,
+    version: int,
+    *,
+    token_id: uuid.UUID | None = None,
+    family_id: uuid.UUID | None = None,
+) -> tuple[str, datetime]:
+    """Sign a token of the given kind; return it with its expiry time."""
+    now = datetime.now(UTC)
+    lifetime = (
+        timedelta(minutes=settings.access_token_expire_minutes)
+        if kind == "access"
+        else timedelta(days=settings.refresh_token_expire_days)
+    )
+    expires_at = now + lifetime
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "aud": _audience(kind),
+        "iat": now,
+        "exp": expires_at,
+        "jti": str(token_id or uuid.uuid4()),
+        "ver": version,
+    }
+    if family_id is not None:
+        claims["fam"] = str(family_id)
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), expires_at
+
+
+def decode_token(token: str, kind: TokenKind) -> TokenClaims:
+    """Verify a token's signature, algorithm, audience and lifetime; return its claims."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            audience=_audience(kind),
+            options={"require": ["exp", "iat", "sub", "aud", "jti", "ver"]},
+        )
+        family = claims.get("fam")
+        return TokenClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            version=int(claims["ver"]),
+            token_id=uuid.UUID(claims["jti"]),
+            family_id=uuid.UUID(family) if family is not None else None,
+        )
+    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+        raise InvalidToken(str(exc)) from exc

@@ -1,0 +1,1 @@
+"""Database access; the only code that builds tenant queries."""

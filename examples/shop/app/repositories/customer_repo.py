@@ -1,0 +1,11 @@
+"""Database access for customers."""
+
+from app.models.customer import Customer
+from app.repositories.base import ProjectRepository
+
+
+class CustomerRepository(ProjectRepository[Customer]):
+    """The customers of one project."""
+
+    model = Customer
+    unique_fields = ()

@@ -1,0 +1,11 @@
+"""Database access for invoices."""
+
+from app.models.invoice import Invoice
+from app.repositories.base import ProjectRepository
+
+
+class InvoiceRepository(ProjectRepository[Invoice]):
+    """The invoices of one project."""
+
+    model = Invoice
+    unique_fields = ("number",)

@@ -1,0 +1,111 @@
+"""Database access for projects (the tenants) and their memberships."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.membership import Membership, Role
+from app.models.project import Project
+from app.models.user import User
+
+
+class TenantRepository:
+    """Projects and memberships, always read through the caller's membership."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def projects_of(
+        self, user_id: uuid.UUID
+    ) -> Sequence[Row[tuple[Project, Role]]]:
+        """Every project the user belongs to, with their role, oldest first."""
+        result = await self.session.execute(
+            select(Project, Membership.role)
+            .join(Membership, Membership.project_id == Project.id)
+            .where(Membership.user_id == user_id)
+            .order_by(Project.id)
+        )
+        return result.all()
+
+    async def project_of(
+        self, user_id: uuid.UUID, project_id: uuid.UUID
+    ) -> Row[tuple[Project, Role]] | None:
+        """The project if the user belongs to it, with their role, else None."""
+        result = await self.session.execute(
+            select(Project, Membership.role)
+            .join(Membership, Membership.project_id == Project.id)
+            .where(Membership.user_id == user_id, Project.id == project_id)
+        )
+        return result.first()
+
+    async def create_project(self, name: str, owner_id: uuid.UUID) -> Project:
+        """Insert a project and make `owner_id` its owner."""
+        project = Project(name=name)
+        self.session.add(project)
+        await self.session.flush()
+        self.session.add(
+            Membership(project_id=project.id, user_id=owner_id, role=Role.OWNER)
+        )
+        await self.session.flush()
+        return project
+
+    async def delete_project(self, project: Project) -> None:
+        """Delete a project; its memberships and data go with it."""
+        await self.session.execute(
+            update(User)
+            .where(User.current_project_id == project.id)
+            .values(current_project_id=None)
+        )
+        await self.session.delete(project)
+        await self.session.flush()
+
+    async def membership(
+        self, project_id: uuid.UUID, user_id: uuid.UUID
+    ) -> Membership | None:
+        """The user's membership in the project, or None."""
+        return await self.session.get(Membership, (project_id, user_id))
+
+    async def members(
+        self, project_id: uuid.UUID
+    ) -> Sequence[Row[tuple[Membership, str]]]:
+        """The members of a project with their e-mails, oldest first."""
+        result = await self.session.execute(
+            select(Membership, User.email)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.project_id == project_id)
+            .order_by(Membership.created_at, Membership.user_id)
+        )
+        return result.all()
+
+    async def add_member(
+        self, project_id: uuid.UUID, user_id: uuid.UUID, role: Role
+    ) -> Membership:
+        """Insert a membership."""
+        membership = Membership(project_id=project_id, user_id=user_id, role=role)
+        self.session.add(membership)
+        await self.session.flush()
+        return membership
+
+    async def remove_member(self, membership: Membership) -> None:
+        """Delete a membership; the user's current project is cleared if it was this one."""
+        await self.session.execute(
+            update(User)
+            .where(
+                User.id == membership.user_id,
+                User.current_project_id == membership.project_id,
+            )
+            .values(current_project_id=None)
+        )
+        await self.session.delete(membership)
+        await self.session.flush()
+
+    async def count_owners(self, project_id: uuid.UUID) -> int:
+        """How many owners the project has."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.project_id == project_id, Membership.role == Role.OWNER)
+        )
+        return count or 0

@@ -1,0 +1,53 @@
+"""Schemas of assets: what the API accepts and returns."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
+
+
+class AssetBase(InputSchema):
+    """Fields a client sets on a asset."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+    description: Annotated[str, StringConstraints(max_length=100_000)] | None = None
+
+
+class AssetCreate(AssetBase):
+    """A new asset."""
+
+
+class AssetUpdate(UpdateSchema):
+    """Changes to a asset: only the fields sent are applied."""
+
+    non_nullable = frozenset({"name"})
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+
+    description: Annotated[str, StringConstraints(max_length=100_000)] | None = None
+
+
+class AssetResponse(OutputSchema):
+    """A asset as the API returns it."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+
+    name: str
+
+    description: str | None
+
+    created_at: datetime
+    updated_at: datetime
+
+
+class AssetListParams(ListParams):
+    """Query parameters of the list: page, sort order and equality filters."""
+
+    sort: Literal["id", "-id", "created_at", "-created_at", "name", "-name"] = "id"
+
+    name: str | None = None

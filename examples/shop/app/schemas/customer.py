@@ -1,0 +1,55 @@
+"""Schemas of customers: what the API accepts and returns."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import EmailStr, Field, StringConstraints
+
+from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
+
+
+class CustomerBase(InputSchema):
+    """Fields a client sets on a customer."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+    email: Annotated[EmailStr, Field(max_length=320)] | None = None
+
+
+class CustomerCreate(CustomerBase):
+    """A new customer."""
+
+
+class CustomerUpdate(UpdateSchema):
+    """Changes to a customer: only the fields sent are applied."""
+
+    non_nullable = frozenset({"name"})
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+
+    email: Annotated[EmailStr, Field(max_length=320)] | None = None
+
+
+class CustomerResponse(OutputSchema):
+    """A customer as the API returns it."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+
+    name: str
+
+    email: str | None
+
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerListParams(ListParams):
+    """Query parameters of the list: page, sort order and equality filters."""
+
+    sort: Literal["id", "-id", "created_at", "-created_at", "name", "-name"] = "id"
+
+    name: str | None = None
+
+    email: str | None = None

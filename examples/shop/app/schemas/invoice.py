@@ -1,0 +1,101 @@
+"""Schemas of invoices: what the API accepts and returns."""
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from app.models.invoice import InvoiceStatus
+from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
+
+
+class InvoiceBase(InputSchema):
+    """Fields a client sets on a invoice."""
+
+    number: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+    amount: Annotated[
+        Decimal, Field(max_digits=12, decimal_places=2, allow_inf_nan=False)
+    ]
+
+    status: InvoiceStatus = InvoiceStatus.DRAFT
+
+    due_on: date | None = None
+
+    customer_id: uuid.UUID
+
+
+class InvoiceCreate(InvoiceBase):
+    """A new invoice."""
+
+
+class InvoiceUpdate(UpdateSchema):
+    """Changes to a invoice: only the fields sent are applied."""
+
+    non_nullable = frozenset({"number", "amount", "status", "customer_id"})
+
+    number: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = (
+        None
+    )
+
+    amount: (
+        Annotated[Decimal, Field(max_digits=12, decimal_places=2, allow_inf_nan=False)]
+        | None
+    ) = None
+
+    status: InvoiceStatus | None = None
+
+    due_on: date | None = None
+
+    customer_id: uuid.UUID | None = None
+
+
+class InvoiceResponse(OutputSchema):
+    """A invoice as the API returns it."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+
+    number: str
+
+    amount: Decimal
+
+    status: InvoiceStatus
+
+    due_on: date | None
+
+    customer_id: uuid.UUID
+
+    created_at: datetime
+    updated_at: datetime
+
+
+class InvoiceListParams(ListParams):
+    """Query parameters of the list: page, sort order and equality filters."""
+
+    sort: Literal[
+        "id",
+        "-id",
+        "created_at",
+        "-created_at",
+        "number",
+        "-number",
+        "amount",
+        "-amount",
+        "status",
+        "-status",
+        "customer_id",
+        "-customer_id",
+    ] = "id"
+
+    number: str | None = None
+
+    amount: Decimal | None = None
+
+    status: InvoiceStatus | None = None
+
+    due_on: date | None = None
+
+    customer_id: uuid.UUID | None = None

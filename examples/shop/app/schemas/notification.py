@@ -1,0 +1,80 @@
+"""Schemas of notifications: what the API accepts and returns."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
+
+
+class NotificationBase(InputSchema):
+    """Fields a client sets on a notification."""
+
+    title: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+    message: Annotated[str, StringConstraints(max_length=100_000)] | None = None
+
+    read: bool = False
+
+    user_id: uuid.UUID
+
+
+class NotificationCreate(NotificationBase):
+    """A new notification."""
+
+
+class NotificationUpdate(UpdateSchema):
+    """Changes to a notification: only the fields sent are applied."""
+
+    non_nullable = frozenset({"title", "read", "user_id"})
+
+    title: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+
+    message: Annotated[str, StringConstraints(max_length=100_000)] | None = None
+
+    read: bool | None = None
+
+    user_id: uuid.UUID | None = None
+
+
+class NotificationResponse(OutputSchema):
+    """A notification as the API returns it."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+
+    title: str
+
+    message: str | None
+
+    read: bool
+
+    user_id: uuid.UUID
+
+    created_at: datetime
+    updated_at: datetime
+
+
+class NotificationListParams(ListParams):
+    """Query parameters of the list: page, sort order and equality filters."""
+
+    sort: Literal[
+        "id",
+        "-id",
+        "created_at",
+        "-created_at",
+        "title",
+        "-title",
+        "read",
+        "-read",
+        "user_id",
+        "-user_id",
+    ] = "id"
+
+    title: str | None = None
+
+    read: bool | None = None
+
+    user_id: uuid.UUID | None = None

@@ -1,0 +1,1 @@
+"""Business logic, one service per resource."""

@@ -1,0 +1,174 @@
+"""Test configuration: an isolated database, users and tokens.
+
+Tests run on a throw-away SQLite file by default, or on the PostgreSQL database
+named by TEST_DATABASE_URL (its `public` schema is dropped and rebuilt by the
+migrations). Every test creates its own users and projects, so order never matters.
+"""
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or (
+    f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'test.db'}"
+)
+os.environ["ENVIRONMENT"] = "test"
+os.environ["DATABASE_URL"] = _TEST_DATABASE_URL
+os.environ["DATABASE_POOL_SIZE"] = "0"  # one connection per request: any event loop
+
+import pytest  # noqa: E402
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
+
+from app.core.config import settings  # noqa: E402
+from app.main import app  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery staple"
+_database_ready = False
+
+
+def prepare_database() -> None:
+    """Build the test database from the migrations, once per test run."""
+    global _database_ready
+    if _database_ready:
+        return
+    if not settings.is_sqlite:
+        run_sql("DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
+    command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
+    _database_ready = True
+
+
+def run_sql(*statements: str, **params: Any) -> list[Any]:
+    """Run SQL outside the application (as a privileged connection); return last rows."""
+
+    async def execute() -> list[Any]:
+        engine = create_async_engine(settings.database_url, poolclass=NullPool)
+        rows: list[Any] = []
+        async with engine.begin() as connection:
+            for statement in statements:
+                result = await connection.execute(text(statement), params)
+                rows = list(result.all()) if result.returns_rows else []
+        await engine.dispose()
+        return rows
+
+    return asyncio.run(execute())
+
+
+@dataclass
+class TestUser:
+    """A registered user, logged in, with the project they registered with."""
+
+    __test__ = False
+
+    email: str
+    password: str
+    id: uuid.UUID
+    project_id: uuid.UUID
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization headers for this user's access token."""
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def register_user(
+    client: TestClient | None = None, email: str | None = None
+) -> TestUser:
+    """Register a new user (with their own project) and log them in."""
+    prepare_database()
+    client = client or TestClient(app)
+    email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
+    response = client.post(
+        "/api/v1/auth/register", json={"email": email, "password": PASSWORD}
+    )
+    assert response.status_code == 201, response.text
+    user = response.json()
+    tokens = login(client, email)
+    return TestUser(
+        email=email,
+        password=PASSWORD,
+        id=uuid.UUID(user["id"]),
+        project_id=uuid.UUID(user["current_project_id"]),
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+    )
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    """Log in and return the token pair."""
+    response = client.post(
+        "/api/v1/auth/token", data={"username": email, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    tokens: dict[str, str] = response.json()
+    return tokens
+
+
+def get_test_user_token() -> str:
+    """An access token of a new user who owns a project, set as current."""
+    return register_user().access_token
+
+
+def add_member(client: TestClient, owner: TestUser, user: TestUser, role: str) -> None:
+    """Make `user` a member of `owner`'s project with `role`, and switch them to it."""
+    response = client.post(
+        f"/api/v1/projects/{owner.project_id}/members",
+        json={"email": user.email, "role": role},
+        headers=owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    response = client.put(
+        "/api/v1/users/me/current-project",
+        json={"project_id": str(owner.project_id)},
+        headers=user.headers,
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database() -> None:
+    """The migrated test database."""
+    prepare_database()
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[TestClient]:
+    """An HTTP client for the application."""
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def owner(client: TestClient) -> TestUser:
+    """A user who owns the project they work in (project A)."""
+    return register_user(client)
+
+
+@pytest.fixture
+def outsider(client: TestClient) -> TestUser:
+    """A user of another project (project B), who must never see project A's data."""
+    return register_user(client)
+
+
+@pytest.fixture
+def member_of(client: TestClient, owner: TestUser) -> Any:
+    """A factory: a new user with the given role in the owner's project."""
+
+    def make(role: str) -> TestUser:
+        user = register_user(client)
+        add_member(client, owner, user, role)
+        return user
+
+    return make

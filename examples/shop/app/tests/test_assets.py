@@ -1,0 +1,286 @@
+"""Tests of /api/v1/assets/: CRUD, tenancy, roles, validation and pages."""
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from app.schemas.asset import AssetResponse, AssetUpdate
+from app.tests.conftest import TestUser
+
+URL = "/api/v1/assets/"
+MakeMember = Callable[[str], TestUser]
+
+
+def asset_payload(client: TestClient, user: TestUser) -> dict[str, Any]:
+    """A valid body for a new asset in `user`'s current project."""
+    return {
+        "name": "name one",
+        "description": "Some description, first draft.",
+    }
+
+
+def create_asset(client: TestClient, user: TestUser, **changes: Any) -> dict[str, Any]:
+    """Create a asset through the API and return it."""
+    body = {**asset_payload(client, user), **changes}
+    response = client.post(URL, json=body, headers=user.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def assert_matches(body: dict[str, Any], payload: dict[str, Any]) -> None:
+    """The response holds the values that were sent (compared as Python values)."""
+    sent = AssetUpdate.model_validate(payload)
+    got = AssetResponse.model_validate(body)
+    for name in payload:
+        assert getattr(got, name) == getattr(sent, name), name
+
+
+class TestCreate:
+    """POST /api/v1/assets/"""
+
+    def test_creates_in_the_current_project(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        payload = asset_payload(client, owner)
+        response = client.post(URL, json=payload, headers=owner.headers)
+        assert response.status_code == 201
+        assert response.json()["project_id"] == str(owner.project_id)
+        assert_matches(response.json(), payload)
+
+    def test_requires_a_token(self, client: TestClient) -> None:
+        assert client.post(URL, json={}).status_code == 401
+
+    def test_members_create_viewers_cannot(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        member, viewer = member_of("member"), member_of("viewer")
+        payload = asset_payload(client, owner)
+        assert client.post(URL, json=payload, headers=viewer.headers).status_code == 403
+        assert client.post(URL, json=payload, headers=member.headers).status_code == 201
+
+    def test_rejects_unknown_fields(self, client: TestClient, owner: TestUser) -> None:
+        payload = asset_payload(client, owner)
+        for extra in (
+            {"project_id": str(owner.project_id)},
+            {"id": str(uuid.uuid4())},
+            {"role": "owner"},
+        ):
+            response = client.post(
+                URL, json={**payload, **extra}, headers=owner.headers
+            )
+            assert response.status_code == 422, extra
+
+    def test_rejects_missing_fields(self, client: TestClient, owner: TestUser) -> None:
+        response = client.post(URL, json={}, headers=owner.headers)
+        assert response.status_code == 422
+        missing = {error["loc"][-1] for error in response.json()["detail"]}
+        assert missing == {"name"}
+
+    def test_rejects_wrong_types(self, client: TestClient, owner: TestUser) -> None:
+        payload = asset_payload(client, owner)
+        payload["name"] = {"not": "valid"}
+        response = client.post(URL, json=payload, headers=owner.headers)
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["body", "name"]
+
+
+class TestList:
+    """GET /api/v1/assets/"""
+
+    def test_lists_only_the_current_project(
+        self, client: TestClient, owner: TestUser, outsider: TestUser
+    ) -> None:
+        mine = create_asset(client, owner)
+        create_asset(client, outsider)
+        response = client.get(URL, headers=owner.headers)
+        assert response.status_code == 200
+        assert [item["id"] for item in response.json()] == [mine["id"]]
+
+    def test_pages_follow_the_link_header(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = {create_asset(client, owner)["id"] for _ in range(3)}
+        first = client.get(URL, params={"limit": 2}, headers=owner.headers)
+        second = client.get(first.links["next"]["url"], headers=owner.headers)
+        first_ids = [item["id"] for item in first.json()]
+        second_ids = [item["id"] for item in second.json()]
+        assert len(first_ids) == 2 and len(second_ids) == 1
+        assert set(first_ids) | set(second_ids) == created
+        assert "next" not in second.links
+
+    def test_a_cursor_is_useless_in_another_project(
+        self, client: TestClient, owner: TestUser, outsider: TestUser
+    ) -> None:
+        create_asset(client, owner)
+        create_asset(client, owner)
+        first = client.get(URL, params={"limit": 1}, headers=owner.headers)
+        cursor = httpx.URL(first.links["next"]["url"]).params["cursor"]
+        response = client.get(URL, params={"cursor": cursor}, headers=outsider.headers)
+        assert response.status_code == 400
+
+    def test_sorts(self, client: TestClient, owner: TestUser) -> None:
+        created = {create_asset(client, owner)["id"] for _ in range(2)}
+        for sort in (
+            "id",
+            "-id",
+            "created_at",
+            "-created_at",
+            "name",
+            "-name",
+        ):
+            response = client.get(URL, params={"sort": sort}, headers=owner.headers)
+            assert response.status_code == 200, sort
+            assert {item["id"] for item in response.json()} == created
+
+    def test_filters_by_equality(self, client: TestClient, owner: TestUser) -> None:
+        create_asset(client, owner)
+        wanted = create_asset(client, owner, name="name two")
+        response = client.get(
+            URL, params={"name": wanted["name"]}, headers=owner.headers
+        )
+        assert [item["id"] for item in response.json()] == [wanted["id"]]
+
+    def test_rejects_bad_parameters(self, client: TestClient, owner: TestUser) -> None:
+        for params in (
+            {"limit": 0},
+            {"limit": 201},
+            {"limit": "x"},
+            {"sort": "no_such_field"},
+            {"no_such_filter": "1"},
+            {"cursor": "x" * 2000},
+        ):
+            response = client.get(URL, params=params, headers=owner.headers)
+            assert response.status_code == 422, params
+        response = client.get(
+            URL, params={"cursor": "not-a-cursor"}, headers=owner.headers
+        )
+        assert response.status_code == 400
+
+    def test_requires_a_token(self, client: TestClient) -> None:
+        assert client.get(URL).status_code == 401
+
+
+class TestGet:
+    """GET /api/v1/assets/{id}"""
+
+    def test_gets_one(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        created = create_asset(client, owner)
+        viewer = member_of("viewer")
+        response = client.get(f"{URL}{created['id']}", headers=viewer.headers)
+        assert response.status_code == 200
+        assert response.json() == created
+
+    def test_another_projects_object_looks_missing(
+        self, client: TestClient, owner: TestUser, outsider: TestUser
+    ) -> None:
+        theirs = create_asset(client, outsider)
+        response = client.get(f"{URL}{theirs['id']}", headers=owner.headers)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Asset not found"}
+        missing = client.get(f"{URL}{uuid.uuid4()}", headers=owner.headers)
+        assert missing.json() == response.json()
+
+    def test_rejects_a_malformed_id(self, client: TestClient, owner: TestUser) -> None:
+        assert client.get(f"{URL}not-an-id", headers=owner.headers).status_code == 422
+
+    def test_requires_a_token(self, client: TestClient) -> None:
+        assert client.get(f"{URL}{uuid.uuid4()}").status_code == 401
+
+
+class TestUpdate:
+    """PUT and PATCH /api/v1/assets/{id}"""
+
+    def test_applies_only_the_fields_sent(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = create_asset(client, owner)
+        change = {"name": "name two"}
+        for method in ("PUT", "PATCH"):
+            response = client.request(
+                method, f"{URL}{created['id']}", json=change, headers=owner.headers
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert_matches(body, change)
+            for key, value in created.items():
+                if key not in change and key != "updated_at":
+                    assert body[key] == value, key
+
+    def test_another_projects_object_is_404_and_unchanged(
+        self, client: TestClient, owner: TestUser, outsider: TestUser
+    ) -> None:
+        theirs = create_asset(client, outsider)
+        change = {"name": "name two"}
+        for method in ("PUT", "PATCH"):
+            response = client.request(
+                method, f"{URL}{theirs['id']}", json=change, headers=owner.headers
+            )
+            assert response.status_code == 404
+        assert (
+            client.get(f"{URL}{theirs['id']}", headers=outsider.headers).json()
+            == theirs
+        )
+
+    def test_viewers_cannot_update(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        created = create_asset(client, owner)
+        viewer = member_of("viewer")
+        response = client.patch(
+            f"{URL}{created['id']}", json={}, headers=viewer.headers
+        )
+        assert response.status_code == 403
+
+    def test_rejects_unknown_fields_and_nulls(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = create_asset(client, owner)
+        url = f"{URL}{created['id']}"
+        assert (
+            client.patch(
+                url, json={"project_id": str(uuid.uuid4())}, headers=owner.headers
+            ).status_code
+            == 422
+        )
+
+        assert (
+            client.patch(url, json={"name": None}, headers=owner.headers).status_code
+            == 422
+        )
+
+
+class TestDelete:
+    """DELETE /api/v1/assets/{id}"""
+
+    def test_admins_delete_members_cannot(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        created = create_asset(client, owner)
+        url = f"{URL}{created['id']}"
+        assert (
+            client.delete(url, headers=member_of("member").headers).status_code == 403
+        )
+        assert client.delete(url, headers=member_of("admin").headers).status_code == 204
+        assert client.get(url, headers=owner.headers).status_code == 404
+
+    def test_another_projects_object_is_404_and_kept(
+        self, client: TestClient, owner: TestUser, outsider: TestUser
+    ) -> None:
+        theirs = create_asset(client, outsider)
+        assert (
+            client.delete(f"{URL}{theirs['id']}", headers=owner.headers).status_code
+            == 404
+        )
+        assert (
+            client.get(f"{URL}{theirs['id']}", headers=outsider.headers).status_code
+            == 200
+        )
+
+    def test_requires_a_token(self, client: TestClient) -> None:
+        assert client.delete(f"{URL}{uuid.uuid4()}").status_code == 401

@@ -1,0 +1,122 @@
+"""Every kind of bad token gets 401 with `WWW-Authenticate: Bearer`, never data."""
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import settings
+from app.core.security import ALGORITHM
+from app.tests.conftest import TestUser, run_sql
+
+
+def _sign(
+    claims: dict[str, Any], key: str | None = None, algorithm: str = ALGORITHM
+) -> str:
+    return jwt.encode(claims, key or settings.secret_key, algorithm=algorithm)
+
+
+def _claims(user: TestUser, **overrides: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": str(user.id),
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "jti": str(uuid.uuid4()),
+        "ver": 0,
+    }
+    claims.update(overrides)
+    return {key: value for key, value in claims.items() if value is not None}
+
+
+def _unsigned(claims: dict[str, Any]) -> str:
+    def part(data: dict[str, Any]) -> str:
+        raw = json.dumps(data, default=str).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _assert_rejected(client: TestClient, token: str) -> None:
+    response = client.get(
+        "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert "email" not in response.text
+
+
+def test_a_well_formed_token_works(client: TestClient, owner: TestUser) -> None:
+    token = _sign(_claims(owner))
+    response = client.get(
+        "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+
+
+def test_missing_token(client: TestClient) -> None:
+    response = client.get("/api/v1/users/me")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "token", ["garbage", "a.b.c", "", "Bearer", "x" * 10_000, "e30.e30.e30"]
+)
+def test_malformed_token(client: TestClient, owner: TestUser, token: str) -> None:
+    _assert_rejected(client, token)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"exp": datetime.now(UTC) - timedelta(seconds=1)},
+        {"aud": "someone-else"},
+        {"aud": f"{settings.jwt_audience}:refresh"},
+        {"sub": str(uuid.uuid4())},
+        {"sub": "not-a-uuid"},
+        {"ver": 1},
+        {"exp": None},
+        {"iat": None},
+        {"aud": None},
+        {"sub": None},
+    ],
+    ids=lambda change: ",".join(
+        f"{k}={'missing' if v is None else v}" for k, v in change.items()
+    ),
+)
+def test_bad_claims(
+    client: TestClient, owner: TestUser, change: dict[str, Any]
+) -> None:
+    _assert_rejected(client, _sign(_claims(owner, **change)))
+
+
+def test_wrong_key(client: TestClient, owner: TestUser) -> None:
+    _assert_rejected(client, _sign(_claims(owner), key="another-key-" * 4))
+
+
+def test_algorithm_none(client: TestClient, owner: TestUser) -> None:
+    _assert_rejected(client, _unsigned(_claims(owner)))
+
+
+def test_algorithm_swap(client: TestClient, owner: TestUser) -> None:
+    _assert_rejected(client, _sign(_claims(owner), algorithm="HS512"))
+
+
+def test_refresh_token_is_not_an_access_token(
+    client: TestClient, owner: TestUser
+) -> None:
+    _assert_rejected(client, owner.refresh_token)
+
+
+def test_deactivated_user_loses_access(client: TestClient, owner: TestUser) -> None:
+    run_sql(
+        "UPDATE users SET is_active = false WHERE email = :email", email=owner.email
+    )
+    _assert_rejected(client, owner.access_token)

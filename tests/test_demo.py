@@ -1,0 +1,28 @@
+"""`backend-builder demo` builds, migrates, seeds and serves a backend, and reuses it."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from backend_builder.demo import DEMO_EMAIL, run_demo
+
+pytestmark = pytest.mark.slow
+
+
+def _count(database: Path, table: str) -> int:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+
+
+def test_demo_seeds_and_is_idempotent(tmp_path: Path, free_tcp_port: int) -> None:
+    target = tmp_path / "demo"
+    run_demo(target, host="127.0.0.1", port=free_tcp_port, serve=False)
+    database = target / "app.db"
+    assert (target / "app" / "api" / "v1" / "endpoints" / "assets.py").is_file()
+    counts = {t: _count(database, t) for t in ("users", "projects", "assets", "notifications")}
+    assert counts == {"users": 1, "projects": 2, "assets": 4, "notifications": 2}
+    run_demo(target, host="127.0.0.1", port=free_tcp_port, serve=False)
+    assert {t: _count(database, t) for t in counts} == counts
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT email FROM users").fetchone()[0] == DEMO_EMAIL

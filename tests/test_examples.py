@@ -1,0 +1,38 @@
+"""The checked-in example is exactly what the generator makes today."""
+
+import difflib
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_builder():  # noqa: ANN202 - a module object
+    spec = importlib.util.spec_from_file_location("examples_build", ROOT / "examples" / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _files(root: Path) -> dict[str, str]:
+    return {
+        path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def test_examples_match_the_generator(tmp_path: Path) -> None:
+    fresh = tmp_path / "shop"
+    _load_builder().build_shop(fresh)
+    expected, actual = _files(fresh), _files(ROOT / "examples" / "shop")
+    assert sorted(actual) == sorted(expected), "files differ: run `make examples`"
+    for path, content in expected.items():
+        if actual[path] != content:
+            diff = "".join(
+                difflib.unified_diff(
+                    actual[path].splitlines(True), content.splitlines(True), path, path
+                )
+            )
+            raise AssertionError(f"{path} is stale; run `make examples`:\n{diff}")
