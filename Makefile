@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean examples
+.PHONY: install demo test lint format clean examples bench-generate
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python >= 3.11 is needed, found %d.%d: run make PYTHON=python3.11 ..." % v[:2])'
@@ -23,7 +23,7 @@ test: $(STAMP)  ## Run the whole test suite (PostgreSQL tests skip if none is re
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff and black on backend-builder's own code
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests examples/build.py bench
 	$(BIN)/black --check src tests
 
 format: $(STAMP)
@@ -35,3 +35,6 @@ clean:
 
 examples: $(STAMP)  ## Rebuild examples/ from the current templates
 	$(BIN)/python examples/build.py
+
+bench-generate: $(STAMP)  ## Time generating a resource; writes bench/GENERATE.md
+	$(BIN)/python bench/generate.py

@@ -43,5 +43,7 @@ def migrations_round_trip(root: Path, database_url: str) -> None:
 
 def run_tests(root: Path, **env: str) -> str:
     """Run the backend's tests with coverage (its own threshold applies)."""
-    result = run(root, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov", **env)
+    result = run(
+        root, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov", **env
+    )
     return result.stdout

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-POSTGRES_URL = os.environ.get("BB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_URL = os.environ.get(
+    "BB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _admin(statement: str) -> None:
@@ -33,7 +35,7 @@ def postgres_database() -> Iterator[str]:
     name = f"bb_test_{uuid.uuid4().hex[:12]}"
     try:
         _admin(f'CREATE DATABASE "{name}"')
-    except (OSError, asyncio.TimeoutError, Exception) as error:  # noqa: BLE001
+    except (TimeoutError, OSError, Exception) as error:
         message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}"
         if os.environ.get("BB_REQUIRE_POSTGRES"):
             pytest.fail(message)

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 def _count(database: Path, table: str) -> int:
     with sqlite3.connect(database) as connection:
-        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def test_demo_seeds_and_is_idempotent(tmp_path: Path, free_tcp_port: int) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_builder():  # noqa: ANN202 - a module object
+def _load_builder():
     spec = importlib.util.spec_from_file_location("examples_build", ROOT / "examples" / "build.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -8,7 +8,7 @@ from tests.backend_checks import lint, migrations_round_trip, run_tests
 
 pytestmark = pytest.mark.slow
 
-SEED_TEST = '''
+SEED_TEST = """
 from fastapi.testclient import TestClient
 
 from app.main import app
@@ -21,7 +21,7 @@ def test_seed_style_token_works():
     token = get_test_user_token()
     response = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
-'''
+"""
 
 
 def test_base_backend_on_sqlite(backend: Path) -> None:

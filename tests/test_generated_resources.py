@@ -21,7 +21,7 @@ COMMANDS = [
 ]
 
 # The seed's "Test Template", verbatim, with {resource} placeholders filled for Asset.
-SEED_TEST_TEMPLATE = '''# tests/test_{resource}.py
+SEED_TEST_TEMPLATE = """# tests/test_{resource}.py
 import pytest
 from fastapi.testclient import TestClient
 from uuid import uuid4
@@ -49,7 +49,7 @@ def test_list_{resources}(auth_headers):
     response = client.get("/api/v1/{resources}/", headers=auth_headers)
     assert response.status_code == 200
     assert isinstance(response.json(), list)
-'''
+"""
 
 GENERATED = re.compile(
     r"^app/(models/\w+\.py|schemas/\w+\.py|repositories/\w+_repo\.py|"
@@ -62,9 +62,7 @@ def _generate_examples(backend: Path) -> None:
     runner = CliRunner()
     for command in COMMANDS:
         name, *fields = command.split()
-        result = runner.invoke(
-            app, ["generate", "resource", name, *fields, "--path", str(backend)]
-        )
+        result = runner.invoke(app, ["generate", "resource", name, *fields, "--path", str(backend)])
         assert result.exit_code == 0, result.output
 
 

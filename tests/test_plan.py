@@ -26,7 +26,7 @@ def test_actions(tmp_path: Path) -> None:
         "edit.txt": Action.MODIFY,
     }
     assert "-before" in plan.ops[-1].diff() and "+after" in plan.ops[-1].diff()
-    with pytest.raises(BuilderError, match="other.txt"):
+    with pytest.raises(BuilderError, match=r"other\.txt"):
         apply_plan(plan)
     assert (tmp_path / "other.txt").read_text() == "old"
     assert not (tmp_path / "new.txt").exists()
@@ -40,11 +40,11 @@ def test_force_overwrites(tmp_path: Path) -> None:
     assert (tmp_path / "other.txt").read_text() == "new"
 
 
-def test_failed_write_rolls_everything_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_rolls_everything_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "edit.txt").write_text("before")
-    plan = plan_files(
-        tmp_path, {"a/b/new.txt": "new", "z/fails.txt": "x"}, {"edit.txt": "after"}
-    )
+    plan = plan_files(tmp_path, {"a/b/new.txt": "new", "z/fails.txt": "x"}, {"edit.txt": "after"})
     real_write = plan_module._atomic_write
 
     def failing_write(target: Path, content: str) -> None:

@@ -157,9 +157,7 @@ def _generate(
 ) -> None:
     try:
         generation = plan_generate(path, name, fields, layers=layers, force=force)
-        _execute(
-            generation.plan, dry_run=dry_run, as_json=as_json, summary=generation.to_dict()
-        )
+        _execute(generation.plan, dry_run=dry_run, as_json=as_json, summary=generation.to_dict())
     except BuilderError as error:
         show_error(error)
         raise typer.Exit(1) from None
@@ -187,7 +185,9 @@ def resource(
     as_json: Json = False,
 ) -> None:
     """Model, schemas, repository, service, router, tests and migration, wired in."""
-    _generate(name, fields or [], ALL_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json)
+    _generate(
+        name, fields or [], ALL_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json
+    )
 
 
 @generate_app.command(
@@ -204,7 +204,9 @@ def model(
     as_json: Json = False,
 ) -> None:
     """A model and its migration only; no endpoints."""
-    _generate(name, fields or [], MODEL_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json)
+    _generate(
+        name, fields or [], MODEL_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json
+    )
 
 
 @generate_app.command(
@@ -221,4 +223,3 @@ def endpoint(
 ) -> None:
     """Schemas, repository, service, router and tests for a model generated earlier."""
     _generate(name, None, ENDPOINT_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json)
-

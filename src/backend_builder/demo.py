@@ -17,7 +17,7 @@ from backend_builder.project import plan_new
 from backend_builder.resource.generate import ALL_LAYERS, plan_generate
 
 DEMO_EMAIL = "demo@example.com"
-DEMO_PASSWORD = "demo-password"  # noqa: S105 - a documented demo login
+DEMO_PASSWORD = "demo-password"
 DEMO_PROJECTS = ("Acme", "Globex")
 DEMO_RESOURCES = (
     ("Asset", ["name:str", "serial:str:unique", "status:enum:active,retired:default=active"]),
@@ -43,7 +43,7 @@ def run_demo(path: Path, *, host: str, port: int, serve: bool) -> None:
             apply_plan(generation.plan)
     env = _environment(path)
     _run([sys.executable, "-m", "alembic", "upgrade", "head"], path, env, "migrations")
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+    server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", host, "--port", str(port)],
         cwd=path,
         env=env,
@@ -82,9 +82,7 @@ def _environment(path: Path) -> dict[str, str]:
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str], what: str) -> None:
-    result = subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        command, cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise BuilderError(f"{what} failed:\n{result.stderr.strip()}")
 
@@ -118,9 +116,7 @@ def _seed(base_url: str) -> None:
         )
         if registered.status_code not in (201, 409):
             raise BuilderError(f"could not register the demo user: {registered.text}")
-        login = client.post(
-            "/auth/token", data={"username": DEMO_EMAIL, "password": DEMO_PASSWORD}
-        )
+        login = client.post("/auth/token", data={"username": DEMO_EMAIL, "password": DEMO_PASSWORD})
         if login.status_code != 200:
             raise BuilderError(f"could not log in as the demo user: {login.text}")
         client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"

@@ -79,7 +79,9 @@ class Manifest:
                 resources=resources,
             )
         except (tomllib.TOMLDecodeError, KeyError, TypeError) as error:
-            raise BuilderError(f"{source} is not a valid backend-builder manifest: {error}") from error
+            raise BuilderError(
+                f"{source} is not a valid backend-builder manifest: {error}"
+            ) from error
 
 
 def find_root(start: Path) -> Path:

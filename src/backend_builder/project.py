@@ -23,15 +23,11 @@ def project_slug(path: Path) -> str:
 def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Plan:
     """Plan creating a backend at `path`; refuses a non-empty directory unless forced."""
     if database not in DATABASES:
-        raise BuilderError(
-            f"unknown database '{database}'; choose one of: {', '.join(DATABASES)}"
-        )
+        raise BuilderError(f"unknown database '{database}'; choose one of: {', '.join(DATABASES)}")
     if path.exists() and not path.is_dir():
         raise BuilderError(f"{path} exists and is not a directory")
     if path.is_dir() and any(path.iterdir()) and not force:
-        raise BuilderError(
-            f"{path} is not empty", hint="choose a new directory, or pass --force"
-        )
+        raise BuilderError(f"{path} is not empty", hint="choose a new directory, or pass --force")
     slug = project_slug(path)
     context = {
         "project_slug": slug,

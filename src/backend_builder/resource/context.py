@@ -106,18 +106,24 @@ def _sample(field: FieldSpec, *, alternative: bool) -> str:
     unique = "uuid.uuid4().hex[:12]"
     match field.type:
         case FieldType.STR:
-            return f'f"{field.name} {{{unique}}}"' if field.unique else repr(
-                f"{field.name} {'two' if alternative else 'one'}"
+            return (
+                f'f"{field.name} {{{unique}}}"'
+                if field.unique
+                else repr(f"{field.name} {'two' if alternative else 'one'}")
             )
         case FieldType.TEXT:
             return repr(f"Some {field.name}, {'edited' if alternative else 'first draft'}.")
         case FieldType.INT:
-            return "uuid.uuid4().int % 2_000_000_000" if field.unique else (
-                "7" if alternative else "42"
+            return (
+                "uuid.uuid4().int % 2_000_000_000"
+                if field.unique
+                else ("7" if alternative else "42")
             )
         case FieldType.BIGINT:
-            return "uuid.uuid4().int % 9_000_000_000_000_000" if field.unique else (
-                "7_000_000_000" if alternative else "9_000_000_000"
+            return (
+                "uuid.uuid4().int % 9_000_000_000_000_000"
+                if field.unique
+                else ("7_000_000_000" if alternative else "9_000_000_000")
             )
         case FieldType.FLOAT:
             return "2.25" if alternative else "1.5"
@@ -321,8 +327,7 @@ def resource_context(
             (
                 view
                 for view, field in zip(fields, spec.fields, strict=True)
-                if field.type in _EXACT_FILTERS
-                and len(field.enum_values) != 1
+                if field.type in _EXACT_FILTERS and len(field.enum_values) != 1
             ),
             None,
         ),

@@ -83,14 +83,12 @@ def plan_generate(
         layer for layer in ALL_LAYERS if layer in layers or (saved and layer in saved.layers)
     )
     modified = _wiring(root, spec, layers)
-    resource = SavedResource(
-        names.class_name, tuple(f.to_token() for f in spec.fields), all_layers
-    )
+    resource = SavedResource(names.class_name, tuple(f.to_token() for f in spec.fields), all_layers)
     modified[MANIFEST] = manifest.with_resource(resource).dumps()
     plan = plan_files(root, created, modified, force=force)
     steps = ["alembic upgrade head"] if "migration" in layers else []
     if "tests" in layers:
-        steps.append("pytest app/tests/test_%s.py" % names.plural_snake)
+        steps.append(f"pytest app/tests/test_{names.plural_snake}.py")
     if "router" in layers:
         steps.append(f"open http://127.0.0.1:8000/docs#/{names.kebab_plural}")
     return Generation(plan, spec, layers, tuple(steps))

@@ -28,11 +28,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import inflect
+import inflection
 
 __all__ = [
     "BUILTIN_RESOURCES",
@@ -220,27 +218,20 @@ def _to_pascal(snake: str) -> str:
 # --------------------------------------------------------------------------
 
 
-@cache
-def _inflect_engine() -> inflect.engine:
-    """Import inflect lazily: importing it takes about a second."""
-    import inflect
-
-    return inflect.engine()
-
-
 # Pinned plurals: the ones the generator promises (so table names never change
-# with the inflect version) plus words inflect gets wrong.
+# with the library's version) plus words it gets wrong.
 _PLURAL_OVERRIDES: dict[str, str] = {
     "address": "addresses",
     "analysis": "analyses",
     "bus": "buses",
+    "cactus": "cacti",
     "category": "categories",
     "child": "children",
     "company": "companies",
     "person": "people",
     "quiz": "quizzes",
     "status": "statuses",
-    # inflect gaps (7.6)
+    # gaps of the rules
     "epoch": "epochs",
     "german": "germans",
     "grandchild": "grandchildren",
@@ -257,15 +248,13 @@ _PLURAL_OVERRIDES: dict[str, str] = {
 def pluralize(word: str) -> str:
     """Return the plural of a single lowercase word (``category`` -> ``categories``).
 
-    Uses :mod:`inflect` with an override table for its known gaps.  inflect is
-    case-sensitive (``Category`` -> ``Categorys``) and pluralises pronouns
-    (``it`` -> ``they``), so the word is lowercased and implausible results
-    fall back to appending ``s``.
+    Uses :mod:`inflection` (Rails' rules) with an override table for its known
+    gaps; implausible results fall back to appending ``s``.
     """
     lowered = word.lower()
     if lowered in _PLURAL_OVERRIDES:
         return _PLURAL_OVERRIDES[lowered]
-    plural = _inflect_engine().plural_noun(lowered)
+    plural = inflection.pluralize(lowered)
     if (
         not isinstance(plural, str)
         or not re.fullmatch(r"[a-z][a-z0-9]*", plural)
@@ -335,9 +324,7 @@ class Names:
         if not _SNAKE_RE.fullmatch(values["snake"]) or not _SNAKE_RE.fullmatch(
             values["plural_snake"]
         ):
-            raise SpecError(
-                f"resource names: invalid snake_case names in {dict(data)!r}"
-            )
+            raise SpecError(f"resource names: invalid snake_case names in {dict(data)!r}")
         return cls(table=table, **values)
 
 
@@ -390,9 +377,7 @@ def parse_names(name: str) -> Names:
         if keyword.iskeyword(form):
             raise SpecError(f"resource name {name!r} is a Python keyword ({form!r})")
         if form in SQL_RESERVED_WORDS:
-            raise SpecError(
-                f"resource name {name!r} is an SQL reserved word ({form!r})"
-            )
+            raise SpecError(f"resource name {name!r} is an SQL reserved word ({form!r})")
     if len(plural_snake) > MAX_IDENTIFIER_LENGTH:
         raise SpecError(
             f"resource name {name!r} is too long: table {plural_snake!r} exceeds "
@@ -467,9 +452,7 @@ class FieldSpec:
             parts.append(",".join(self.enum_values))
         elif self.type is FieldType.REF and self.ref_target is not None:
             parts.append(self.ref_target)
-        parts.extend(
-            flag for flag in ("optional", "unique", "index") if getattr(self, flag)
-        )
+        parts.extend(flag for flag in ("optional", "unique", "index") if getattr(self, flag))
         if self.has_default:
             parts.append(f"default={_format_default(self.default)}")
         return ":".join(parts)
@@ -499,21 +482,15 @@ class FieldSpec:
             raise SpecError(f"field spec must be a mapping, got {data!r}")
         name, type_ = data.get("name"), data.get("type")
         if not isinstance(name, str) or not isinstance(type_, str):
-            raise SpecError(
-                f"field spec needs string 'name' and 'type': {dict(data)!r}"
-            )
+            raise SpecError(f"field spec needs string 'name' and 'type': {dict(data)!r}")
         parts = [name, type_]
         precision, scale = data.get("precision"), data.get("scale")
         if type_ == FieldType.DECIMAL and precision is not None and scale is not None:
             parts.append(f"{precision},{scale}")
         elif type_ == FieldType.ENUM:
             values = data.get("enum_values")
-            if not isinstance(values, list | tuple) or not all(
-                isinstance(v, str) for v in values
-            ):
-                raise SpecError(
-                    f"field spec {name!r}: 'enum_values' must be a list of strings"
-                )
+            if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+                raise SpecError(f"field spec {name!r}: 'enum_values' must be a list of strings")
             parts.append(",".join(values))
         elif type_ == FieldType.REF and data.get("ref_target") is not None:
             parts.append(str(data["ref_target"]))
@@ -557,9 +534,7 @@ def _parse_type(type_str: str, token: str) -> FieldType:
     if not type_str:
         raise SpecError(f"missing type in {token!r}; valid types: {_valid_types()}")
     alias = _TYPE_ALIASES.get(type_str.lower())
-    suggestion = (
-        alias.value if alias else _suggest(type_str, [t.value for t in FieldType])
-    )
+    suggestion = alias.value if alias else _suggest(type_str, [t.value for t in FieldType])
     raise SpecError(
         f"unknown type {type_str!r} in {token!r}"
         + _did_you_mean(suggestion, f"types: {_valid_types()}")
@@ -587,9 +562,7 @@ def _check_field_name(name: str, ftype: FieldType, token: str) -> None:
                 f"already has {', '.join(_AUTOMATIC_COLUMNS)}"
             )
         if candidate in RESERVED_FIELD_NAMES:
-            raise SpecError(
-                f"field name {candidate!r} in {token!r} is reserved by generated code"
-            )
+            raise SpecError(f"field name {candidate!r} in {token!r} is reserved by generated code")
     if ftype is FieldType.REF and name.endswith("_id"):
         raise SpecError(
             f"ref field {name!r} in {token!r} must not end in '_id' (the column is "
@@ -607,8 +580,7 @@ def _check_field_name(name: str, ftype: FieldType, token: str) -> None:
 def _parse_enum_values(name: str, raw: str | None, token: str) -> tuple[str, ...]:
     if raw is None or _is_modifier_part(raw) or not raw:
         raise SpecError(
-            f"enum field {name!r} needs values, e.g. {name}:enum:draft,sent,paid "
-            f"(in {token!r})"
+            f"enum field {name!r} needs values, e.g. {name}:enum:draft,sent,paid " f"(in {token!r})"
         )
     values = raw.split(",")
     seen: set[str] = set()
@@ -666,14 +638,8 @@ def _parse_ref_target(name: str, raw: str | None, token: str) -> str:
     try:
         return parse_names(target).class_name
     except SpecError as exc:
-        hint = (
-            ""
-            if raw is not None
-            else f"; name the target explicitly, e.g. '{name}:ref:Target'"
-        )
-        raise SpecError(
-            f"invalid ref target {target!r} in {token!r}: {exc}{hint}"
-        ) from None
+        hint = "" if raw is not None else f"; name the target explicitly, e.g. '{name}:ref:Target'"
+        raise SpecError(f"invalid ref target {target!r} in {token!r}: {exc}{hint}") from None
 
 
 def _split_modifiers(parts: Sequence[str]) -> list[str]:
@@ -708,9 +674,7 @@ def _parse_default(
         if not _INT_RE.fullmatch(raw):
             raise bad("an integer")
         value = int(raw)
-        lo, hi = (
-            (INT32_MIN, INT32_MAX) if ftype is FieldType.INT else (INT64_MIN, INT64_MAX)
-        )
+        lo, hi = (INT32_MIN, INT32_MAX) if ftype is FieldType.INT else (INT64_MIN, INT64_MAX)
         if not lo <= value <= hi:
             kind = "32" if ftype is FieldType.INT else "64"
             raise bad(f"a {kind}-bit integer between {lo} and {hi}")
@@ -796,9 +760,7 @@ def parse_field(token: str) -> FieldSpec:
     parts = token.split(":")
     if len(parts) == 1:
         example = f"'{token}:str'" if _FIELD_NAME_RE.fullmatch(token) else "'title:str'"
-        raise SpecError(
-            f"field {token!r} has no type; write it as name:type, e.g. {example}"
-        )
+        raise SpecError(f"field {token!r} has no type; write it as name:type, e.g. {example}")
     name, type_str, rest = parts[0], parts[1], parts[2:]
     ftype = _parse_type(type_str, token)
     _check_field_name(name, ftype, token)
@@ -834,24 +796,18 @@ def parse_field(token: str) -> FieldSpec:
         elif part.startswith("default="):
             raw_default = part[len("default=") :]
         elif part == "default":
-            raise SpecError(
-                f"modifier 'default' in {token!r} needs a value: default=VALUE"
-            )
+            raise SpecError(f"modifier 'default' in {token!r} needs a value: default=VALUE")
         else:
             suggestion = _suggest(key, MODIFIERS)
             if suggestion == "default":
                 suggestion = "default=VALUE"
             raise SpecError(
                 f"unknown modifier {part!r} in {token!r}"
-                + _did_you_mean(
-                    suggestion, "modifiers: optional, unique, index, default=VALUE"
-                )
+                + _did_you_mean(suggestion, "modifiers: optional, unique, index, default=VALUE")
             )
 
     if "unique" in flags and ftype in (FieldType.JSON, FieldType.BOOL):
-        raise SpecError(
-            f"modifier 'unique' is not allowed on {ftype.value} fields ({token!r})"
-        )
+        raise SpecError(f"modifier 'unique' is not allowed on {ftype.value} fields ({token!r})")
     if "index" in flags and ftype is FieldType.JSON:
         raise SpecError(f"modifier 'index' is not allowed on json fields ({token!r})")
 
@@ -905,9 +861,7 @@ def parse_fields(tokens: Sequence[str]) -> tuple[FieldSpec, ...]:
     named ``customer`` or ``customer_id``.
     """
     if isinstance(tokens, str):
-        raise TypeError(
-            "parse_fields() expects a sequence of tokens, not a single string"
-        )
+        raise TypeError("parse_fields() expects a sequence of tokens, not a single string")
     fields = tuple(parse_field(token) for token in tokens)
     _check_duplicates(fields)
     return fields
