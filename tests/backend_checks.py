@@ -37,6 +37,8 @@ def migrations_round_trip(root: Path, database_url: str) -> None:
     alembic = (sys.executable, "-m", "alembic")
     run(root, *alembic, "upgrade", "head", DATABASE_URL=database_url)
     run(root, *alembic, "check", DATABASE_URL=database_url)
+    run(root, *alembic, "downgrade", "-1", DATABASE_URL=database_url)
+    run(root, *alembic, "upgrade", "head", DATABASE_URL=database_url)
     run(root, *alembic, "downgrade", "base", DATABASE_URL=database_url)
     run(root, *alembic, "upgrade", "head", DATABASE_URL=database_url)
 

@@ -18,6 +18,11 @@ COMMANDS = [
     "Invoice number:str:unique amount:decimal status:enum:draft,sent,paid:default=draft "
     "due_on:date:optional customer:ref",
     "Asset name:str description:text:optional",
+    # every type and modifier at least once
+    "Gadget label:str:index count:int:default=3 big:bigint:optional price:float "
+    "score:decimal:10,4:optional day:date:optional at:datetime:optional ref_code:uuid:unique "
+    "meta:json:optional contact:email:unique site:url:optional level:enum:low,high:optional "
+    "owner:ref:users:optional maker:ref:customer:optional",
 ]
 
 # The seed's "Test Template", verbatim, with {resource} placeholders filled for Asset.
