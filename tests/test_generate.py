@@ -128,7 +128,7 @@ def test_conflicting_file_is_reported_before_writing(backend: Path) -> None:
 
 
 def test_help_shows_the_field_language_and_examples() -> None:
-    result = runner.invoke(app, ["generate", "resource", "--help"])
+    result = runner.invoke(app, ["generate", "resource", "--help"], env={"COLUMNS": "250"})
     assert result.exit_code == 0
     assert "enum:a,b,c" in result.output
     assert "status:enum:draft,sent,paid:default=draft" in result.output

@@ -87,6 +87,6 @@ def test_postgresql_backend_documents_its_url(tmp_path: Path) -> None:
 
 
 def test_help_has_examples() -> None:
-    result = runner.invoke(app, ["new", "--help"])
+    result = runner.invoke(app, ["new", "--help"], env={"COLUMNS": "250"})
     assert result.exit_code == 0
     assert "backend-builder new my-api --database postgresql" in result.output

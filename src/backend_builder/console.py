@@ -35,9 +35,10 @@ def show_plan(plan: Plan, *, dry_run: bool, diffs: bool = True) -> None:
 
 def show_error(error: BuilderError) -> None:
     """Print a user-facing error (and its hint) on stderr."""
-    errors.print(f"[bold red]error:[/] {error.message}")
+    # Soft wrap: a message is never broken inside a path or a token.
+    errors.print(f"[bold red]error:[/] {escape(error.message)}", soft_wrap=True)
     if error.hint:
-        errors.print(f"[dim]hint:[/] {error.hint}")
+        errors.print(f"[dim]hint:[/] {escape(error.hint)}", soft_wrap=True)
 
 
 def show_json(data: dict[str, Any]) -> None:
