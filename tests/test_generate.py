@@ -98,6 +98,7 @@ def test_regenerating_needs_force(backend: Path) -> None:
         (["resource", "Asset", "status:enum"], "needs values"),
         (["resource", "Asset"], "at least one field"),
         (["endpoint", "Ghost"], "no model 'Ghost'"),
+        (["resource", "Person", "name:str", "boss:ref:person"], "make it optional"),
     ],
 )
 def test_bad_input_is_one_clear_error_and_changes_nothing(

@@ -18,6 +18,7 @@ COMMANDS = [
     "Invoice number:str:unique amount:decimal status:enum:draft,sent,paid:default=draft "
     "due_on:date:optional customer:ref",
     "Asset name:str description:text:optional",
+    "Category name:str parent:ref:category:optional",
     # every type and modifier at least once
     "Gadget label:str:index count:int:default=3 big:bigint:optional price:float "
     "score:decimal:10,4:optional day:date:optional at:datetime:optional ref_code:uuid:unique "

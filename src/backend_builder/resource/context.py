@@ -58,12 +58,19 @@ class RefTarget:
     human: str  # customer, or member
     module: str  # customer (model module), or "" for users
     tests_module: str  # test_customers, or "" for users
+    url: str = ""  # /api/v1/customers/, or "" for users
+    is_self: bool = False  # a resource that refers to itself (a tree)
+
+    @property
+    def repository_attribute(self) -> str:
+        """The service attribute holding the target's repository."""
+        return "repository" if self.is_self else f"{self.snake}_repository"
 
 
 USERS = RefTarget("", "user", "memberships", "user_id", "member", "", "")
 
 
-def ref_target_of(names: Names) -> RefTarget:
+def ref_target_of(names: Names, *, is_self: bool = False) -> RefTarget:
     """The ref target for a generated resource."""
     return RefTarget(
         names.class_name,
@@ -73,6 +80,8 @@ def ref_target_of(names: Names) -> RefTarget:
         names.human,
         names.snake,
         f"test_{names.plural_snake}",
+        f"/api/v1/{names.kebab_plural}/",
+        is_self,
     )
 
 
@@ -216,7 +225,9 @@ def _schema_annotation(field: FieldSpec, annotation: str) -> str:
     return annotation
 
 
-def _ref_sample(ref: RefTarget, user: str) -> str:
+def _ref_sample(ref: RefTarget, user: str, *, first: bool = False) -> str:
+    if ref.is_self and first:
+        return "None"  # the first of a tree has no parent
     if not ref.class_name:
         return f"str({user}.id)"
     return f'create_{ref.snake}(client, {user})["id"]'
@@ -274,7 +285,9 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
         enum_length=max((len(v) for v in field.enum_values), default=0),
         filterable=field.type not in _NOT_FILTERABLE,
         sortable=field.type not in _NOT_SORTABLE and not field.optional,
-        sample_expr=_ref_sample(ref, "user") if ref else _sample(field, alternative=False),
+        sample_expr=_ref_sample(ref, "user", first=True)
+        if ref
+        else _sample(field, alternative=False),
         alternative_expr=_ref_sample(ref, "owner") if ref else _sample(field, alternative=True),
         foreign_expr=_ref_sample(ref, "outsider") if ref else "",
         ref=ref,
@@ -315,7 +328,11 @@ def resource_context(
         "resource_refs": [f for f in ref_fields if f.ref and f.ref.class_name],
         "user_refs": [f for f in ref_fields if f.ref and not f.ref.class_name],
         "ref_targets": sorted(
-            {f.ref.class_name: f.ref for f in ref_fields if f.ref and f.ref.class_name}.values(),
+            {
+                f.ref.class_name: f.ref
+                for f in ref_fields
+                if f.ref and f.ref.class_name and not f.ref.is_self
+            }.values(),
             key=lambda target: target.class_name,
         ),
         "unique_fields": [f for f in fields if f.unique],

@@ -131,9 +131,14 @@ def _ref_targets(
             continue
         target = str(field.ref_target)
         if target == spec.names.class_name:
-            raise BuilderError(
-                f"'{field.token or field.name}': a {target} cannot refer to another {target} yet"
-            )
+            if not field.optional:
+                raise BuilderError(
+                    f"'{field.token or field.name}': a {target} that must refer to another "
+                    f"{target} can never be created first",
+                    hint=f"make it optional: {field.name}:ref:{target}:optional",
+                )
+            targets[field.name] = ref_target_of(spec.names, is_self=True)
+            continue
         saved = manifest.resource(target)
         if saved is None:
             known = ", ".join(r.name for r in manifest.resources) or "none yet"

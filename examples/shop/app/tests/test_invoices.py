@@ -348,3 +348,12 @@ class TestDelete:
 
     def test_requires_a_token(self, client: TestClient) -> None:
         assert client.delete(f"{URL}{uuid.uuid4()}").status_code == 401
+
+    def test_a_referenced_customer_is_kept(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        target = create_customer(client, owner)["id"]
+        create_invoice(client, owner, customer_id=target)
+        response = client.delete(f"/api/v1/customers/{target}", headers=owner.headers)
+        assert response.status_code == 409
+        assert "still referenced" in response.json()["detail"]
