@@ -294,6 +294,17 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
     )
 
 
+def rls_statements(table: str) -> list[str]:
+    """PostgreSQL row-level security for a tenant table, as `app.core.tenancy` writes it."""
+    current = "NULLIF(current_setting('app.project_id', true), '')::uuid"
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY {table}_project_isolation ON {table} "
+        f"USING (project_id = {current}) WITH CHECK (project_id = {current})",
+    ]
+
+
 def resource_context(
     spec: ResourceSpec, refs: dict[str, RefTarget], *, revision: str, down_revision: str
 ) -> dict[str, Any]:
@@ -369,6 +380,7 @@ def resource_context(
             "bigint": FieldType.BIGINT in types,
             "numeric": FieldType.DECIMAL in types,
         },
+        "rls_statements": rls_statements(names.table),
         "revision": revision,
         "down_revision": down_revision,
     }

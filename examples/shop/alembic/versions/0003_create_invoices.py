@@ -71,6 +71,17 @@ def upgrade() -> None:
         "ix_invoices_project_id_customer_id", "invoices", ["project_id", "customer_id"]
     )
 
+    if op.get_bind().dialect.name == "postgresql":
+        # Row-level security: only rows of the transaction's app.project_id.
+
+        op.execute("ALTER TABLE invoices ENABLE ROW LEVEL SECURITY")
+
+        op.execute("ALTER TABLE invoices FORCE ROW LEVEL SECURITY")
+
+        op.execute(
+            "CREATE POLICY invoices_project_isolation ON invoices USING (project_id = NULLIF(current_setting('app.project_id', true), '')::uuid) WITH CHECK (project_id = NULLIF(current_setting('app.project_id', true), '')::uuid)"
+        )
+
 
 def downgrade() -> None:
     """Drop the invoices table."""

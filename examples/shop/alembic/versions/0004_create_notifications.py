@@ -57,6 +57,17 @@ def upgrade() -> None:
         ["project_id", "user_id"],
     )
 
+    if op.get_bind().dialect.name == "postgresql":
+        # Row-level security: only rows of the transaction's app.project_id.
+
+        op.execute("ALTER TABLE notifications ENABLE ROW LEVEL SECURITY")
+
+        op.execute("ALTER TABLE notifications FORCE ROW LEVEL SECURITY")
+
+        op.execute(
+            "CREATE POLICY notifications_project_isolation ON notifications USING (project_id = NULLIF(current_setting('app.project_id', true), '')::uuid) WITH CHECK (project_id = NULLIF(current_setting('app.project_id', true), '')::uuid)"
+        )
+
 
 def downgrade() -> None:
     """Drop the notifications table."""

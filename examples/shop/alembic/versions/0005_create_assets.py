@@ -44,6 +44,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("project_id", "id", name=op.f("pk_assets")),
     )
 
+    if op.get_bind().dialect.name == "postgresql":
+        # Row-level security: only rows of the transaction's app.project_id.
+
+        op.execute("ALTER TABLE assets ENABLE ROW LEVEL SECURITY")
+
+        op.execute("ALTER TABLE assets FORCE ROW LEVEL SECURITY")
+
+        op.execute(
+            "CREATE POLICY assets_project_isolation ON assets USING (project_id = NULLIF(current_setting('app.project_id', true), '')::uuid) WITH CHECK (project_id = NULLIF(current_setting('app.project_id', true), '')::uuid)"
+        )
+
 
 def downgrade() -> None:
     """Drop the assets table."""

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.pool import NullPool
 
 from app.core.config import settings
+from app.core.tenancy import TenantSession
 
 
 def _engine_options() -> dict[str, Any]:
@@ -24,7 +25,9 @@ def _engine_options() -> dict[str, Any]:
 
 
 engine = create_async_engine(settings.database_url, **_engine_options())
-SessionLocal = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+SessionLocal = async_sessionmaker(
+    engine, expire_on_commit=False, autoflush=False, sync_session_class=TenantSession
+)
 
 
 if settings.is_sqlite:

@@ -4,8 +4,10 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import Row, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Conflict
 from app.models.membership import Membership, Role
 from app.models.project import Project
 from app.models.user import User
@@ -99,7 +101,13 @@ class TenantRepository:
             .values(current_project_id=None)
         )
         await self.session.delete(membership)
-        await self.session.flush()
+        try:
+            await self.session.flush()
+        except IntegrityError as error:
+            raise Conflict(
+                "This member is still referenced by records of the project; "
+                "reassign or delete them first"
+            ) from error
 
     async def count_owners(self, project_id: uuid.UUID) -> int:
         """How many owners the project has."""

@@ -2,7 +2,10 @@
 
 Tests run on a throw-away SQLite file by default, or on the PostgreSQL database
 named by TEST_DATABASE_URL (its `public` schema is dropped and rebuilt by the
-migrations). Every test creates its own users and projects, so order never matters.
+migrations). On PostgreSQL the migrations run as that URL's user, the table owner,
+and the application connects as `app_test_user`, a role with no superuser or
+BYPASSRLS rights, so that row-level security is in force as in production.
+Every test creates its own users and projects, so order never matters.
 """
 
 import asyncio
@@ -14,11 +17,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or (
+from sqlalchemy.engine import make_url
+
+APP_ROLE, APP_PASSWORD = "app_test_user", "app-test-password"
+OWNER_URL = os.environ.get("TEST_DATABASE_URL") or (
     f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'test.db'}"
 )
+_owner = make_url(OWNER_URL)
+APP_URL = (
+    OWNER_URL
+    if _owner.drivername.startswith("sqlite")
+    else _owner.set(username=APP_ROLE, password=APP_PASSWORD).render_as_string(
+        hide_password=False
+    )
+)
 os.environ["ENVIRONMENT"] = "test"
-os.environ["DATABASE_URL"] = _TEST_DATABASE_URL
+os.environ["DATABASE_URL"] = APP_URL
+os.environ["MIGRATION_DATABASE_URL"] = OWNER_URL
 os.environ["DATABASE_POOL_SIZE"] = "0"  # one connection per request: any event loop
 
 import pytest  # noqa: E402
@@ -29,7 +44,7 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from app.core.config import settings  # noqa: E402
+from app.core.config import Settings, settings  # noqa: E402
 from app.main import app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,18 +58,38 @@ def prepare_database() -> None:
     if _database_ready:
         return
     if not settings.is_sqlite:
-        run_sql("DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
+        run_sql(
+            "DROP SCHEMA public CASCADE",
+            "CREATE SCHEMA public",
+            f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}' "
+            "NOSUPERUSER NOBYPASSRLS; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+        )
     command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
+    if not settings.is_sqlite:
+        grant_app_role()
     _database_ready = True
 
 
-def run_sql(*statements: str, **params: Any) -> list[Any]:
-    """Run SQL outside the application (as a privileged connection); return last rows."""
+def grant_app_role() -> None:
+    """Let the application's role use every table, as the owner's default grants do."""
+    run_sql(
+        f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}",
+    )
+
+
+def run_sql(*statements: str, url: str = OWNER_URL, **params: Any) -> list[Any]:
+    """Run SQL outside the application, as the table owner by default; return last rows."""
 
     async def execute() -> list[Any]:
-        engine = create_async_engine(settings.database_url, poolclass=NullPool)
+        engine = create_async_engine(
+            Settings(database_url=url).database_url, poolclass=NullPool
+        )
         rows: list[Any] = []
         async with engine.begin() as connection:
+            if engine.dialect.name == "sqlite":
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
             for statement in statements:
                 result = await connection.execute(text(statement), params)
                 rows = list(result.all()) if result.returns_rows else []

@@ -320,3 +320,12 @@ class TestDelete:
 
     def test_requires_a_token(self, client: TestClient) -> None:
         assert client.delete(f"{URL}{uuid.uuid4()}").status_code == 401
+
+    def test_a_referenced_member_stays_in_the_project(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        member = member_of("member")
+        create_notification(client, owner, user_id=str(member.id))
+        url = f"/api/v1/projects/{owner.project_id}/members/{member.id}"
+        response = client.delete(url, headers=owner.headers)
+        assert response.status_code == 409
