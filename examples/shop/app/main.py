@@ -8,7 +8,11 @@ from fastapi import FastAPI
 from app.api.v1.api import api_router
 from app.core.config import settings
 from app.core.db import engine
-from app.core.errors import register_exception_handlers
+from app.core.errors import (
+    MalformedRequest,
+    error_responses,
+    register_exception_handlers,
+)
 
 
 @asynccontextmanager
@@ -27,7 +31,9 @@ def create_app() -> FastAPI:
         docs_url="/docs" if settings.environment != "production" else None,
     )
     register_exception_handlers(application)
-    application.include_router(api_router, prefix="/api/v1")
+    application.include_router(
+        api_router, prefix="/api/v1", responses=error_responses(MalformedRequest)
+    )
 
     @application.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

@@ -4,6 +4,7 @@ from typing import ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 
 class AppError(Exception):
@@ -16,6 +17,12 @@ class AppError(Exception):
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail or self.default_detail
         super().__init__(self.detail)
+
+
+class MalformedRequest(AppError):
+    """The request could not be read (a body that is not JSON, say)."""
+
+    default_detail = "There was an error parsing the body"
 
 
 class NotAuthenticated(AppError):
@@ -78,6 +85,24 @@ async def _handle_app_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
+    """405 with an `Allow` header that lists every method of the path, not just one."""
+    allowed = sorted(
+        {
+            method
+            for route in request.app.routes
+            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path)
+            for method in route.methods
+        }
+    )
+    return JSONResponse(
+        {"detail": "Method Not Allowed"},
+        status_code=405,
+        headers={"Allow": ", ".join(allowed)},
+    )
+
+
 def register_exception_handlers(app: FastAPI) -> None:
-    """Install the handler for every `AppError`."""
+    """Install the handler for every `AppError`, and one for 405."""
     app.add_exception_handler(AppError, _handle_app_error)
+    app.add_exception_handler(405, _method_not_allowed)

@@ -2,10 +2,22 @@
 
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
-class InputSchema(BaseModel):
+class ClientData(BaseModel):
+    """Data from a client: text may not hold NUL characters, which databases refuse."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def reject_nul_characters(cls, value: Any) -> Any:
+        """Refuse a string with a NUL character (PostgreSQL cannot store one)."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class InputSchema(ClientData):
     """A request body: unknown fields are rejected, so nothing can be mass-assigned."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -34,7 +46,7 @@ class OutputSchema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class ListParams(BaseModel):
+class ListParams(ClientData):
     """Query parameters of a list: a page size, a cursor, a sort order and filters.
 
     Unknown parameters are rejected, so a misspelt filter never silently lists all.

@@ -98,6 +98,13 @@ class TestLogin:
         assert wrong_password.json() == unknown_email.json()
         assert wrong_password.headers["www-authenticate"] == "Bearer"
 
+    def test_nul_characters_are_rejected(self, client: TestClient) -> None:
+        response = client.post(
+            "/api/v1/auth/token",
+            data={"username": "a\x00@example.com", "password": "x"},
+        )
+        assert response.status_code == 422
+
     def test_huge_password_is_rejected_before_hashing(
         self, client: TestClient, owner: TestUser
     ) -> None:

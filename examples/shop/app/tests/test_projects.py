@@ -81,11 +81,19 @@ class TestProjects:
         client.delete(f"/api/v1/projects/{owner.project_id}", headers=owner.headers)
         me = client.get("/api/v1/users/me", headers=member.headers).json()
         assert me["current_project_id"] is None
-        response = client.get("/api/v1/projects/current", headers=member.headers)
+        response = client.get(
+            "/api/v1/users/me/current-project", headers=member.headers
+        )
         assert response.status_code == 403
 
     def test_rejects_bad_input(self, client: TestClient, owner: TestUser) -> None:
-        for body in ({}, {"name": ""}, {"name": "x" * 201}, {"name": "x", "id": "1"}):
+        for body in (
+            {},
+            {"name": ""},
+            {"name": "x" * 201},
+            {"name": "x", "id": "1"},
+            {"name": "nul\x00byte"},
+        ):
             response = client.post(
                 "/api/v1/projects/", json=body, headers=owner.headers
             )
@@ -190,7 +198,9 @@ class TestMembers:
     ) -> None:
         member = member_of("member")
         assert (
-            client.get("/api/v1/projects/current", headers=member.headers).status_code
+            client.get(
+                "/api/v1/users/me/current-project", headers=member.headers
+            ).status_code
             == 200
         )
         client.delete(
@@ -198,7 +208,9 @@ class TestMembers:
             headers=owner.headers,
         )
         assert (
-            client.get("/api/v1/projects/current", headers=member.headers).status_code
+            client.get(
+                "/api/v1/users/me/current-project", headers=member.headers
+            ).status_code
             == 403
         )
         project = client.get(

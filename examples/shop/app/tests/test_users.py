@@ -24,7 +24,9 @@ def test_switch_to_own_project(client: TestClient, owner: TestUser) -> None:
         headers=owner.headers,
     )
     assert response.json()["current_project_id"] == second["id"]
-    current = client.get("/api/v1/projects/current", headers=owner.headers).json()
+    current = client.get(
+        "/api/v1/users/me/current-project", headers=owner.headers
+    ).json()
     assert current["id"] == second["id"]
 
 
@@ -45,7 +47,7 @@ def test_no_current_project(client: TestClient, owner: TestUser) -> None:
         "UPDATE users SET current_project_id = NULL WHERE email = :email",
         email=owner.email,
     )
-    response = client.get("/api/v1/projects/current", headers=owner.headers)
+    response = client.get("/api/v1/users/me/current-project", headers=owner.headers)
     assert response.status_code == 403
     assert "current-project" in response.json()["detail"]
 

@@ -29,8 +29,11 @@ async def register(data: RegisterRequest, db: SessionDep) -> UserResponse:
     "/token", response_model=TokenPair, responses=error_responses(NotAuthenticated)
 )
 async def login(
-    username: Annotated[str, Form(max_length=320, description="The user's e-mail")],
-    password: Annotated[str, Form(max_length=128)],
+    username: Annotated[
+        str,
+        Form(max_length=320, pattern=r"^[^\x00]*$", description="The user's e-mail"),
+    ],
+    password: Annotated[str, Form(max_length=128, pattern=r"^[^\x00]*$")],
     db: SessionDep,
 ) -> TokenPair:
     """Log in with e-mail (as `username`) and password (OAuth2 password flow)."""

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from app.api.deps import CurrentUser, ReaderScope, SessionDep
+from app.api.deps import CurrentUser, SessionDep
 from app.core.errors import (
     Conflict,
     NotAuthenticated,
@@ -39,18 +39,6 @@ async def create_project(
 ) -> ProjectResponse:
     """Create a project; you become its owner."""
     return await ProjectService(db, current_user).create(data)
-
-
-@router.get(
-    "/current",
-    response_model=ProjectResponse,
-    responses=error_responses(PermissionDenied),
-)
-async def get_current_project(
-    scope: ReaderScope, current_user: CurrentUser, db: SessionDep
-) -> ProjectResponse:
-    """The project you currently work in (403 if you are no longer a member)."""
-    return await ProjectService(db, current_user).get(scope.project_id)
 
 
 @router.get(

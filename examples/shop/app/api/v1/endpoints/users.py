@@ -2,8 +2,14 @@
 
 from fastapi import APIRouter
 
-from app.api.deps import CurrentUser, SessionDep
-from app.core.errors import NotAuthenticated, NotFound, error_responses
+from app.api.deps import CurrentUser, ReaderScope, SessionDep
+from app.core.errors import (
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    error_responses,
+)
+from app.schemas.project import ProjectResponse
 from app.schemas.user import CurrentProjectUpdate, UserResponse
 from app.services.project_service import ProjectService
 
@@ -16,6 +22,18 @@ router = APIRouter()
 async def read_me(current_user: CurrentUser) -> UserResponse:
     """The user the token belongs to."""
     return UserResponse.model_validate(current_user)
+
+
+@router.get(
+    "/me/current-project",
+    response_model=ProjectResponse,
+    responses=error_responses(NotAuthenticated, PermissionDenied),
+)
+async def get_current_project(
+    scope: ReaderScope, current_user: CurrentUser, db: SessionDep
+) -> ProjectResponse:
+    """The project you work in (403 if you are no longer a member of it)."""
+    return await ProjectService(db, current_user).get(scope.project_id)
 
 
 @router.put(
