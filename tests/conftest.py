@@ -13,7 +13,7 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-def _admin(statement: str) -> None:
+def admin_sql(statement: str) -> None:
     import asyncpg
 
     async def run() -> None:
@@ -34,7 +34,7 @@ def postgres_database() -> Iterator[str]:
     """
     name = f"bb_test_{uuid.uuid4().hex[:12]}"
     try:
-        _admin(f'CREATE DATABASE "{name}"')
+        admin_sql(f'CREATE DATABASE "{name}"')
     except (TimeoutError, OSError, Exception) as error:
         message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}"
         if os.environ.get("BB_REQUIRE_POSTGRES"):
@@ -44,7 +44,7 @@ def postgres_database() -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

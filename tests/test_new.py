@@ -82,7 +82,8 @@ def test_unknown_database_is_a_clear_error(tmp_path: Path) -> None:
 def test_postgresql_backend_documents_its_url(tmp_path: Path) -> None:
     result = runner.invoke(app, ["new", str(tmp_path / "pg"), "--database", "postgresql"])
     assert result.exit_code == 0, result.output
-    assert "postgresql+asyncpg://" in (tmp_path / "pg" / ".env.example").read_text()
+    assert "postgresql://pg_app:" in (tmp_path / "pg" / ".env.example").read_text()
+    assert "NOBYPASSRLS" in (tmp_path / "pg" / "scripts" / "postgres_roles.sql").read_text()
     assert 'database = "postgresql"' in (tmp_path / "pg" / "backend-builder.toml").read_text()
 
 

@@ -10,7 +10,7 @@ from backend_builder.render import render_tree
 
 _DATABASE_URL_EXAMPLES = {
     "sqlite": "sqlite+aiosqlite:///./app.db",
-    "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:5432/{slug}",
+    "postgresql": "postgresql://{slug}_app:app-password@127.0.0.1:5432/{slug}",
 }
 
 
@@ -32,6 +32,7 @@ def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Pl
     context = {
         "project_slug": slug,
         "project_title": slug.replace("-", " ").title(),
+        "project_slug_snake": slug.replace("-", "_"),
         "database": database,
         "database_url_example": _DATABASE_URL_EXAMPLES[database].format(
             slug=slug.replace("-", "_")

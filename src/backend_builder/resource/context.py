@@ -285,9 +285,9 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
         enum_length=max((len(v) for v in field.enum_values), default=0),
         filterable=field.type not in _NOT_FILTERABLE,
         sortable=field.type not in _NOT_SORTABLE and not field.optional,
-        sample_expr=_ref_sample(ref, "user", first=True)
-        if ref
-        else _sample(field, alternative=False),
+        sample_expr=(
+            _ref_sample(ref, "user", first=True) if ref else _sample(field, alternative=False)
+        ),
         alternative_expr=_ref_sample(ref, "owner") if ref else _sample(field, alternative=True),
         foreign_expr=_ref_sample(ref, "outsider") if ref else "",
         ref=ref,

@@ -1,0 +1,61 @@
+"""`scripts/postgres_roles.sql` sets up an owner for migrations and an app role under RLS."""
+
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backend_builder.cli import app
+from tests.backend_checks import run
+from tests.conftest import POSTGRES_URL, admin_sql
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def test_roles_script_migrations_as_owner_app_under_rls(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    if shutil.which("psql") is None:
+        pytest.skip("psql is not installed")
+    name = f"roles_{uuid.uuid4().hex[:8]}"
+    backend = tmp_path / name
+    runner = CliRunner()
+    assert runner.invoke(app, ["new", str(backend), "--database", "postgresql"]).exit_code == 0
+    generated = runner.invoke(
+        app, ["generate", "resource", "Note", "title:str", "--path", str(backend)]
+    )
+    assert generated.exit_code == 0, generated.output
+    script = backend / "scripts" / "postgres_roles.sql"
+    psql = ["psql", POSTGRES_URL, "-v", "ON_ERROR_STOP=1", "-q"]
+    subprocess.run(
+        [*psql, "-v", "owner_password=owner-pw", "-v", "app_password=app-pw", "-f", str(script)],
+        check=True,
+        capture_output=True,
+    )
+    host = POSTGRES_URL.split("@", 1)[1].rsplit("/", 1)[0]
+    owner = f"postgresql://{name}_owner:owner-pw@{host}/{name}"
+    app_url = f"postgresql://{name}_app:app-pw@{host}/{name}"
+    try:
+        run(backend, sys.executable, "-m", "alembic", "upgrade", "head", DATABASE_URL=owner)
+        check = run(
+            backend,
+            sys.executable,
+            "-c",
+            "import asyncio, asyncpg, sys\n"
+            "async def main():\n"
+            "    c = await asyncpg.connect(sys.argv[1])\n"
+            "    print(await c.fetchval('SELECT count(*) FROM notes'))\n"
+            "    print(await c.fetchval('SELECT tableowner FROM pg_tables WHERE tablename = $1', 'notes'))\n"
+            "    print(await c.fetchval('SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user'))\n"
+            "asyncio.run(main())\n",
+            app_url,
+        )
+        assert check.stdout.split() == ["0", f"{name}_owner", "False"]
+    finally:
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_sql(f"DROP ROLE IF EXISTS {name}_app")
+        admin_sql(f"DROP ROLE IF EXISTS {name}_owner")
