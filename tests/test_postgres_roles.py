@@ -1,5 +1,6 @@
 """`scripts/postgres_roles.sql` sets up an owner for migrations and an app role under RLS."""
 
+import asyncio
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,24 @@ from tests.backend_checks import run
 from tests.conftest import POSTGRES_URL, admin_sql
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+async def _inspect(url: str) -> tuple[int, str, bool]:
+    """As the app role: rows visible with no project, table owner, whether RLS binds it."""
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetchval("SELECT count(*) FROM notes")
+        owner = await connection.fetchval(
+            "SELECT tableowner FROM pg_tables WHERE tablename = 'notes'"
+        )
+        bypass = await connection.fetchval(
+            "SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user"
+        )
+        return rows, owner, bypass
+    finally:
+        await connection.close()
 
 
 def test_roles_script_migrations_as_owner_app_under_rls(
@@ -41,20 +60,7 @@ def test_roles_script_migrations_as_owner_app_under_rls(
     app_url = f"postgresql://{name}_app:app-pw@{host}/{name}"
     try:
         run(backend, sys.executable, "-m", "alembic", "upgrade", "head", DATABASE_URL=owner)
-        check = run(
-            backend,
-            sys.executable,
-            "-c",
-            "import asyncio, asyncpg, sys\n"
-            "async def main():\n"
-            "    c = await asyncpg.connect(sys.argv[1])\n"
-            "    print(await c.fetchval('SELECT count(*) FROM notes'))\n"
-            "    print(await c.fetchval('SELECT tableowner FROM pg_tables WHERE tablename = $1', 'notes'))\n"
-            "    print(await c.fetchval('SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user'))\n"
-            "asyncio.run(main())\n",
-            app_url,
-        )
-        assert check.stdout.split() == ["0", f"{name}_owner", "False"]
+        assert asyncio.run(_inspect(app_url)) == (0, f"{name}_owner", False)
     finally:
         admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin_sql(f"DROP ROLE IF EXISTS {name}_app")
