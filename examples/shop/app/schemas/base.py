@@ -20,7 +20,7 @@ class ClientData(BaseModel):
 class InputSchema(ClientData):
     """A request body: unknown fields are rejected, so nothing can be mass-assigned."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class UpdateSchema(InputSchema):
