@@ -21,7 +21,7 @@ def run(root: Path, *command: str, **env: str) -> subprocess.CompletedProcess[st
     )
     assert result.returncode == 0, (
         f"{' '.join(command)} failed ({result.returncode}) in {root}:\n"
-        f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+        f"{result.stdout[-30000:]}\n{result.stderr[-6000:]}"
     )
     return result
 

@@ -10,9 +10,11 @@ from app.core.config import settings
 from app.core.db import engine
 from app.core.errors import (
     MalformedRequest,
+    PayloadTooLarge,
     error_responses,
     register_exception_handlers,
 )
+from app.core.limits import MaxBodySize
 
 
 @asynccontextmanager
@@ -31,8 +33,11 @@ def create_app() -> FastAPI:
         docs_url="/docs" if settings.environment != "production" else None,
     )
     register_exception_handlers(application)
+    application.add_middleware(MaxBodySize)
     application.include_router(
-        api_router, prefix="/api/v1", responses=error_responses(MalformedRequest)
+        api_router,
+        prefix="/api/v1",
+        responses=error_responses(MalformedRequest, PayloadTooLarge),
     )
 
     @application.get("/health", tags=["health"])

@@ -183,6 +183,7 @@ class FieldView:
     mapped_annotation: str  # Mapped[...]
     column_args: str  # mapped_column(...) arguments, or ""
     schema_annotation: str  # the type in Create/Update schemas
+    filter_annotation: str  # the type of its filter in ListParams
     schema_default: str  # " = <default>" or ""
     migration_type: str
     enum_class: str
@@ -201,13 +202,17 @@ def _schema_annotation(field: FieldSpec, annotation: str) -> str:
         case FieldType.STR:
             return f"Annotated[str, StringConstraints(min_length=1, max_length={STR_LENGTH})]"
         case FieldType.TEXT:
-            return "Annotated[str, StringConstraints(max_length=100_000)]"
+            return "Annotated[str, StringConstraints(max_length=65_535)]"
         case FieldType.INT:
-            return "Annotated[int, Field(ge=-(2**31), lt=2**31)]"
+            return "Annotated[int, Strict(), Field(ge=-(2**31), lt=2**31)]"
         case FieldType.BIGINT:
-            return "Annotated[int, Field(ge=-(2**63), lt=2**63)]"
+            return "Annotated[int, Strict(), Field(ge=-(2**63), lt=2**63)]"
         case FieldType.FLOAT:
-            return "Annotated[float, Field(allow_inf_nan=False)]"
+            return "Annotated[float, Strict(), Field(allow_inf_nan=False)]"
+        case FieldType.BOOL:
+            return "StrictBool"
+        case FieldType.DATE:
+            return "IsoDate"
         case FieldType.DECIMAL:
             return (
                 f"Annotated[Decimal, Field(max_digits={field.precision}, "
@@ -221,8 +226,17 @@ def _schema_annotation(field: FieldSpec, annotation: str) -> str:
                 'pattern=r"^https?://[^\\s]+$")]'
             )
         case FieldType.DATETIME:
-            return "AwareDatetime"
+            return "IsoDateTime"
     return annotation
+
+
+_FILTER_ANNOTATIONS = {
+    FieldType.INT: "Annotated[QueryInt, Field(ge=-(2**31), lt=2**31)]",
+    FieldType.BIGINT: "Annotated[QueryInt, Field(ge=-(2**63), lt=2**63)]",
+    FieldType.BOOL: "QueryBool",
+    FieldType.DATE: "IsoDate",
+    FieldType.DATETIME: "IsoDateTime",
+}
 
 
 def _ref_sample(ref: RefTarget, user: str, *, first: bool = False) -> str:
@@ -278,6 +292,10 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
         mapped_annotation=f"Mapped[{annotation}{nullable}]",
         column_args=", ".join(column_args),
         schema_annotation=schema_annotation + nullable,
+        filter_annotation=_FILTER_ANNOTATIONS.get(
+            field.type,
+            schema_annotation if field.type is FieldType.DECIMAL else annotation,
+        ),
         schema_default=schema_default,
         migration_type=migration_type,
         enum_class=enum_class,

@@ -1,6 +1,7 @@
 """`backend-builder generate`: plan every file of a resource, then write all or nothing."""
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,16 +268,25 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
 
     schema = Imports().add("uuid").add("datetime", "datetime").add("typing", "Literal")
     schema.add("app.schemas.base", "InputSchema", "ListParams", "OutputSchema", "UpdateSchema")
-    annotations = " ".join(field.schema_annotation + field.schema_default for field in fields)
+    annotations = " ".join(
+        f"{field.schema_annotation} {field.schema_default} {field.filter_annotation}"
+        for field in fields
+    )
+    used = set(re.findall(r"\b\w+\b", annotations))
     for word, module in (
         ("Annotated", "typing"),
         ("StringConstraints", "pydantic"),
-        ("Field(", "pydantic"),
+        ("Field", "pydantic"),
+        ("Strict", "pydantic"),
+        ("StrictBool", "pydantic"),
         ("EmailStr", "pydantic"),
-        ("AwareDatetime", "pydantic"),
+        ("IsoDate", "app.schemas.base"),
+        ("IsoDateTime", "app.schemas.base"),
+        ("QueryInt", "app.schemas.base"),
+        ("QueryBool", "app.schemas.base"),
     ):
-        if word in annotations:
-            schema.add(module, word.rstrip("("))
+        if word in used:
+            schema.add(module, word)
     if FieldType.DATE.value in types or "date.fromisoformat" in annotations:
         schema.add("datetime", "date")
     if FieldType.DECIMAL.value in types:
@@ -302,7 +312,12 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     router.add("fastapi", "APIRouter", "Query", "Request", "Response", "status")
     router.add("app.api.deps", "AdminScope", "ReaderScope", "SessionDep", "WriterScope")
     router.add(
-        "app.core.errors", "Conflict", "NotAuthenticated", "PermissionDenied", "error_responses"
+        "app.core.errors",
+        "Conflict",
+        "NoCurrentProject",
+        "NotAuthenticated",
+        "PermissionDenied",
+        "error_responses",
     )
     router.add(f"app.models.{snake}", cls)
     router.add(
@@ -313,8 +328,6 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
         f"{cls}Update",
     )
     router.add(f"app.services.{snake}_service", f"{cls}NotFound", f"{cls}Service")
-    if has_refs:
-        router.add("app.core.errors", "InvalidReference")
 
     tests = Imports().add("uuid").add("httpx").add("collections.abc", "Callable")
     tests.add("typing", "Any").add("fastapi.testclient", "TestClient")
@@ -333,9 +346,5 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
 
 
 def _extras(context: dict[str, Any]) -> dict[str, Any]:
-    invalid_reference = ", InvalidReference" if context["ref_fields"] else ""
     cls = context["names"].class_name
-    return {
-        "create_errors": f"Conflict{invalid_reference}",
-        "update_errors": f"{cls}NotFound, Conflict{invalid_reference}",
-    }
+    return {"create_errors": "Conflict", "update_errors": f"{cls}NotFound, Conflict"}

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import get_current_user
 from app.core.db import get_db
-from app.core.errors import PermissionDenied
+from app.core.errors import NoCurrentProject, PermissionDenied
 from app.core.tenancy import ProjectScope, activate
 from app.models.membership import Membership, Role
 from app.models.user import User
@@ -36,16 +36,15 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 async def get_project_scope(user: CurrentUser, db: SessionDep) -> ProjectScope:
     """The caller's current project and role, checked against their membership.
 
-    A user removed from the project loses access on their next request. The
+    A user removed from the project loses access on their next request (404, as
+    for a project that does not exist). The
     project is put in context for the ORM guard and for row-level security.
     """
     if user.current_project_id is None:
-        raise PermissionDenied(
-            "No current project: choose one with PUT /api/v1/users/me/current-project"
-        )
+        raise NoCurrentProject()
     membership = await db.get(Membership, (user.current_project_id, user.id))
-    if membership is None:
-        raise PermissionDenied("You are no longer a member of your current project")
+    if membership is None:  # removed from the project: it looks like it does not exist
+        raise NoCurrentProject()
     await activate(db, membership.project_id)
     return ProjectScope(
         project_id=membership.project_id, user_id=user.id, role=membership.role

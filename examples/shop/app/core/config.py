@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     jwt_audience: str = "shop"
     access_token_expire_minutes: int = Field(default=15, gt=0)
     refresh_token_expire_days: int = Field(default=14, gt=0)
+    max_body_bytes: int = Field(default=4_194_304, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -1,8 +1,10 @@
 """Typed application errors and the one handler that turns them into responses."""
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
@@ -15,7 +17,7 @@ class AppError(Exception):
     headers: ClassVar[dict[str, str] | None] = None
 
     def __init__(self, detail: str | None = None) -> None:
-        self.detail = detail or self.default_detail
+        self.detail: str | list[dict[str, Any]] = detail or self.default_detail
         super().__init__(self.detail)
 
 
@@ -23,6 +25,13 @@ class MalformedRequest(AppError):
     """The request could not be read (a body that is not JSON, say)."""
 
     default_detail = "There was an error parsing the body"
+
+
+class PayloadTooLarge(AppError):
+    """The request body is over the configured limit (answered by `MaxBodySize`)."""
+
+    status_code = 413
+    default_detail = "Request body too large"
 
 
 class NotAuthenticated(AppError):
@@ -47,6 +56,12 @@ class NotFound(AppError):
     default_detail = "Not found"
 
 
+class NoCurrentProject(NotFound):
+    """The caller has no current project, or is no longer a member of it."""
+
+    default_detail = "No current project: choose one of yours with PUT /api/v1/users/me/current-project"
+
+
 class Conflict(AppError):
     """The request conflicts with existing data (a duplicate, the last owner...)."""
 
@@ -54,14 +69,26 @@ class Conflict(AppError):
     default_detail = "Conflict with existing data"
 
 
-class InvalidReference(AppError):
-    """A reference to an object that is not in the current project."""
+class InvalidField(AppError):
+    """A body field that is well-formed but unacceptable: a 422 shaped like FastAPI's."""
 
     status_code = 422
-    default_detail = "A referenced object does not exist in this project"
+    default_detail = "Invalid field"
+
+    def __init__(self, field: str, message: str, kind: str = "value_error") -> None:
+        super().__init__(message)
+        self.detail = [{"type": kind, "loc": ["body", field], "msg": message}]
+
+
+class InvalidReference(InvalidField):
+    """A reference to an object that is not in the current project."""
 
     def __init__(self, field: str, target: str) -> None:
-        super().__init__(f"{field}: no {target} with this id in the current project")
+        super().__init__(
+            field,
+            f"no {target} with this id in the current project",
+            "invalid_reference",
+        )
 
 
 def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, object]]:
@@ -85,6 +112,23 @@ async def _handle_app_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """422 as FastAPI answers it, made safe for inputs that are not text."""
+    if not isinstance(
+        exc, RequestValidationError
+    ):  # pragma: no cover - registered for it
+        raise exc
+    errors = [
+        (
+            {**error, "input": error["input"].decode("utf-8", "replace")}
+            if isinstance(error.get("input"), bytes)
+            else error
+        )
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
 async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
     """405 with an `Allow` header that lists every method of the path, not just one."""
     allowed = sorted(
@@ -103,6 +147,7 @@ async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse
 
 
 def register_exception_handlers(app: FastAPI) -> None:
-    """Install the handler for every `AppError`, and one for 405."""
+    """Install the handlers of `AppError`, of invalid requests and of 405."""
     app.add_exception_handler(AppError, _handle_app_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(405, _method_not_allowed)

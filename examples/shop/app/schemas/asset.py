@@ -14,7 +14,7 @@ class AssetBase(InputSchema):
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
-    description: Annotated[str, StringConstraints(max_length=100_000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=65_535)] | None = None
 
 
 class AssetCreate(AssetBase):
@@ -28,7 +28,7 @@ class AssetUpdate(UpdateSchema):
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
 
-    description: Annotated[str, StringConstraints(max_length=100_000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=65_535)] | None = None
 
 
 class AssetResponse(OutputSchema):

@@ -1,8 +1,52 @@
 """Base classes shared by every schema."""
 
-from typing import Any, ClassVar, Self
+import re
+from datetime import date
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+_INTEGER = re.compile(r"-?[0-9]+")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_text(value: Any) -> Any:
+    """Dates and times are ISO 8601 text, never a number of seconds."""
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError(
+            "must be ISO 8601 text, e.g. 2030-01-31 or 2030-01-31T12:00:00Z"
+        )
+    return value
+
+
+def _query_integer(value: Any) -> Any:
+    """A query-string integer is digits only (no `1.0`, no `1e3`, no spaces)."""
+    if isinstance(value, str) and not _INTEGER.fullmatch(value):
+        raise ValueError("must be an integer")
+    return value
+
+
+def _query_boolean(value: Any) -> Any:
+    """A query-string boolean is `true` or `false`."""
+    if isinstance(value, str):
+        if value.lower() not in {"true", "false"}:
+            raise ValueError("must be true or false")
+        return value.lower() == "true"
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_text)]
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+QueryInt = Annotated[int, BeforeValidator(_query_integer)]
+QueryBool = Annotated[bool, BeforeValidator(_query_boolean)]
 
 
 class ClientData(BaseModel):
@@ -54,7 +98,7 @@ class ListParams(ClientData):
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(default=50, ge=1, le=200, description="Items per page")
+    limit: QueryInt = Field(default=50, ge=1, le=200, description="Items per page")
     cursor: str | None = Field(
         default=None, max_length=1024, description="The `cursor` of the next page link"
     )

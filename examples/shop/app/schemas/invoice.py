@@ -8,7 +8,13 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from app.models.invoice import InvoiceStatus
-from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
+from app.schemas.base import (
+    InputSchema,
+    IsoDate,
+    ListParams,
+    OutputSchema,
+    UpdateSchema,
+)
 
 
 class InvoiceBase(InputSchema):
@@ -22,7 +28,7 @@ class InvoiceBase(InputSchema):
 
     status: InvoiceStatus = InvoiceStatus.DRAFT
 
-    due_on: date | None = None
+    due_on: IsoDate | None = None
 
     customer_id: uuid.UUID
 
@@ -47,7 +53,7 @@ class InvoiceUpdate(UpdateSchema):
 
     status: InvoiceStatus | None = None
 
-    due_on: date | None = None
+    due_on: IsoDate | None = None
 
     customer_id: uuid.UUID | None = None
 
@@ -92,10 +98,13 @@ class InvoiceListParams(ListParams):
 
     number: str | None = None
 
-    amount: Decimal | None = None
+    amount: (
+        Annotated[Decimal, Field(max_digits=12, decimal_places=2, allow_inf_nan=False)]
+        | None
+    ) = None
 
     status: InvoiceStatus | None = None
 
-    due_on: date | None = None
+    due_on: IsoDate | None = None
 
     customer_id: uuid.UUID | None = None

@@ -4,9 +4,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import StrictBool, StringConstraints
 
-from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
+from app.schemas.base import (
+    InputSchema,
+    ListParams,
+    OutputSchema,
+    QueryBool,
+    UpdateSchema,
+)
 
 
 class NotificationBase(InputSchema):
@@ -14,9 +20,9 @@ class NotificationBase(InputSchema):
 
     title: Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
-    message: Annotated[str, StringConstraints(max_length=100_000)] | None = None
+    message: Annotated[str, StringConstraints(max_length=65_535)] | None = None
 
-    read: bool = False
+    read: StrictBool = False
 
     user_id: uuid.UUID
 
@@ -32,9 +38,9 @@ class NotificationUpdate(UpdateSchema):
 
     title: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
 
-    message: Annotated[str, StringConstraints(max_length=100_000)] | None = None
+    message: Annotated[str, StringConstraints(max_length=65_535)] | None = None
 
-    read: bool | None = None
+    read: StrictBool | None = None
 
     user_id: uuid.UUID | None = None
 
@@ -75,6 +81,6 @@ class NotificationListParams(ListParams):
 
     title: str | None = None
 
-    read: bool | None = None
+    read: QueryBool | None = None
 
     user_id: uuid.UUID | None = None

@@ -4,7 +4,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, NotFound, PermissionDenied
+from app.core.errors import Conflict, InvalidField, NotFound, PermissionDenied
 from app.models.membership import Membership, Role
 from app.models.project import Project
 from app.models.user import User
@@ -30,6 +30,13 @@ class MemberNotFound(NotFound):
     """No such member in this project."""
 
     default_detail = "Member not found"
+
+
+class UnknownUser(InvalidField):
+    """The e-mail of a member to add is not an active user's (a body error: 422)."""
+
+    def __init__(self) -> None:
+        super().__init__("email", "no active user with this email", "unknown_user")
 
 
 class LastOwner(Conflict):
@@ -115,7 +122,7 @@ class ProjectService:
         self._check_can_grant(role, data.role)
         user = await self.users.get_by_email(data.email)
         if user is None or not user.is_active:
-            raise NotFound("No active user with this email")
+            raise UnknownUser()
         if await self.tenants.membership(project_id, user.id) is not None:
             raise Conflict("This user is already a member of the project")
         membership = await self.tenants.add_member(project_id, user.id, data.role)

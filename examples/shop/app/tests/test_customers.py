@@ -146,11 +146,24 @@ class TestList:
         )
         assert [item["id"] for item in response.json()] == [wanted["id"]]
 
+    def test_a_removed_member_loses_access_at_once(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        member = member_of("member")
+        assert client.get(URL, headers=member.headers).status_code == 200
+        client.delete(
+            f"/api/v1/projects/{owner.project_id}/members/{member.id}",
+            headers=owner.headers,
+        )
+        assert client.get(URL, headers=member.headers).status_code == 404
+
     def test_rejects_bad_parameters(self, client: TestClient, owner: TestUser) -> None:
         for params in (
             {"limit": 0},
             {"limit": 201},
             {"limit": "x"},
+            {"limit": "1.0"},
+            {"limit": 10**30},
             {"sort": "no_such_field"},
             {"no_such_filter": "1"},
             {"cursor": "x" * 2000},

@@ -84,7 +84,7 @@ class TestProjects:
         response = client.get(
             "/api/v1/users/me/current-project", headers=member.headers
         )
-        assert response.status_code == 403
+        assert response.status_code == 404
 
     def test_rejects_bad_input(self, client: TestClient, owner: TestUser) -> None:
         for body in (
@@ -136,7 +136,8 @@ class TestMembers:
         unknown = client.post(
             url, json={"email": "nobody@example.com"}, headers=owner.headers
         )
-        assert unknown.status_code == 404
+        assert unknown.status_code == 422
+        assert unknown.json()["detail"][0]["loc"] == ["body", "email"]
         again = client.post(url, json={"email": owner.email}, headers=owner.headers)
         assert again.status_code == 409
         missing = client.put(
@@ -211,7 +212,7 @@ class TestMembers:
             client.get(
                 "/api/v1/users/me/current-project", headers=member.headers
             ).status_code
-            == 403
+            == 404
         )
         project = client.get(
             f"/api/v1/projects/{owner.project_id}", headers=member.headers

@@ -115,6 +115,42 @@ def test_refresh_token_is_not_an_access_token(
     _assert_rejected(client, owner.refresh_token)
 
 
+def test_huge_token_header(client: TestClient) -> None:
+    response = client.get(
+        "/api/v1/users/me", headers={"Authorization": "Bearer " + "x" * 65_536}
+    )
+    assert response.status_code == 401
+
+
+def test_huge_bodies_are_refused_before_reading(
+    client: TestClient, owner: TestUser
+) -> None:
+    huge = b'{"name": "' + b"x" * 10_000_000 + b'"}'
+    response = client.post("/api/v1/projects/", content=huge, headers=owner.headers)
+    assert response.status_code == 413
+
+    def chunks():  # no Content-Length: the bytes are counted as they arrive
+        yield b'{"name": "'
+        for _ in range(50):
+            yield b"x" * 100_000
+        yield b'"}'
+
+    response = client.post("/api/v1/projects/", content=chunks(), headers=owner.headers)
+    assert response.status_code == 413
+
+
+def test_malformed_ids_and_bodies(client: TestClient, owner: TestUser) -> None:
+    for url in (
+        "/api/v1/projects/" + "9" * 5000,
+        "/api/v1/projects/%00",
+        "/api/v1/projects/-1",
+    ):
+        assert client.get(url, headers=owner.headers).status_code == 422
+    for body in (b"{", b"\xff\xfe", b"[]", b"null", b'{"name": 1}'):
+        response = client.post("/api/v1/projects/", content=body, headers=owner.headers)
+        assert response.status_code in (400, 422), body
+
+
 def test_deactivated_user_loses_access(client: TestClient, owner: TestUser) -> None:
     run_sql(
         "UPDATE users SET is_active = false WHERE email = :email", email=owner.email

@@ -48,7 +48,7 @@ def test_no_current_project(client: TestClient, owner: TestUser) -> None:
         email=owner.email,
     )
     response = client.get("/api/v1/users/me/current-project", headers=owner.headers)
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert "current-project" in response.json()["detail"]
 
 

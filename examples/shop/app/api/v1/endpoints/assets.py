@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.api.deps import AdminScope, ReaderScope, SessionDep, WriterScope
 from app.core.errors import (
     Conflict,
+    NoCurrentProject,
     NotAuthenticated,
     PermissionDenied,
     error_responses,
@@ -16,7 +17,9 @@ from app.models.asset import Asset
 from app.schemas.asset import AssetCreate, AssetListParams, AssetResponse, AssetUpdate
 from app.services.asset_service import AssetNotFound, AssetService
 
-router = APIRouter(responses=error_responses(NotAuthenticated, PermissionDenied))
+router = APIRouter(
+    responses=error_responses(NotAuthenticated, PermissionDenied, NoCurrentProject)
+)
 
 
 @router.get("/", response_model=list[AssetResponse])

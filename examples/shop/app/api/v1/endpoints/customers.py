@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.api.deps import AdminScope, ReaderScope, SessionDep, WriterScope
 from app.core.errors import (
     Conflict,
+    NoCurrentProject,
     NotAuthenticated,
     PermissionDenied,
     error_responses,
@@ -21,7 +22,9 @@ from app.schemas.customer import (
 )
 from app.services.customer_service import CustomerNotFound, CustomerService
 
-router = APIRouter(responses=error_responses(NotAuthenticated, PermissionDenied))
+router = APIRouter(
+    responses=error_responses(NotAuthenticated, PermissionDenied, NoCurrentProject)
+)
 
 
 @router.get("/", response_model=list[CustomerResponse])

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.api.deps import AdminScope, ReaderScope, SessionDep, WriterScope
 from app.core.errors import (
     Conflict,
-    InvalidReference,
+    NoCurrentProject,
     NotAuthenticated,
     PermissionDenied,
     error_responses,
@@ -22,7 +22,9 @@ from app.schemas.invoice import (
 )
 from app.services.invoice_service import InvoiceNotFound, InvoiceService
 
-router = APIRouter(responses=error_responses(NotAuthenticated, PermissionDenied))
+router = APIRouter(
+    responses=error_responses(NotAuthenticated, PermissionDenied, NoCurrentProject)
+)
 
 
 @router.get("/", response_model=list[InvoiceResponse])
@@ -60,7 +62,7 @@ async def get_invoice(
     "/",
     response_model=InvoiceResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(Conflict, InvalidReference),
+    responses=error_responses(Conflict),
 )
 async def create_invoice(
     data: InvoiceCreate, scope: WriterScope, db: SessionDep
@@ -72,12 +74,12 @@ async def create_invoice(
 @router.put(
     "/{invoice_id}",
     response_model=InvoiceResponse,
-    responses=error_responses(InvoiceNotFound, Conflict, InvalidReference),
+    responses=error_responses(InvoiceNotFound, Conflict),
 )
 @router.patch(
     "/{invoice_id}",
     response_model=InvoiceResponse,
-    responses=error_responses(InvoiceNotFound, Conflict, InvalidReference),
+    responses=error_responses(InvoiceNotFound, Conflict),
 )
 async def update_invoice(
     invoice_id: uuid.UUID,

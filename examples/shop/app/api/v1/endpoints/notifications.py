@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.api.deps import AdminScope, ReaderScope, SessionDep, WriterScope
 from app.core.errors import (
     Conflict,
-    InvalidReference,
+    NoCurrentProject,
     NotAuthenticated,
     PermissionDenied,
     error_responses,
@@ -22,7 +22,9 @@ from app.schemas.notification import (
 )
 from app.services.notification_service import NotificationNotFound, NotificationService
 
-router = APIRouter(responses=error_responses(NotAuthenticated, PermissionDenied))
+router = APIRouter(
+    responses=error_responses(NotAuthenticated, PermissionDenied, NoCurrentProject)
+)
 
 
 @router.get("/", response_model=list[NotificationResponse])
@@ -60,7 +62,7 @@ async def get_notification(
     "/",
     response_model=NotificationResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(Conflict, InvalidReference),
+    responses=error_responses(Conflict),
 )
 async def create_notification(
     data: NotificationCreate, scope: WriterScope, db: SessionDep
@@ -72,12 +74,12 @@ async def create_notification(
 @router.put(
     "/{notification_id}",
     response_model=NotificationResponse,
-    responses=error_responses(NotificationNotFound, Conflict, InvalidReference),
+    responses=error_responses(NotificationNotFound, Conflict),
 )
 @router.patch(
     "/{notification_id}",
     response_model=NotificationResponse,
-    responses=error_responses(NotificationNotFound, Conflict, InvalidReference),
+    responses=error_responses(NotificationNotFound, Conflict),
 )
 async def update_notification(
     notification_id: uuid.UUID,

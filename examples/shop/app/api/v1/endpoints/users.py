@@ -4,9 +4,9 @@ from fastapi import APIRouter
 
 from app.api.deps import CurrentUser, ReaderScope, SessionDep
 from app.core.errors import (
+    NoCurrentProject,
     NotAuthenticated,
     NotFound,
-    PermissionDenied,
     error_responses,
 )
 from app.schemas.project import ProjectResponse
@@ -27,12 +27,12 @@ async def read_me(current_user: CurrentUser) -> UserResponse:
 @router.get(
     "/me/current-project",
     response_model=ProjectResponse,
-    responses=error_responses(NotAuthenticated, PermissionDenied),
+    responses=error_responses(NotAuthenticated, NoCurrentProject),
 )
 async def get_current_project(
     scope: ReaderScope, current_user: CurrentUser, db: SessionDep
 ) -> ProjectResponse:
-    """The project you work in (403 if you are no longer a member of it)."""
+    """The project you work in (404 if you have none, or are no longer a member)."""
     return await ProjectService(db, current_user).get(scope.project_id)
 
 
