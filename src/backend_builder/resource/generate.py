@@ -332,7 +332,7 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     tests = Imports().add("uuid").add("httpx").add("collections.abc", "Callable")
     tests.add("typing", "Any").add("fastapi.testclient", "TestClient")
     tests.add(f"app.schemas.{snake}", f"{cls}Response", f"{cls}Update")
-    tests.add("app.tests.conftest", "TestUser")
+    tests.add("app.tests.conftest", "SCOPED_REQUEST_STATEMENTS", "TestUser", "count_statements")
     for target in context["ref_targets"]:
         tests.add(f"app.tests.{target.tests_module}", f"create_{target.snake}")
 

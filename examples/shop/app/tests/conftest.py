@@ -13,6 +13,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,12 @@ import pytest  # noqa: E402
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from app.core.config import Settings, settings  # noqa: E402
+from app.core.db import engine  # noqa: E402
 from app.main import app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,6 +151,26 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str,
     assert response.status_code == 200, response.text
     tokens: dict[str, str] = response.json()
     return tokens
+
+
+# Statements of the auth and tenancy of a project-scoped request: the user, the
+# membership, and on PostgreSQL the transaction's app.project_id setting.
+SCOPED_REQUEST_STATEMENTS = 2 if settings.is_sqlite else 3
+
+
+@contextmanager
+def count_statements() -> Iterator[list[str]]:
+    """Record every SQL statement the application's engine runs in the block."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 def get_test_user_token() -> str:

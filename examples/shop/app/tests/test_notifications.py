@@ -8,7 +8,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from app.schemas.notification import NotificationResponse, NotificationUpdate
-from app.tests.conftest import TestUser
+from app.tests.conftest import SCOPED_REQUEST_STATEMENTS, TestUser, count_statements
 
 URL = "/api/v1/notifications/"
 MakeMember = Callable[[str], TestUser]
@@ -160,6 +160,18 @@ class TestList:
         )
         assert [item["id"] for item in response.json()] == [wanted["id"]]
 
+    def test_runs_a_fixed_number_of_statements(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        create_notification(client, owner)
+        with count_statements() as one_row:
+            client.get(URL, headers=owner.headers)
+        for _ in range(3):
+            create_notification(client, owner)
+        with count_statements() as four_rows:
+            client.get(URL, headers=owner.headers)
+        assert len(one_row) == len(four_rows) == SCOPED_REQUEST_STATEMENTS + 1
+
     def test_a_removed_member_loses_access_at_once(
         self, client: TestClient, owner: TestUser, member_of: MakeMember
     ) -> None:
@@ -214,6 +226,14 @@ class TestGet:
         assert response.json() == {"detail": "Notification not found"}
         missing = client.get(f"{URL}{uuid.uuid4()}", headers=owner.headers)
         assert missing.json() == response.json()
+
+    def test_runs_a_fixed_number_of_statements(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = create_notification(client, owner)
+        with count_statements() as statements:
+            client.get(f"{URL}{created['id']}", headers=owner.headers)
+        assert len(statements) == SCOPED_REQUEST_STATEMENTS + 1
 
     def test_rejects_a_malformed_id(self, client: TestClient, owner: TestUser) -> None:
         assert client.get(f"{URL}not-an-id", headers=owner.headers).status_code == 422
