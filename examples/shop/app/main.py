@@ -14,7 +14,7 @@ from app.core.errors import (
     error_responses,
     register_exception_handlers,
 )
-from app.core.limits import MaxBodySize
+from app.core.limits import RequestLimits
 
 
 @asynccontextmanager
@@ -33,7 +33,7 @@ def create_app() -> FastAPI:
         docs_url="/docs" if settings.environment != "production" else None,
     )
     register_exception_handlers(application)
-    application.add_middleware(MaxBodySize)
+    application.add_middleware(RequestLimits)
     application.include_router(
         api_router,
         prefix="/api/v1",

@@ -28,7 +28,7 @@ class MalformedRequest(AppError):
 
 
 class PayloadTooLarge(AppError):
-    """The request body is over the configured limit (answered by `MaxBodySize`)."""
+    """The request body is over the configured limit (answered by `RequestLimits`)."""
 
     status_code = 413
     default_detail = "Request body too large"

@@ -1,15 +1,17 @@
-"""A cap on request bodies, so that a huge upload is refused before it is used."""
+"""Limits checked before a request reaches the application: its path and body size."""
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import settings
 
 
-class MaxBodySize:
-    """ASGI middleware: 413 for a body over `settings.max_body_bytes`.
+class RequestLimits:
+    """ASGI middleware: 404 for a path with control characters, 413 for a big body.
 
-    A declared Content-Length is checked at once. A body without one (chunked) is
-    read up to the limit, then handed to the application in one piece.
+    A path such as `/api/v1/assets/%0A` would otherwise match `/api/v1/assets/`
+    (a regex `$` matches before a final newline). A body over
+    `settings.max_body_bytes` is refused: a declared Content-Length at once, a
+    chunked body as soon as it grows past the limit.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -21,10 +23,13 @@ class MaxBodySize:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if any(ord(character) < 32 for character in scope["path"]):
+            await _reply(send, 404, b'{"detail":"Not Found"}')
+            return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
             if not length.isdigit() or int(length) > self.limit:
-                await _too_large(send)
+                await _reply(send, 413, b'{"detail":"Request body too large"}')
                 return
             await self.app(scope, receive, send)
             return
@@ -35,7 +40,7 @@ class MaxBodySize:
                 break
             body += message.get("body", b"")
             if len(body) > self.limit:
-                await _too_large(send)
+                await _reply(send, 413, b'{"detail":"Request body too large"}')
                 return
             if not message.get("more_body", False):
                 break
@@ -51,12 +56,11 @@ class MaxBodySize:
         await self.app(scope, replay, send)
 
 
-async def _too_large(send: Send) -> None:
-    body = b'{"detail":"Request body too large"}'
+async def _reply(send: Send, status: int, body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

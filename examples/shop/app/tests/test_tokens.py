@@ -139,12 +139,20 @@ def test_huge_bodies_are_refused_before_reading(
     assert response.status_code == 413
 
 
-def test_malformed_ids_and_bodies(client: TestClient, owner: TestUser) -> None:
-    for url in (
-        "/api/v1/projects/" + "9" * 5000,
-        "/api/v1/projects/%00",
-        "/api/v1/projects/-1",
+def test_control_characters_in_paths_are_not_found(
+    client: TestClient, owner: TestUser
+) -> None:
+    for path in (
+        "/api/v1/projects/%0A",
+        "/api/v1/users/me%0A",
+        "/health%0D",
+        "/health%00",
     ):
+        assert client.get(path, headers=owner.headers).status_code == 404
+
+
+def test_malformed_ids_and_bodies(client: TestClient, owner: TestUser) -> None:
+    for url in ("/api/v1/projects/" + "9" * 5000, "/api/v1/projects/-1"):
         assert client.get(url, headers=owner.headers).status_code == 422
     for body in (b"{", b"\xff\xfe", b"[]", b"null", b'{"name": 1}'):
         response = client.post("/api/v1/projects/", content=body, headers=owner.headers)
