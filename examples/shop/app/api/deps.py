@@ -10,11 +10,11 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import get_current_user
+from app.core.auth import Identity, authenticate, get_current_user
 from app.core.db import get_db
 from app.core.errors import NoCurrentProject, PermissionDenied
 from app.core.tenancy import ProjectScope, activate
-from app.models.membership import Membership, Role
+from app.models.membership import Role
 from app.models.user import User
 
 __all__ = [
@@ -33,21 +33,23 @@ SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_project_scope(user: CurrentUser, db: SessionDep) -> ProjectScope:
+async def get_project_scope(
+    identity: Annotated[Identity, Depends(authenticate)], db: SessionDep
+) -> ProjectScope:
     """The caller's current project and role, checked against their membership.
 
     A user removed from the project loses access on their next request (404, as
     for a project that does not exist). The
     project is put in context for the ORM guard and for row-level security.
     """
-    if user.current_project_id is None:
-        raise NoCurrentProject()
-    membership = await db.get(Membership, (user.current_project_id, user.id))
-    if membership is None:  # removed from the project: it looks like it does not exist
+    membership = identity.membership
+    if membership is None:  # no current project, or removed from it: looks missing
         raise NoCurrentProject()
     await activate(db, membership.project_id)
     return ProjectScope(
-        project_id=membership.project_id, user_id=user.id, role=membership.role
+        project_id=membership.project_id,
+        user_id=membership.user_id,
+        role=membership.role,
     )
 
 

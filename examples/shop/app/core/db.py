@@ -17,8 +17,10 @@ def _engine_options() -> dict[str, Any]:
     if settings.database_pool_size == 0:
         options["poolclass"] = NullPool
     elif not settings.is_sqlite:
+        # No pre-ping: it costs a transaction per checkout; a broken connection
+        # fails its request and is then discarded by the pool.
         options["pool_size"] = settings.database_pool_size
-        options["pool_pre_ping"] = True
+        options["pool_recycle"] = 1800
     if settings.is_sqlite:
         options["connect_args"] = {"timeout": 30}
     return options

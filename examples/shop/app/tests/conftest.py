@@ -153,9 +153,9 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str,
     return tokens
 
 
-# Statements of the auth and tenancy of a project-scoped request: the user, the
-# membership, and on PostgreSQL the transaction's app.project_id setting.
-SCOPED_REQUEST_STATEMENTS = 2 if settings.is_sqlite else 3
+# Statements of the auth and tenancy of a project-scoped request: the user with
+# their membership, and on PostgreSQL the transaction's app.project_id setting.
+SCOPED_REQUEST_STATEMENTS = 1 if settings.is_sqlite else 2
 
 
 @contextmanager
