@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean examples bench-generate
+.PHONY: install demo test lint format clean examples bench-generate bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python >= 3.11 is needed, found %d.%d: run make PYTHON=python3.11 ..." % v[:2])'
@@ -38,3 +38,7 @@ examples: $(STAMP)  ## Rebuild examples/ from the current templates
 
 bench-generate: $(STAMP)  ## Time generating a resource; writes bench/GENERATE.md
 	$(BIN)/python bench/generate.py
+
+bench: $(STAMP)  ## Benchmark a generated backend on PostgreSQL against reference servers; writes bench/RESULTS.md
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
