@@ -65,7 +65,6 @@ def plan_generate(
     migration_path, revision, down_revision = _migration(root, spec.names.table)
     context = resource_context(spec, refs, revision=revision, down_revision=down_revision)
     context["imports"] = _imports(context)
-    context.update(_extras(context))
     names = spec.names
     outputs = {
         "model": (f"app/models/{names.snake}.py", "resource/model.py.jinja"),
@@ -343,8 +342,3 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
         "router": router.render(),
         "tests": tests.render(),
     }
-
-
-def _extras(context: dict[str, Any]) -> dict[str, Any]:
-    cls = context["names"].class_name
-    return {"create_errors": "Conflict", "update_errors": f"{cls}NotFound, Conflict"}
