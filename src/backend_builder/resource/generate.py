@@ -295,21 +295,28 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     if enums:
         schema.add(f"app.models.{snake}", *enums)
 
-    service = Imports().add("uuid").add("sqlalchemy.ext.asyncio", "AsyncSession")
+    service = Imports().add("uuid").add("app.core.sql", "Connection")
     service.add("app.core.errors", "NotFound").add("app.core.tenancy", "ProjectScope")
-    service.add(f"app.models.{snake}", cls).add("app.repositories.base", "Page", "SortOrder")
+    service.add("app.repositories.base", "Page", "SortOrder")
     service.add(f"app.repositories.{snake}_repo", f"{cls}Repository")
-    service.add(f"app.schemas.{snake}", f"{cls}Create", f"{cls}ListParams", f"{cls}Update")
+    service.add(
+        f"app.schemas.{snake}",
+        f"{cls}Create",
+        f"{cls}ListParams",
+        f"{cls}Response",
+        f"{cls}Update",
+    )
     if has_refs:
         service.add("typing", "Any").add("app.core.errors", "InvalidReference")
     for target in context["ref_targets"]:
         service.add(f"app.repositories.{target.snake}_repo", f"{target.class_name}Repository")
     if context["user_refs"]:
-        service.add("app.repositories.tenant_repo", "TenantRepository")
+        service.add("app.repositories.tenant_repo", "is_member")
 
     router = Imports().add("uuid").add("typing", "Annotated")
     router.add("fastapi", "APIRouter", "Query", "Request", "Response", "status")
-    router.add("app.api.deps", "AdminScope", "ReaderScope", "SessionDep", "WriterScope")
+    router.add("app.api.deps", "AdminScope", "ConnectionDep", "ReaderScope", "WriterScope")
+    router.add("app.api.responses", "json_response", "next_page_link")
     router.add(
         "app.core.errors",
         "Conflict",
@@ -318,7 +325,6 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
         "PermissionDenied",
         "error_responses",
     )
-    router.add(f"app.models.{snake}", cls)
     router.add(
         f"app.schemas.{snake}",
         f"{cls}Create",

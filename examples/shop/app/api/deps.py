@@ -10,15 +10,17 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Identity, authenticate, get_current_user
-from app.core.db import get_db
-from app.core.errors import NoCurrentProject, PermissionDenied
-from app.core.tenancy import ProjectScope, activate
+from app.core.auth import authorize, get_current_user, oauth2_scheme
+from app.core.db import get_connection, get_db
+from app.core.errors import PermissionDenied
+from app.core.sql import Connection
+from app.core.tenancy import ProjectScope
 from app.models.membership import Role
 from app.models.user import User
 
 __all__ = [
     "AdminScope",
+    "ConnectionDep",
     "CurrentUser",
     "ReaderScope",
     "SessionDep",
@@ -29,28 +31,16 @@ __all__ = [
     "require_role",
 ]
 
+ConnectionDep = Annotated[Connection, Depends(get_connection, scope="function")]
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 async def get_project_scope(
-    identity: Annotated[Identity, Depends(authenticate)], db: SessionDep
+    token: Annotated[str | None, Depends(oauth2_scheme)], db: ConnectionDep
 ) -> ProjectScope:
-    """The caller's current project and role, checked against their membership.
-
-    A user removed from the project loses access on their next request (404, as
-    for a project that does not exist). The
-    project is put in context for the ORM guard and for row-level security.
-    """
-    membership = identity.membership
-    if membership is None:  # no current project, or removed from it: looks missing
-        raise NoCurrentProject()
-    await activate(db, membership.project_id)
-    return ProjectScope(
-        project_id=membership.project_id,
-        user_id=membership.user_id,
-        role=membership.role,
-    )
+    """The caller's current project and role, checked against their membership."""
+    return await authorize(db, token)
 
 
 def require_role(role: Role) -> Callable[..., Awaitable[ProjectScope]]:

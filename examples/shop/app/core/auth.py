@@ -1,17 +1,30 @@
-"""Authentication: from a bearer token to the current user and their membership."""
+"""Authentication: from a bearer token to the current user or project scope.
 
+Two ways in, with the same token checks:
+
+- `authorize` answers project-scoped requests with one prebuilt statement that
+  loads the user's state and membership and, on PostgreSQL, sets the project for
+  row-level security in the same round trip;
+- `authenticate` loads the `User` (and membership) as ORM objects, for endpoints
+  about the user themselves.
+"""
+
+import uuid
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, String, and_, bindparam, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import get_db
-from app.core.errors import NotAuthenticated
-from app.core.security import InvalidToken, decode_token
-from app.models.membership import Membership
+from app.core.errors import NoCurrentProject, NotAuthenticated
+from app.core.security import InvalidToken, TokenClaims, decode_token
+from app.core.sql import Connection, Query
+from app.core.tenancy import PROJECT_SETTING, ProjectScope, activate
+from app.models.membership import Membership, Role
 from app.models.user import User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -25,30 +38,74 @@ class Identity:
     membership: Membership | None
 
 
+def verify_access_token(token: str | None) -> TokenClaims:
+    """The claims of a valid access token, or 401."""
+    if not token:
+        raise NotAuthenticated("Not authenticated")
+    try:
+        return decode_token(token, "access")
+    except InvalidToken as error:
+        raise NotAuthenticated() from error
+
+
+def _current_membership() -> ColumnElement[bool]:
+    return and_(
+        Membership.user_id == User.id,
+        Membership.project_id == User.current_project_id,
+    )
+
+
+@cache
+def _scope_query(dialect_name: str) -> Query:
+    """The user's state and current membership; on PostgreSQL, also set the project."""
+    users, memberships = User.__table__, Membership.__table__
+    statement = (
+        select(
+            users.c.is_active,
+            users.c.token_version,
+            memberships.c.project_id,
+            memberships.c.role,
+        )
+        .select_from(users.outerjoin(memberships, _current_membership()))
+        .where(users.c.id == bindparam("user_id"))
+    )
+    if dialect_name == "postgresql":
+        project = func.coalesce(cast(memberships.c.project_id, String), "")
+        statement = statement.add_columns(
+            func.set_config(PROJECT_SETTING, project, True).label("project_setting")
+        )
+    return Query(statement)
+
+
+async def authorize(db: Connection, token: str | None) -> ProjectScope:
+    """The caller's current project and role, from the token and their membership.
+
+    A token stops working when the user logs out (its version changes) or is
+    deactivated; a user removed from the project gets 404, as for a project that
+    does not exist. The project is put in context for the ORM guard and, in the
+    same statement, for row-level security.
+    """
+    claims = verify_access_token(token)
+    query = _scope_query(db.dialect.name)
+    row = await db.fetch_one(query, {"user_id": claims.user_id})
+    if row is None or not row["is_active"] or row["token_version"] != claims.version:
+        raise NotAuthenticated()
+    if row["project_id"] is None:
+        raise NoCurrentProject()
+    project_id: uuid.UUID = row["project_id"]
+    activate(project_id)
+    return ProjectScope(project_id, claims.user_id, Role(row["role"]))
+
+
 async def authenticate(
     token: Annotated[str | None, Depends(oauth2_scheme)],
     db: Annotated[AsyncSession, Depends(get_db, scope="function")],
 ) -> Identity:
-    """Check the bearer token, then load the user and membership in one query.
-
-    A token stops working when the user logs out (its version changes) or is
-    deactivated.
-    """
-    if not token:
-        raise NotAuthenticated("Not authenticated")
-    try:
-        claims = decode_token(token, "access")
-    except InvalidToken as error:
-        raise NotAuthenticated() from error
+    """Check the bearer token, then load the user and membership in one query."""
+    claims = verify_access_token(token)
     statement = (
         select(User, Membership)
-        .outerjoin(
-            Membership,
-            and_(
-                Membership.user_id == User.id,
-                Membership.project_id == User.current_project_id,
-            ),
-        )
+        .outerjoin(Membership, _current_membership())
         .where(User.id == claims.user_id)
     )
     row = (await db.execute(statement)).first()

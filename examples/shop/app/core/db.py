@@ -1,13 +1,27 @@
-"""Database engine, session factory and the per-request transaction."""
+"""Database engine, session factory and the per-request transaction.
 
-from collections.abc import AsyncIterator
-from typing import Any
+A request uses one pooled connection and one transaction: `get_connection` opens
+them, and the ORM session of `get_db`, if the request needs one, runs on the same
+connection, so prebuilt statements and ORM code see each other's writes.
+"""
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 
 from app.core.config import settings
+from app.core.errors import keeps_writes
+from app.core.sql import Connection, CoreConnection, DriverConnection
 from app.core.tenancy import TenantSession
 
 
@@ -42,16 +56,53 @@ if settings.is_sqlite:
         cursor.close()
 
 
-async def get_db() -> AsyncIterator[AsyncSession]:
-    """Yield a session whose transaction commits when the request succeeds.
+@asynccontextmanager
+async def _ending(
+    commit: Callable[[], Awaitable[Any]], rollback: Callable[[], Awaitable[Any]]
+) -> AsyncIterator[None]:
+    """Commit if the block succeeds or fails with an error that keeps its writes."""
+    try:
+        yield
+    except BaseException as error:
+        await (commit() if keeps_writes(error) else rollback())
+        raise
+    await commit()
+
+
+@asynccontextmanager
+async def transaction(bind: AsyncEngine = engine) -> AsyncIterator[Connection]:
+    """A pooled connection in a transaction that commits if the block succeeds."""
+    async with bind.connect() as connection:
+        if bind.dialect.driver == "asyncpg":
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            driver_transaction = driver.transaction()
+            await driver_transaction.start()
+            async with _ending(driver_transaction.commit, driver_transaction.rollback):
+                yield DriverConnection(connection, driver)
+        else:
+            await connection.begin()
+            async with _ending(connection.commit, connection.rollback):
+                yield CoreConnection(connection)
+
+
+async def get_connection() -> AsyncIterator[Connection]:
+    """The request's connection and transaction: committed when the request succeeds.
 
     This is the one transaction boundary of a request: repositories and services
-    only flush, and any exception rolls everything back.
+    never commit, and any exception rolls everything back (except the errors that
+    say they keep their writes, such as a detected refresh-token reuse).
     """
-    async with SessionLocal() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with transaction() as connection:
+        yield connection
+
+
+async def get_db(
+    db: Annotated[Connection, Depends(get_connection, scope="function")],
+) -> AsyncIterator[AsyncSession]:
+    """An ORM session on the request's connection, inside its transaction."""
+    async with (
+        SessionLocal(bind=db.connection) as session,
+        _ending(session.commit, session.rollback),
+    ):
+        yield session

@@ -15,10 +15,17 @@ class AppError(Exception):
     status_code: ClassVar[int] = 400
     default_detail: ClassVar[str] = "Bad request"
     headers: ClassVar[dict[str, str] | None] = None
+    keeps_writes: ClassVar[bool] = False
+    """Whether the request's writes are committed all the same (a revocation)."""
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail: str | list[dict[str, Any]] = detail or self.default_detail
         super().__init__(self.detail)
+
+
+def keeps_writes(error: BaseException) -> bool:
+    """Whether the transaction commits although the request fails with `error`."""
+    return isinstance(error, AppError) and error.keeps_writes
 
 
 class MalformedRequest(AppError):

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
     ORMExecuteState,
     Session,
@@ -89,13 +88,13 @@ def unscoped() -> Iterator[None]:
         _unscoped.reset(token)
 
 
-async def activate(session: AsyncSession, project_id: uuid.UUID) -> None:
-    """Put `project_id` in context for this request and its database transaction."""
+def activate(project_id: uuid.UUID) -> None:
+    """Put `project_id` in context for the rest of this request (the ORM guard).
+
+    Row-level security reads the transaction's setting instead, which
+    `app.core.auth.authorize` sets in its query.
+    """
     _current_project.set(project_id)
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(
-            select(func.set_config(PROJECT_SETTING, str(project_id), True))
-        )
 
 
 def rls_statements(table: str) -> list[str]:

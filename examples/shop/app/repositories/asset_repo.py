@@ -4,7 +4,7 @@ from app.models.asset import Asset
 from app.repositories.base import ProjectRepository
 
 
-class AssetRepository(ProjectRepository[Asset]):
+class AssetRepository(ProjectRepository):
     """The assets of one project."""
 
     model = Asset

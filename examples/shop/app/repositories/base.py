@@ -2,6 +2,10 @@
 
 Services and endpoints never filter by `project_id` themselves. They build a
 repository for the current project and everything it reads or writes stays in it.
+
+Its statements are SQLAlchemy Core, built once per table (and per sort order,
+filter set or set of columns written) and run on the request's connection as
+prebuilt queries: rows come back as dicts, ready for the response schemas.
 """
 
 import base64
@@ -10,22 +14,32 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, select, tuple_
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import (
+    Column,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 
 from app.core.config import settings
 from app.core.errors import AppError, Conflict
-from app.models.base import ProjectScoped
+from app.core.ids import uuid7
+from app.core.sql import Connection, ForeignKeyViolation, Query, Row, UniqueViolation
+from app.models.base import ProjectScoped, utcnow
 
-ModelT = TypeVar("ModelT", bound=ProjectScoped)
+T = TypeVar("T")
 
 
 class InvalidCursor(AppError):
@@ -52,22 +66,19 @@ class SortOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class Page(Generic[ModelT]):
+class Page(Generic[T]):
     """One page of a list, and the cursor of the next page if there is one."""
 
-    items: Sequence[ModelT]
+    items: Sequence[T]
     next_cursor: str | None
 
 
-def unique_violation(
-    error: IntegrityError, table: str, fields: Sequence[str]
-) -> str | None:
-    """Name the field whose per-project unique constraint `error` violated, if any.
+def unique_violation(message: str, table: str, fields: Sequence[str]) -> str | None:
+    """Name the field whose per-project unique constraint was violated, if any.
 
     PostgreSQL names the constraint (`uq_<table>_project_id_<field>`, from the
     naming convention); SQLite names the columns (`<table>.<field>`).
     """
-    message = str(error.orig)
     for field in fields:
         if f"uq_{table}_project_id_{field}" in message or f"{table}.{field}" in message:
             return field
@@ -80,27 +91,89 @@ def _adapter(python_type: type) -> TypeAdapter[Any]:
     return TypeAdapter(python_type)
 
 
-class ProjectRepository(Generic[ModelT]):
+def _in_project(table: Table) -> Any:
+    """The WHERE clause of one row of the project: the composite primary key."""
+    return and_(
+        table.c.project_id == bindparam("pk_project_id"),
+        table.c.id == bindparam("pk_id"),
+    )
+
+
+def _typed(column: Column[Any], name: str | None = None) -> Any:
+    return bindparam(name or column.name, type_=column.type)
+
+
+@cache
+def _get_query(table: Table) -> Query:
+    return Query(select(table).where(_in_project(table)))
+
+
+@cache
+def _exists_query(table: Table) -> Query:
+    return Query(select(table.c.id).where(_in_project(table)))
+
+
+@cache
+def _delete_query(table: Table) -> Query:
+    return Query(delete(table).where(_in_project(table)).returning(table.c.id))
+
+
+@lru_cache(maxsize=256)
+def _insert_query(table: Table, columns: tuple[str, ...]) -> Query:
+    values = {name: _typed(table.c[name]) for name in columns}
+    return Query(insert(table).values(values).returning(*table.c))
+
+
+@lru_cache(maxsize=256)
+def _update_query(table: Table, columns: tuple[str, ...]) -> Query:
+    values = {name: _typed(table.c[name]) for name in columns}
+    statement = update(table).where(_in_project(table)).values(values)
+    return Query(statement.returning(*table.c))
+
+
+@lru_cache(maxsize=512)
+def _page_query(
+    table: Table, sort: SortOrder, after: bool, filters: tuple[str, ...]
+) -> Query:
+    column, id_column = table.c[sort.field], table.c.id
+    statement = select(table).where(table.c.project_id == bindparam("project_id"))
+    for name in filters:
+        statement = statement.where(table.c[name] == _typed(table.c[name], f"f_{name}"))
+    if after:
+        key = tuple_(column, id_column)
+        bound = tuple_(_typed(column, "after_value"), _typed(id_column, "after_id"))
+        statement = statement.where(key < bound if sort.descending else key > bound)
+    if sort.descending:
+        statement = statement.order_by(column.desc(), id_column.desc())
+    else:
+        statement = statement.order_by(column.asc(), id_column.asc())
+    return Query(statement.limit(bindparam("limit")))
+
+
+class ProjectRepository:
     """Reads and writes the rows of one model that belong to one project."""
 
     model: ClassVar[type[ProjectScoped]]
     unique_fields: ClassVar[Sequence[str]] = ()
 
-    def __init__(self, session: AsyncSession, project_id: uuid.UUID) -> None:
-        self.session = session
+    def __init__(self, db: Connection, project_id: uuid.UUID) -> None:
+        self.db = db
         self.project_id = project_id
 
-    def select(self) -> Select[tuple[ModelT]]:
-        """A SELECT of this project's rows: start every query here."""
-        return select(self.model).where(self.model.project_id == self.project_id)  # type: ignore[return-value]
+    @property
+    def table(self) -> Table:
+        """The model's table."""
+        table: Table = self.model.__table__  # type: ignore[attr-defined]
+        return table
 
-    async def get(self, object_id: uuid.UUID) -> ModelT | None:
+    async def get(self, object_id: uuid.UUID) -> Row | None:
         """The row with this id in this project, or None (also for other projects)."""
-        return await self.session.get(self.model, (self.project_id, object_id))  # type: ignore[return-value]
+        return await self.db.fetch_one(_get_query(self.table), self._key(object_id))
 
     async def exists(self, object_id: uuid.UUID) -> bool:
         """Whether a row with this id exists in this project."""
-        return await self.get(object_id) is not None
+        row = await self.db.fetch_one(_exists_query(self.table), self._key(object_id))
+        return row is not None
 
     async def page(
         self,
@@ -109,69 +182,93 @@ class ProjectRepository(Generic[ModelT]):
         sort: SortOrder,
         cursor: str | None = None,
         filters: Mapping[str, Any] | None = None,
-    ) -> Page[ModelT]:
+    ) -> Page[Row]:
         """A page of rows in `sort` order, after `cursor`, keyset-paginated.
 
         Rows are ordered by the sort column, then by id, so that pages never
         overlap or skip rows, however deep; no OFFSET and no COUNT are run.
         """
         column = self._column(sort.field)
-        key = tuple_(column, self.model.id)
-        statement = self.select()
-        for name, value in (filters or {}).items():
-            statement = statement.where(self._column(name) == value)
+        filters = filters or {}
+        params: dict[str, Any] = {"project_id": self.project_id, "limit": limit + 1}
+        for name, value in filters.items():
+            self._column(name)
+            params[f"f_{name}"] = value
         if cursor is not None:
-            after = self._decode_cursor(cursor, sort, column)
-            statement = statement.where(key < after if sort.descending else key > after)
-        if sort.descending:
-            statement = statement.order_by(column.desc(), self.model.id.desc())
-        else:
-            statement = statement.order_by(column.asc(), self.model.id.asc())
-        rows = list((await self.session.scalars(statement.limit(limit + 1))).all())
+            params["after_value"], params["after_id"] = self._decode_cursor(
+                cursor, sort, column
+            )
+        query = _page_query(
+            self.table, sort, cursor is not None, tuple(sorted(filters))
+        )
+        rows = await self.db.fetch(query, params)
         if len(rows) <= limit:
             return Page(rows, None)
         rows = rows[:limit]
-        return Page(rows, self._encode_cursor(rows[-1], sort))
+        return Page(rows, self._encode_cursor(rows[-1], sort, column))
 
-    async def create(self, values: Mapping[str, Any]) -> ModelT:
+    async def create(self, values: Mapping[str, Any]) -> Row:
         """Insert a row into this project and return it."""
-        row = self.model(**values, project_id=self.project_id)
-        self.session.add(row)
-        await self._flush()
-        return row  # type: ignore[return-value]
+        now = utcnow()
+        row = {"id": uuid7(), "created_at": now, "updated_at": now, **values}
+        row["project_id"] = self.project_id
+        for column in self.table.c:
+            if column.name not in row and column.default is not None:
+                row[column.name] = self._default(column)
+        query = _insert_query(self.table, tuple(sorted(row)))
+        with self._integrity_errors(deleting=False):
+            rows = await self.db.fetch(query, row)
+        return rows[0]
 
-    async def update(self, row: ModelT, values: Mapping[str, Any]) -> ModelT:
-        """Apply `values` to a row of this project."""
-        for name, value in values.items():
-            setattr(row, name, value)
-        await self._flush()
-        return row
+    async def update(
+        self, object_id: uuid.UUID, values: Mapping[str, Any]
+    ) -> Row | None:
+        """Apply `values` to a row of this project; None if there is no such row."""
+        changes = {"updated_at": utcnow(), **values}
+        query = _update_query(self.table, tuple(sorted(changes)))
+        with self._integrity_errors(deleting=False):
+            return await self.db.fetch_one(query, {**changes, **self._key(object_id)})
 
-    async def delete(self, row: ModelT) -> None:
-        """Delete a row of this project."""
-        await self.session.delete(row)
-        await self._flush()
+    async def delete(self, object_id: uuid.UUID) -> bool:
+        """Delete a row of this project; False if there is no such row."""
+        query = _delete_query(self.table)
+        with self._integrity_errors(deleting=True):
+            return await self.db.fetch_one(query, self._key(object_id)) is not None
 
-    async def _flush(self) -> None:
+    def _key(self, object_id: uuid.UUID) -> dict[str, Any]:
+        return {"pk_project_id": self.project_id, "pk_id": object_id}
+
+    @staticmethod
+    def _default(column: Column[Any]) -> Any:
+        default = column.default
+        return default.arg(None) if default.is_callable else default.arg  # type: ignore[union-attr]
+
+    @contextmanager
+    def _integrity_errors(self, *, deleting: bool) -> Iterator[None]:
+        """Answer broken constraints with a 409 that names the problem."""
+        name = self.model.__name__
         try:
-            await self.session.flush()
-        except IntegrityError as error:
-            name = self.model.__name__
-            field = unique_violation(
-                error, self.model.__tablename__, self.unique_fields
-            )
-            if field is not None:
-                raise Conflict(
-                    f"A {name} with this {field} already exists in the project"
-                ) from error
-            if "foreign key" in str(error.orig).lower():
+            yield
+        except UniqueViolation as error:
+            field = unique_violation(str(error), self.table.name, self.unique_fields)
+            detail = f"with this {field}" if field else "with these values"
+            raise Conflict(
+                f"A {name} {detail} already exists in the project"
+            ) from error
+        except ForeignKeyViolation as error:
+            if deleting:
                 raise Conflict(
                     f"This {name} is still referenced by other records"
                 ) from error
-            raise
+            raise Conflict(
+                f"This {name} refers to a record that does not exist"
+            ) from error
 
-    def _column(self, name: str) -> InstrumentedAttribute[Any]:
-        column: InstrumentedAttribute[Any] = getattr(self.model, name)
+    def _column(self, name: str) -> Column[Any]:
+        try:
+            column: Column[Any] = self.table.c[name]
+        except KeyError:
+            raise ValueError(f"{self.table.name} has no column {name!r}") from None
         return column
 
     def _signature(self, payload: bytes) -> str:
@@ -179,17 +276,19 @@ class ProjectRepository(Generic[ModelT]):
         digest = hmac.new(key, payload, hashlib.sha256).digest()[:12]
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
-    def _encode_cursor(self, row: ModelT, sort: SortOrder) -> str:
-        adapter = _adapter(self._column(sort.field).type.python_type)
-        value = adapter.dump_python(getattr(row, sort.field), mode="json")
-        document = [str(sort), value, str(row.id)]
+    def _encode_cursor(self, row: Row, sort: SortOrder, column: Column[Any]) -> str:
+        adapter = _adapter(column.type.python_type)
+        value = adapter.dump_python(
+            adapter.validate_python(row[sort.field]), mode="json"
+        )
+        document = [str(sort), value, str(row["id"])]
         payload = json.dumps(document, separators=(",", ":")).encode()
         encoded = base64.urlsafe_b64encode(payload).decode().rstrip("=")
         return f"{encoded}.{self._signature(payload)}"
 
     def _decode_cursor(
-        self, cursor: str, sort: SortOrder, column: InstrumentedAttribute[Any]
-    ) -> Any:
+        self, cursor: str, sort: SortOrder, column: Column[Any]
+    ) -> tuple[Any, uuid.UUID]:
         try:
             encoded, signature = cursor.split(".", 1)
             payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))

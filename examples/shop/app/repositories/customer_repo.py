@@ -4,7 +4,7 @@ from app.models.customer import Customer
 from app.repositories.base import ProjectRepository
 
 
-class CustomerRepository(ProjectRepository[Customer]):
+class CustomerRepository(ProjectRepository):
     """The customers of one project."""
 
     model = Customer

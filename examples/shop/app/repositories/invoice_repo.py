@@ -4,7 +4,7 @@ from app.models.invoice import Invoice
 from app.repositories.base import ProjectRepository
 
 
-class InvoiceRepository(ProjectRepository[Invoice]):
+class InvoiceRepository(ProjectRepository):
     """The invoices of one project."""
 
     model = Invoice

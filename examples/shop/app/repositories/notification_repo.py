@@ -4,7 +4,7 @@ from app.models.notification import Notification
 from app.repositories.base import ProjectRepository
 
 
-class NotificationRepository(ProjectRepository[Notification]):
+class NotificationRepository(ProjectRepository):
     """The notifications of one project."""
 
     model = Notification

@@ -3,14 +3,28 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict
+from app.core.sql import Connection, Query
 from app.models.membership import Membership, Role
 from app.models.project import Project
 from app.models.user import User
+
+_MEMBER = Query(
+    select(Membership.user_id).where(
+        Membership.project_id == bindparam("project_id"),
+        Membership.user_id == bindparam("user_id"),
+    )
+)
+
+
+async def is_member(db: Connection, project_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Whether the user is a member of the project (a prebuilt query)."""
+    row = await db.fetch_one(_MEMBER, {"project_id": project_id, "user_id": user_id})
+    return row is not None
 
 
 class TenantRepository:

@@ -1,7 +1,9 @@
 """Base classes shared by every schema."""
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import date
+from functools import cache
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
@@ -10,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     field_validator,
     model_validator,
 )
@@ -85,9 +88,20 @@ class UpdateSchema(InputSchema):
 
 
 class OutputSchema(BaseModel):
-    """A response body, read from ORM objects."""
+    """A response body, read from ORM objects or database rows."""
 
     model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> list[Self]:
+        """Validate many rows in one call (much faster than one call per row)."""
+        rows_adapter: TypeAdapter[list[Self]] = _list_adapter(cls)
+        return rows_adapter.validate_python(rows)
+
+
+@cache
+def _list_adapter(schema: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[schema])  # type: ignore[valid-type]
 
 
 class ListParams(ClientData):

@@ -2,14 +2,12 @@
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.core.errors import NotFound
+from app.core.sql import Connection
 from app.core.tenancy import ProjectScope
-from app.models.asset import Asset
 from app.repositories.asset_repo import AssetRepository
 from app.repositories.base import Page, SortOrder
-from app.schemas.asset import AssetCreate, AssetListParams, AssetUpdate
+from app.schemas.asset import AssetCreate, AssetListParams, AssetResponse, AssetUpdate
 
 
 class AssetNotFound(NotFound):
@@ -21,39 +19,44 @@ class AssetNotFound(NotFound):
 class AssetService:
     """Assets of the caller's current project."""
 
-    def __init__(self, db: AsyncSession, scope: ProjectScope) -> None:
+    def __init__(self, db: Connection, scope: ProjectScope) -> None:
+        self.db = db
         self.scope = scope
         self.repository = AssetRepository(db, scope.project_id)
 
-    async def list_page(self, params: AssetListParams) -> Page[Asset]:
+    async def list_page(self, params: AssetListParams) -> Page[AssetResponse]:
         """One page of assets, filtered and sorted."""
-        return await self.repository.page(
+        page = await self.repository.page(
             limit=params.limit,
             sort=SortOrder.parse(params.sort),
             cursor=params.cursor,
             filters=params.filters(),
         )
+        return Page(AssetResponse.from_rows(page.items), page.next_cursor)
 
-    async def get(self, asset_id: uuid.UUID) -> Asset:
+    async def get(self, asset_id: uuid.UUID) -> AssetResponse:
         """The asset with this id, or 404."""
-        asset = await self.repository.get(asset_id)
-        if asset is None:
+        row = await self.repository.get(asset_id)
+        if row is None:
             raise AssetNotFound()
-        return asset
+        return AssetResponse.model_validate(row)
 
-    async def create(self, data: AssetCreate) -> Asset:
+    async def create(self, data: AssetCreate) -> AssetResponse:
         """Create a asset in the current project."""
         values = data.model_dump()
 
-        return await self.repository.create(values)
+        return AssetResponse.model_validate(await self.repository.create(values))
 
-    async def update(self, asset_id: uuid.UUID, data: AssetUpdate) -> Asset:
+    async def update(self, asset_id: uuid.UUID, data: AssetUpdate) -> AssetResponse:
         """Apply the fields sent to a asset."""
-        asset = await self.get(asset_id)
         values = data.model_dump(exclude_unset=True)
 
-        return await self.repository.update(asset, values)
+        row = await self.repository.update(asset_id, values)
+        if row is None:
+            raise AssetNotFound()
+        return AssetResponse.model_validate(row)
 
     async def delete(self, asset_id: uuid.UUID) -> None:
         """Delete a asset."""
-        await self.repository.delete(await self.get(asset_id))
+        if not await self.repository.delete(asset_id):
+            raise AssetNotFound()

@@ -19,6 +19,13 @@ from app.repositories.user_repo import UserRepository
 from app.schemas.auth import RegisterRequest, TokenPair
 
 
+class RefreshTokenReused(NotAuthenticated):
+    """A refresh token was presented twice: its family is revoked, and that stays."""
+
+    default_detail = "Refresh token reuse detected; please log in again"
+    keeps_writes = True
+
+
 class InvalidCredentials(NotAuthenticated):
     """Unknown e-mail or wrong password: the two are not told apart."""
 
@@ -71,8 +78,7 @@ class AuthService:
         if stored.used_at is not None:
             await self.users.revoke_family(stored.family_id)
             # The revocation must outlive the error response, which rolls back.
-            await self.session.commit()
-            raise NotAuthenticated("Refresh token reuse detected; please log in again")
+            raise RefreshTokenReused()
         user = await self.users.get(stored.user_id)
         if user is None or not user.is_active or user.token_version != claims.version:
             raise NotAuthenticated("Invalid refresh token")

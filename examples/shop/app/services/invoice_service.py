@@ -3,15 +3,18 @@
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.core.errors import InvalidReference, NotFound
+from app.core.sql import Connection
 from app.core.tenancy import ProjectScope
-from app.models.invoice import Invoice
 from app.repositories.base import Page, SortOrder
 from app.repositories.customer_repo import CustomerRepository
 from app.repositories.invoice_repo import InvoiceRepository
-from app.schemas.invoice import InvoiceCreate, InvoiceListParams, InvoiceUpdate
+from app.schemas.invoice import (
+    InvoiceCreate,
+    InvoiceListParams,
+    InvoiceResponse,
+    InvoiceUpdate,
+)
 
 
 class InvoiceNotFound(NotFound):
@@ -23,48 +26,55 @@ class InvoiceNotFound(NotFound):
 class InvoiceService:
     """Invoices of the caller's current project."""
 
-    def __init__(self, db: AsyncSession, scope: ProjectScope) -> None:
+    def __init__(self, db: Connection, scope: ProjectScope) -> None:
+        self.db = db
         self.scope = scope
         self.repository = InvoiceRepository(db, scope.project_id)
 
         self.customer_repository = CustomerRepository(db, scope.project_id)
 
-    async def list_page(self, params: InvoiceListParams) -> Page[Invoice]:
+    async def list_page(self, params: InvoiceListParams) -> Page[InvoiceResponse]:
         """One page of invoices, filtered and sorted."""
-        return await self.repository.page(
+        page = await self.repository.page(
             limit=params.limit,
             sort=SortOrder.parse(params.sort),
             cursor=params.cursor,
             filters=params.filters(),
         )
+        return Page(InvoiceResponse.from_rows(page.items), page.next_cursor)
 
-    async def get(self, invoice_id: uuid.UUID) -> Invoice:
+    async def get(self, invoice_id: uuid.UUID) -> InvoiceResponse:
         """The invoice with this id, or 404."""
-        invoice = await self.repository.get(invoice_id)
-        if invoice is None:
+        row = await self.repository.get(invoice_id)
+        if row is None:
             raise InvoiceNotFound()
-        return invoice
+        return InvoiceResponse.model_validate(row)
 
-    async def create(self, data: InvoiceCreate) -> Invoice:
+    async def create(self, data: InvoiceCreate) -> InvoiceResponse:
         """Create a invoice in the current project."""
         values = data.model_dump()
 
         await self._check_references(values)
 
-        return await self.repository.create(values)
+        return InvoiceResponse.model_validate(await self.repository.create(values))
 
-    async def update(self, invoice_id: uuid.UUID, data: InvoiceUpdate) -> Invoice:
+    async def update(
+        self, invoice_id: uuid.UUID, data: InvoiceUpdate
+    ) -> InvoiceResponse:
         """Apply the fields sent to a invoice."""
-        invoice = await self.get(invoice_id)
         values = data.model_dump(exclude_unset=True)
 
         await self._check_references(values)
 
-        return await self.repository.update(invoice, values)
+        row = await self.repository.update(invoice_id, values)
+        if row is None:
+            raise InvoiceNotFound()
+        return InvoiceResponse.model_validate(row)
 
     async def delete(self, invoice_id: uuid.UUID) -> None:
         """Delete a invoice."""
-        await self.repository.delete(await self.get(invoice_id))
+        if not await self.repository.delete(invoice_id):
+            raise InvoiceNotFound()
 
     async def _check_references(self, values: dict[str, Any]) -> None:
         """Refuse references to anything outside the current project."""

@@ -3,17 +3,16 @@
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.core.errors import InvalidReference, NotFound
+from app.core.sql import Connection
 from app.core.tenancy import ProjectScope
-from app.models.notification import Notification
 from app.repositories.base import Page, SortOrder
 from app.repositories.notification_repo import NotificationRepository
-from app.repositories.tenant_repo import TenantRepository
+from app.repositories.tenant_repo import is_member
 from app.schemas.notification import (
     NotificationCreate,
     NotificationListParams,
+    NotificationResponse,
     NotificationUpdate,
 )
 
@@ -27,56 +26,61 @@ class NotificationNotFound(NotFound):
 class NotificationService:
     """Notifications of the caller's current project."""
 
-    def __init__(self, db: AsyncSession, scope: ProjectScope) -> None:
+    def __init__(self, db: Connection, scope: ProjectScope) -> None:
+        self.db = db
         self.scope = scope
         self.repository = NotificationRepository(db, scope.project_id)
 
-        self.tenants = TenantRepository(db)
-
-    async def list_page(self, params: NotificationListParams) -> Page[Notification]:
+    async def list_page(
+        self, params: NotificationListParams
+    ) -> Page[NotificationResponse]:
         """One page of notifications, filtered and sorted."""
-        return await self.repository.page(
+        page = await self.repository.page(
             limit=params.limit,
             sort=SortOrder.parse(params.sort),
             cursor=params.cursor,
             filters=params.filters(),
         )
+        return Page(NotificationResponse.from_rows(page.items), page.next_cursor)
 
-    async def get(self, notification_id: uuid.UUID) -> Notification:
+    async def get(self, notification_id: uuid.UUID) -> NotificationResponse:
         """The notification with this id, or 404."""
-        notification = await self.repository.get(notification_id)
-        if notification is None:
+        row = await self.repository.get(notification_id)
+        if row is None:
             raise NotificationNotFound()
-        return notification
+        return NotificationResponse.model_validate(row)
 
-    async def create(self, data: NotificationCreate) -> Notification:
+    async def create(self, data: NotificationCreate) -> NotificationResponse:
         """Create a notification in the current project."""
         values = data.model_dump()
 
         await self._check_references(values)
 
-        return await self.repository.create(values)
+        return NotificationResponse.model_validate(await self.repository.create(values))
 
     async def update(
         self, notification_id: uuid.UUID, data: NotificationUpdate
-    ) -> Notification:
+    ) -> NotificationResponse:
         """Apply the fields sent to a notification."""
-        notification = await self.get(notification_id)
         values = data.model_dump(exclude_unset=True)
 
         await self._check_references(values)
 
-        return await self.repository.update(notification, values)
+        row = await self.repository.update(notification_id, values)
+        if row is None:
+            raise NotificationNotFound()
+        return NotificationResponse.model_validate(row)
 
     async def delete(self, notification_id: uuid.UUID) -> None:
         """Delete a notification."""
-        await self.repository.delete(await self.get(notification_id))
+        if not await self.repository.delete(notification_id):
+            raise NotificationNotFound()
 
     async def _check_references(self, values: dict[str, Any]) -> None:
         """Refuse references to anything outside the current project."""
 
         user_id = values.get("user_id")
-        if user_id is not None and not await self.tenants.membership(
-            self.scope.project_id, user_id
+        if user_id is not None and not await is_member(
+            self.db, self.scope.project_id, user_id
         ):
             raise InvalidReference("user_id", "member")

@@ -153,24 +153,49 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str,
     return tokens
 
 
-# Statements of the auth and tenancy of a project-scoped request: the user with
-# their membership, and on PostgreSQL the transaction's app.project_id setting.
-SCOPED_REQUEST_STATEMENTS = 1 if settings.is_sqlite else 2
+# Statements of the auth and tenancy of a project-scoped request: one query loads
+# the user's state and membership and, on PostgreSQL, sets app.project_id.
+SCOPED_REQUEST_STATEMENTS = 1
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 @contextmanager
 def count_statements() -> Iterator[list[str]]:
-    """Record every SQL statement the application's engine runs in the block."""
+    """Record every SQL statement the application runs in the block.
+
+    SQLAlchemy reports what it runs; on PostgreSQL the prebuilt statements go to
+    asyncpg directly, whose query logger reports them. BEGIN, COMMIT and the like
+    are not counted.
+    """
     statements: list[str] = []
 
     def record(*args: Any) -> None:
         statements.append(args[2])
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    def log_query(query: Any) -> None:
+        if not query.query.lstrip().upper().startswith(_TRANSACTION_CONTROL):
+            statements.append(query.query)
+
+    def watch(_dbapi: Any, pool_entry: Any, *_args: Any) -> None:
+        if hasattr(pool_entry.driver_connection, "add_query_logger"):
+            pool_entry.driver_connection.add_query_logger(log_query)
+
+    def unwatch(_dbapi: Any, pool_entry: Any) -> None:
+        if hasattr(pool_entry.driver_connection, "remove_query_logger"):
+            pool_entry.driver_connection.remove_query_logger(log_query)
+
+    listeners = [
+        ("before_cursor_execute", record),
+        ("checkout", watch),
+        ("checkin", unwatch),
+    ]
+    for name, listener in listeners:
+        event.listen(engine.sync_engine, name, listener)
     try:
         yield statements
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        for name, listener in listeners:
+            event.remove(engine.sync_engine, name, listener)
 
 
 def get_test_user_token() -> str:

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
+import asyncpg
 import pytest
 from sqlalchemy import (
     ForeignKeyConstraint,
@@ -32,8 +33,9 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateTable
 
 from app.core.config import Settings, settings
-from app.core.db import SessionLocal, engine
+from app.core.db import SessionLocal, engine, transaction
 from app.core.errors import Conflict
+from app.core.sql import Connection, Query
 from app.core.tenancy import (
     TenantContextMissing,
     TenantMismatch,
@@ -86,7 +88,7 @@ class Note(ProjectScoped, _TestBase):
     parent_id: Mapped[uuid.UUID | None]
 
 
-class NoteRepository(ProjectRepository[Note]):
+class NoteRepository(ProjectRepository):
     """Notes of one project."""
 
     model = Note
@@ -120,6 +122,25 @@ def as_owner(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async def main() -> T:
         async with _session(OWNER_URL) as session:
             return await work(session)
+
+    return asyncio.run(main())
+
+
+def on_owner_connection(work: Callable[[Connection], Awaitable[T]]) -> T:
+    """Run `work` on a connection of the table owner, in one transaction."""
+
+    async def main() -> T:
+        if not POSTGRES:
+            async with transaction() as db:
+                return await work(db)
+        bind = create_async_engine(
+            Settings(database_url=OWNER_URL).database_url, poolclass=NullPool
+        )
+        try:
+            async with transaction(bind) as db:
+                return await work(db)
+        finally:
+            await bind.dispose()
 
     return asyncio.run(main())
 
@@ -175,25 +196,21 @@ def _titles(project_id: uuid.UUID) -> list[str]:
 
 
 class TestRepositoryAlone:
-    """Layer 1, with the guard off and no row-level security (owner connection)."""
+    """Layer 1: prebuilt statements, no ORM guard, no row-level security (owner)."""
 
     def _walk(self, project_id: uuid.UUID, sort: str, **filters: Any) -> list[str]:
-        async def walk(session: AsyncSession) -> list[str]:
-            repository, titles, cursor = NoteRepository(session, project_id), [], None
-            with unscoped():
-                while True:
-                    page = await repository.page(
-                        limit=2,
-                        sort=SortOrder.parse(sort),
-                        cursor=cursor,
-                        filters=filters,
-                    )
-                    titles += [note.title for note in page.items]
-                    if page.next_cursor is None:
-                        return titles
-                    cursor = page.next_cursor
+        async def walk(db: Connection) -> list[str]:
+            repository, titles, cursor = NoteRepository(db, project_id), [], None
+            while True:
+                page = await repository.page(
+                    limit=2, sort=SortOrder.parse(sort), cursor=cursor, filters=filters
+                )
+                titles += [note["title"] for note in page.items]
+                if page.next_cursor is None:
+                    return titles
+                cursor = page.next_cursor
 
-        return as_owner(walk)
+        return on_owner_connection(walk)
 
     def test_pages_cover_the_project_and_nothing_else(
         self, projects: tuple[uuid.UUID, uuid.UUID]
@@ -203,21 +220,19 @@ class TestRepositoryAlone:
         assert self._walk(a, "-title") == ["e", "d", "c", "b", "a"]
         assert self._walk(b, "title") == ["a", "z"]
         assert self._walk(a, "title", rank=1) == ["c", "d"]
+        assert sorted(self._walk(a, "-rank")[:2]) == ["c", "d"]
 
     def test_cursors_only_work_in_their_project_and_sort(
         self, projects: tuple[uuid.UUID, uuid.UUID]
     ) -> None:
         a, b = projects
 
-        async def first_cursor(session: AsyncSession) -> str:
-            with unscoped():
-                page = await NoteRepository(session, a).page(
-                    limit=1, sort=SortOrder("title")
-                )
+        async def first_cursor(db: Connection) -> str:
+            page = await NoteRepository(db, a).page(limit=1, sort=SortOrder("title"))
             assert page.next_cursor is not None
             return page.next_cursor
 
-        cursor = as_owner(first_cursor)
+        cursor = on_owner_connection(first_cursor)
         for project_id, sort, bad in (
             (b, "title", cursor),
             (a, "-title", cursor),
@@ -225,59 +240,88 @@ class TestRepositoryAlone:
             (a, "title", cursor[:-2] + "xx"),
         ):
 
-            async def use(session: AsyncSession, p=project_id, s=sort, c=bad) -> None:
-                with unscoped():
-                    await NoteRepository(session, p).page(
-                        limit=1, sort=SortOrder.parse(s), cursor=c
-                    )
+            async def use(db: Connection, p=project_id, s=sort, c=bad) -> None:
+                await NoteRepository(db, p).page(
+                    limit=1, sort=SortOrder.parse(s), cursor=c
+                )
 
             with pytest.raises(InvalidCursor):
-                as_owner(use)
+                on_owner_connection(use)
 
     def test_get_update_delete_never_reach_another_project(
         self, projects: tuple[uuid.UUID, uuid.UUID]
     ) -> None:
         a, b = projects
 
-        async def scenario(session: AsyncSession) -> None:
-            with unscoped():
-                in_a, in_b = NoteRepository(session, a), NoteRepository(session, b)
-                note = (await in_b.page(limit=1, sort=SortOrder("title"))).items[0]
-                assert await in_a.get(note.id) is None
-                assert await in_a.exists(note.id) is False
-                assert await in_b.exists(note.id) is True
-                await in_b.update(note, {"title": "renamed"})
-                await in_b.delete(note)
-                assert await in_b.get(note.id) is None
+        async def scenario(db: Connection) -> None:
+            in_a, in_b = NoteRepository(db, a), NoteRepository(db, b)
+            note_id = (await in_b.page(limit=1, sort=SortOrder("title"))).items[0]["id"]
+            assert await in_a.get(note_id) is None
+            assert await in_a.exists(note_id) is False
+            assert await in_a.update(note_id, {"title": "stolen"}) is None
+            assert await in_a.delete(note_id) is False
+            assert await in_b.exists(note_id) is True
+            renamed = await in_b.update(note_id, {"title": "renamed"})
+            assert renamed is not None
+            assert renamed["title"] == "renamed"
+            assert await in_b.delete(note_id) is True
+            assert await in_b.get(note_id) is None
 
-        as_owner(scenario)
+        on_owner_connection(scenario)
         assert _titles(b) == ["z"]
         assert _titles(a) == ["a", "b", "c", "d", "e"]
+
+    def test_created_rows_belong_to_the_project_with_defaults(
+        self, projects: tuple[uuid.UUID, uuid.UUID]
+    ) -> None:
+        a, _ = projects
+
+        async def create(db: Connection) -> dict[str, Any]:
+            return await NoteRepository(db, a).create(
+                {"title": "new", "project_id": "x"}
+            )
+
+        note = on_owner_connection(create)
+        assert note["project_id"] == a
+        assert note["rank"] == 0
+        assert note["created_at"] == note["updated_at"]
+        assert "new" in _titles(a)
 
     def test_unique_per_project(self, projects: tuple[uuid.UUID, uuid.UUID]) -> None:
         a, _ = projects
 
-        async def duplicate(session: AsyncSession) -> None:
-            with unscoped():
-                await NoteRepository(session, a).create({"title": "a"})
+        async def duplicate(db: Connection) -> None:
+            await NoteRepository(db, a).create({"title": "a"})
 
         with pytest.raises(Conflict, match="Note with this title already exists"):
-            as_owner(duplicate)
+            on_owner_connection(duplicate)
 
     def test_a_referenced_row_cannot_be_deleted(
         self, projects: tuple[uuid.UUID, uuid.UUID]
     ) -> None:
         a, _ = projects
 
-        async def scenario(session: AsyncSession) -> None:
-            with unscoped():
-                repository = NoteRepository(session, a)
-                parent = await repository.create({"title": "parent"})
-                await repository.create({"title": "child", "parent_id": parent.id})
-                await repository.delete(parent)
+        async def scenario(db: Connection) -> None:
+            repository = NoteRepository(db, a)
+            parent = await repository.create({"title": "parent"})
+            await repository.create({"title": "child", "parent_id": parent["id"]})
+            await repository.delete(parent["id"])
 
         with pytest.raises(Conflict, match="still referenced"):
-            as_owner(scenario)
+            on_owner_connection(scenario)
+
+    def test_a_reference_to_a_missing_row_is_refused(
+        self, projects: tuple[uuid.UUID, uuid.UUID]
+    ) -> None:
+        a, _ = projects
+
+        async def scenario(db: Connection) -> None:
+            await NoteRepository(db, a).create(
+                {"title": "orphan", "parent_id": uuid.uuid4()}
+            )
+
+        with pytest.raises(Conflict, match="refers to a record that does not exist"):
+            on_owner_connection(scenario)
 
 
 class TestGuardAlone:
@@ -459,6 +503,37 @@ class TestRowLevelSecurityAlone:
                             with pytest.raises(DBAPIError):
                                 await connection.execute(text("SELECT 1/0"))
                         await connection.rollback()
+            finally:
+                await engine.dispose()
+            return seen
+
+        assert asyncio.run(interleave()) == [5, 2, 5, 0]
+
+    def test_the_request_path_never_carries_a_project_over(
+        self, projects: tuple[uuid.UUID, uuid.UUID]
+    ) -> None:
+        a, b = projects
+        count = Query(text(self.COUNT))
+        choose = Query(text("SELECT set_config('app.project_id', :p, true)"))
+        fail = Query(text("SELECT 1/0"))
+
+        async def interleave() -> list[int]:
+            engine = create_async_engine(
+                Settings(database_url=APP_URL).database_url, pool_size=1, max_overflow=0
+            )
+            seen: list[int] = []
+            try:
+                for project_id in (a, b, a, None):
+                    try:
+                        async with transaction(engine) as db:
+                            if project_id is not None:
+                                await db.fetch(choose, {"p": str(project_id)})
+                            rows = await db.fetch(count, {"a": a, "b": b})
+                            seen.append(int(next(iter(rows[0].values()))))
+                            if project_id == a:
+                                await db.fetch(fail, {})
+                    except asyncpg.DivisionByZeroError:
+                        pass
             finally:
                 await engine.dispose()
             return seen

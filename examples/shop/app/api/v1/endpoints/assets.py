@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.api.deps import AdminScope, ReaderScope, SessionDep, WriterScope
+from app.api.deps import AdminScope, ConnectionDep, ReaderScope, WriterScope
+from app.api.responses import json_response, next_page_link
 from app.core.errors import (
     Conflict,
     NoCurrentProject,
@@ -13,7 +14,6 @@ from app.core.errors import (
     PermissionDenied,
     error_responses,
 )
-from app.models.asset import Asset
 from app.schemas.asset import AssetCreate, AssetListParams, AssetResponse, AssetUpdate
 from app.services.asset_service import AssetNotFound, AssetService
 
@@ -26,19 +26,15 @@ router = APIRouter(
 async def list_assets(
     params: Annotated[AssetListParams, Query()],
     request: Request,
-    response: Response,
     scope: ReaderScope,
-    db: SessionDep,
-) -> list[Asset]:
+    db: ConnectionDep,
+) -> Response:
     """List assets of the current project, a page at a time.
 
     The next page, if any, is in the `Link` header (`rel="next"`).
     """
     page = await AssetService(db, scope).list_page(params)
-    if page.next_cursor is not None:
-        next_url = request.url.include_query_params(cursor=page.next_cursor)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
-    return list(page.items)
+    return json_response(page.items, headers=next_page_link(request, page.next_cursor))
 
 
 @router.get(
@@ -46,9 +42,11 @@ async def list_assets(
     response_model=AssetResponse,
     responses=error_responses(AssetNotFound),
 )
-async def get_asset(asset_id: uuid.UUID, scope: ReaderScope, db: SessionDep) -> Asset:
+async def get_asset(
+    asset_id: uuid.UUID, scope: ReaderScope, db: ConnectionDep
+) -> Response:
     """Get a asset of the current project."""
-    return await AssetService(db, scope).get(asset_id)
+    return json_response(await AssetService(db, scope).get(asset_id))
 
 
 @router.post(
@@ -57,9 +55,12 @@ async def get_asset(asset_id: uuid.UUID, scope: ReaderScope, db: SessionDep) -> 
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Conflict),
 )
-async def create_asset(data: AssetCreate, scope: WriterScope, db: SessionDep) -> Asset:
+async def create_asset(
+    data: AssetCreate, scope: WriterScope, db: ConnectionDep
+) -> Response:
     """Create a asset in the current project (members and above)."""
-    return await AssetService(db, scope).create(data)
+    asset = await AssetService(db, scope).create(data)
+    return json_response(asset, status_code=status.HTTP_201_CREATED)
 
 
 @router.put(
@@ -76,10 +77,11 @@ async def update_asset(
     asset_id: uuid.UUID,
     data: AssetUpdate,
     scope: WriterScope,
-    db: SessionDep,
-) -> Asset:
+    db: ConnectionDep,
+) -> Response:
     """Update a asset: only the fields sent change (members and above)."""
-    return await AssetService(db, scope).update(asset_id, data)
+    service = AssetService(db, scope)
+    return json_response(await service.update(asset_id, data))
 
 
 @router.delete(
@@ -87,6 +89,8 @@ async def update_asset(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(AssetNotFound, Conflict),
 )
-async def delete_asset(asset_id: uuid.UUID, scope: AdminScope, db: SessionDep) -> None:
+async def delete_asset(
+    asset_id: uuid.UUID, scope: AdminScope, db: ConnectionDep
+) -> None:
     """Delete a asset (admins and owners)."""
     await AssetService(db, scope).delete(asset_id)

@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.api.deps import AdminScope, ReaderScope, SessionDep, WriterScope
+from app.api.deps import AdminScope, ConnectionDep, ReaderScope, WriterScope
+from app.api.responses import json_response, next_page_link
 from app.core.errors import (
     Conflict,
     NoCurrentProject,
@@ -13,7 +14,6 @@ from app.core.errors import (
     PermissionDenied,
     error_responses,
 )
-from app.models.customer import Customer
 from app.schemas.customer import (
     CustomerCreate,
     CustomerListParams,
@@ -31,19 +31,15 @@ router = APIRouter(
 async def list_customers(
     params: Annotated[CustomerListParams, Query()],
     request: Request,
-    response: Response,
     scope: ReaderScope,
-    db: SessionDep,
-) -> list[Customer]:
+    db: ConnectionDep,
+) -> Response:
     """List customers of the current project, a page at a time.
 
     The next page, if any, is in the `Link` header (`rel="next"`).
     """
     page = await CustomerService(db, scope).list_page(params)
-    if page.next_cursor is not None:
-        next_url = request.url.include_query_params(cursor=page.next_cursor)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
-    return list(page.items)
+    return json_response(page.items, headers=next_page_link(request, page.next_cursor))
 
 
 @router.get(
@@ -52,10 +48,10 @@ async def list_customers(
     responses=error_responses(CustomerNotFound),
 )
 async def get_customer(
-    customer_id: uuid.UUID, scope: ReaderScope, db: SessionDep
-) -> Customer:
+    customer_id: uuid.UUID, scope: ReaderScope, db: ConnectionDep
+) -> Response:
     """Get a customer of the current project."""
-    return await CustomerService(db, scope).get(customer_id)
+    return json_response(await CustomerService(db, scope).get(customer_id))
 
 
 @router.post(
@@ -65,10 +61,11 @@ async def get_customer(
     responses=error_responses(Conflict),
 )
 async def create_customer(
-    data: CustomerCreate, scope: WriterScope, db: SessionDep
-) -> Customer:
+    data: CustomerCreate, scope: WriterScope, db: ConnectionDep
+) -> Response:
     """Create a customer in the current project (members and above)."""
-    return await CustomerService(db, scope).create(data)
+    customer = await CustomerService(db, scope).create(data)
+    return json_response(customer, status_code=status.HTTP_201_CREATED)
 
 
 @router.put(
@@ -85,10 +82,11 @@ async def update_customer(
     customer_id: uuid.UUID,
     data: CustomerUpdate,
     scope: WriterScope,
-    db: SessionDep,
-) -> Customer:
+    db: ConnectionDep,
+) -> Response:
     """Update a customer: only the fields sent change (members and above)."""
-    return await CustomerService(db, scope).update(customer_id, data)
+    service = CustomerService(db, scope)
+    return json_response(await service.update(customer_id, data))
 
 
 @router.delete(
@@ -97,7 +95,7 @@ async def update_customer(
     responses=error_responses(CustomerNotFound, Conflict),
 )
 async def delete_customer(
-    customer_id: uuid.UUID, scope: AdminScope, db: SessionDep
+    customer_id: uuid.UUID, scope: AdminScope, db: ConnectionDep
 ) -> None:
     """Delete a customer (admins and owners)."""
     await CustomerService(db, scope).delete(customer_id)

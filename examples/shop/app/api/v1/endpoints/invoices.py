@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.api.deps import AdminScope, ReaderScope, SessionDep, WriterScope
+from app.api.deps import AdminScope, ConnectionDep, ReaderScope, WriterScope
+from app.api.responses import json_response, next_page_link
 from app.core.errors import (
     Conflict,
     NoCurrentProject,
@@ -13,7 +14,6 @@ from app.core.errors import (
     PermissionDenied,
     error_responses,
 )
-from app.models.invoice import Invoice
 from app.schemas.invoice import (
     InvoiceCreate,
     InvoiceListParams,
@@ -31,19 +31,15 @@ router = APIRouter(
 async def list_invoices(
     params: Annotated[InvoiceListParams, Query()],
     request: Request,
-    response: Response,
     scope: ReaderScope,
-    db: SessionDep,
-) -> list[Invoice]:
+    db: ConnectionDep,
+) -> Response:
     """List invoices of the current project, a page at a time.
 
     The next page, if any, is in the `Link` header (`rel="next"`).
     """
     page = await InvoiceService(db, scope).list_page(params)
-    if page.next_cursor is not None:
-        next_url = request.url.include_query_params(cursor=page.next_cursor)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
-    return list(page.items)
+    return json_response(page.items, headers=next_page_link(request, page.next_cursor))
 
 
 @router.get(
@@ -52,10 +48,10 @@ async def list_invoices(
     responses=error_responses(InvoiceNotFound),
 )
 async def get_invoice(
-    invoice_id: uuid.UUID, scope: ReaderScope, db: SessionDep
-) -> Invoice:
+    invoice_id: uuid.UUID, scope: ReaderScope, db: ConnectionDep
+) -> Response:
     """Get a invoice of the current project."""
-    return await InvoiceService(db, scope).get(invoice_id)
+    return json_response(await InvoiceService(db, scope).get(invoice_id))
 
 
 @router.post(
@@ -65,10 +61,11 @@ async def get_invoice(
     responses=error_responses(Conflict),
 )
 async def create_invoice(
-    data: InvoiceCreate, scope: WriterScope, db: SessionDep
-) -> Invoice:
+    data: InvoiceCreate, scope: WriterScope, db: ConnectionDep
+) -> Response:
     """Create a invoice in the current project (members and above)."""
-    return await InvoiceService(db, scope).create(data)
+    invoice = await InvoiceService(db, scope).create(data)
+    return json_response(invoice, status_code=status.HTTP_201_CREATED)
 
 
 @router.put(
@@ -85,10 +82,11 @@ async def update_invoice(
     invoice_id: uuid.UUID,
     data: InvoiceUpdate,
     scope: WriterScope,
-    db: SessionDep,
-) -> Invoice:
+    db: ConnectionDep,
+) -> Response:
     """Update a invoice: only the fields sent change (members and above)."""
-    return await InvoiceService(db, scope).update(invoice_id, data)
+    service = InvoiceService(db, scope)
+    return json_response(await service.update(invoice_id, data))
 
 
 @router.delete(
@@ -97,7 +95,7 @@ async def update_invoice(
     responses=error_responses(InvoiceNotFound, Conflict),
 )
 async def delete_invoice(
-    invoice_id: uuid.UUID, scope: AdminScope, db: SessionDep
+    invoice_id: uuid.UUID, scope: AdminScope, db: ConnectionDep
 ) -> None:
     """Delete a invoice (admins and owners)."""
     await InvoiceService(db, scope).delete(invoice_id)

@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.api.deps import AdminScope, ReaderScope, SessionDep, WriterScope
+from app.api.deps import AdminScope, ConnectionDep, ReaderScope, WriterScope
+from app.api.responses import json_response, next_page_link
 from app.core.errors import (
     Conflict,
     NoCurrentProject,
@@ -13,7 +14,6 @@ from app.core.errors import (
     PermissionDenied,
     error_responses,
 )
-from app.models.notification import Notification
 from app.schemas.notification import (
     NotificationCreate,
     NotificationListParams,
@@ -31,19 +31,15 @@ router = APIRouter(
 async def list_notifications(
     params: Annotated[NotificationListParams, Query()],
     request: Request,
-    response: Response,
     scope: ReaderScope,
-    db: SessionDep,
-) -> list[Notification]:
+    db: ConnectionDep,
+) -> Response:
     """List notifications of the current project, a page at a time.
 
     The next page, if any, is in the `Link` header (`rel="next"`).
     """
     page = await NotificationService(db, scope).list_page(params)
-    if page.next_cursor is not None:
-        next_url = request.url.include_query_params(cursor=page.next_cursor)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
-    return list(page.items)
+    return json_response(page.items, headers=next_page_link(request, page.next_cursor))
 
 
 @router.get(
@@ -52,10 +48,10 @@ async def list_notifications(
     responses=error_responses(NotificationNotFound),
 )
 async def get_notification(
-    notification_id: uuid.UUID, scope: ReaderScope, db: SessionDep
-) -> Notification:
+    notification_id: uuid.UUID, scope: ReaderScope, db: ConnectionDep
+) -> Response:
     """Get a notification of the current project."""
-    return await NotificationService(db, scope).get(notification_id)
+    return json_response(await NotificationService(db, scope).get(notification_id))
 
 
 @router.post(
@@ -65,10 +61,11 @@ async def get_notification(
     responses=error_responses(Conflict),
 )
 async def create_notification(
-    data: NotificationCreate, scope: WriterScope, db: SessionDep
-) -> Notification:
+    data: NotificationCreate, scope: WriterScope, db: ConnectionDep
+) -> Response:
     """Create a notification in the current project (members and above)."""
-    return await NotificationService(db, scope).create(data)
+    notification = await NotificationService(db, scope).create(data)
+    return json_response(notification, status_code=status.HTTP_201_CREATED)
 
 
 @router.put(
@@ -85,10 +82,11 @@ async def update_notification(
     notification_id: uuid.UUID,
     data: NotificationUpdate,
     scope: WriterScope,
-    db: SessionDep,
-) -> Notification:
+    db: ConnectionDep,
+) -> Response:
     """Update a notification: only the fields sent change (members and above)."""
-    return await NotificationService(db, scope).update(notification_id, data)
+    service = NotificationService(db, scope)
+    return json_response(await service.update(notification_id, data))
 
 
 @router.delete(
@@ -97,7 +95,7 @@ async def update_notification(
     responses=error_responses(NotificationNotFound, Conflict),
 )
 async def delete_notification(
-    notification_id: uuid.UUID, scope: AdminScope, db: SessionDep
+    notification_id: uuid.UUID, scope: AdminScope, db: ConnectionDep
 ) -> None:
     """Delete a notification (admins and owners)."""
     await NotificationService(db, scope).delete(notification_id)

@@ -1,0 +1,32 @@
+"""JSON responses written straight from response schemas.
+
+Endpoints that return these skip FastAPI's second validation of the result: the
+schemas were validated when they were built from the database rows. Their
+`response_model` still documents them in OpenAPI.
+"""
+
+from collections.abc import Sequence
+
+from fastapi import Request, Response
+from pydantic import BaseModel
+from pydantic_core import to_json
+
+
+def json_response(
+    content: BaseModel | Sequence[BaseModel],
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Serialize validated schemas (one, or a list) to a JSON response."""
+    return Response(
+        to_json(content), status_code, headers, media_type="application/json"
+    )
+
+
+def next_page_link(request: Request, cursor: str | None) -> dict[str, str] | None:
+    """The `Link` header to the next page of a list, if there is one."""
+    if cursor is None:
+        return None
+    next_url = request.url.include_query_params(cursor=cursor)
+    return {"Link": f'<{next_url}>; rel="next"'}
