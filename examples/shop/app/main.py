@@ -1,5 +1,6 @@
 """The FastAPI application."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,7 +20,14 @@ from app.core.limits import RequestLimits
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """Release the database connections when the server stops."""
+    """Settle the heap at start-up; release the database connections at shutdown.
+
+    What exists once the app is built (models, schemas, routes) lives as long as
+    the process: `gc.freeze()` takes it out of the garbage collector's sight, so
+    that full collections stay short and do not stall requests (p99 latency).
+    """
+    gc.collect()
+    gc.freeze()
     yield
     await engine.dispose()
 

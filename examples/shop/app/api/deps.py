@@ -47,8 +47,9 @@ def require_role(role: Role) -> Callable[..., Awaitable[ProjectScope]]:
     """A dependency that lets through callers with at least `role`, else 403."""
 
     async def check_role(
-        scope: Annotated[ProjectScope, Depends(get_project_scope)],
+        token: Annotated[str | None, Depends(oauth2_scheme)], db: ConnectionDep
     ) -> ProjectScope:
+        scope = await authorize(db, token)
         if not scope.role.allows(role):
             raise PermissionDenied(f"This action needs the {role} role or higher")
         return scope

@@ -1,8 +1,12 @@
 """Limits checked before a request reaches the application: its path and body size."""
 
+import re
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import settings
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
 
 
 class RequestLimits:
@@ -23,10 +27,18 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if any(ord(character) < 32 for character in scope["path"]):
+        if _CONTROL_CHARACTERS.search(scope["path"]):
             await _reply(send, 404, b'{"detail":"Not Found"}')
             return
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if (
+            length is None
+            and b"transfer-encoding" not in headers
+            and scope.get("http_version") != "2"
+        ):  # HTTP/1: no body at all (a GET, say)
+            await self.app(scope, receive, send)
+            return
         if length is not None:
             if not length.isdigit() or int(length) > self.limit:
                 await _reply(send, 413, b'{"detail":"Request body too large"}')
