@@ -66,6 +66,25 @@ async def drop_database(admin_dsn: str, database: str, role: str) -> None:
         await conn.close()
 
 
+async def recreate_plain_database(admin_dsn: str, database: str) -> None:
+    """Drop and create an empty `database` owned by the admin (for a test suite)."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+
+
+async def drop_plain_database(admin_dsn: str, database: str) -> None:
+    """Drop a database made by `recreate_plain_database`."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 async def grant_app_role(owner_dsn: str, role: str) -> None:
     """Give the app role DML on every table (after the migrations ran)."""
     conn = await asyncpg.connect(owner_dsn)

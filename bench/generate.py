@@ -35,11 +35,16 @@ def _once(scratch: Path, index: int) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    """Time RUNS generations of the Invoice resource and write the results file."""
+def measure(runs: int = RUNS) -> list[float]:
+    """Seconds taken by `runs` generations of the Invoice resource, after a warm-up."""
     with tempfile.TemporaryDirectory() as scratch:
         _once(Path(scratch), -1)  # warm-up: imports, template compilation
-        timings = [_once(Path(scratch), index) for index in range(RUNS)]
+        return [_once(Path(scratch), index) for index in range(runs)]
+
+
+def main() -> None:
+    """Time RUNS generations of the Invoice resource and write the results file."""
+    timings = measure()
     median, worst = statistics.median(timings), max(timings)
     report = f"""# Generating a resource
 

@@ -224,3 +224,64 @@ async def _run_python(scenario: Scenario, seconds: float, connections: int) -> L
         errors=errors,
         tool="httpx",
     )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Latencies of sequential requests to one endpoint, and how many failed."""
+
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @classmethod
+    def of(cls, latencies: list[float], errors: int) -> "Probe":
+        """Summarize latencies in seconds."""
+        if not latencies:
+            return cls(0, errors, 0.0, 0.0, 0.0)
+        cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+        return cls(len(latencies), errors, cuts[49] * 1e3, cuts[98] * 1e3, max(latencies) * 1e3)
+
+
+async def probe_health(base_url: str, seconds: float, interval: float = 0.02) -> Probe:
+    """GET /health one request at a time, every `interval` seconds, for `seconds`."""
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                errors += (await client.get("/health")).status_code != 200
+            except httpx.HTTPError:
+                errors += 1
+            latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(interval)
+    return Probe.of(latencies, errors)
+
+
+async def logins(
+    base_url: str, email: str, password: str, seconds: float, concurrency: int
+) -> Probe:
+    """Log in over and over from `concurrency` clients at once, for `seconds`."""
+    latencies: list[float] = []
+    errors = 0
+    form = {"username": email, "password": password}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as client:
+
+        async def worker(deadline: float) -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    response = await client.post("/api/v1/auth/token", data=form)
+                    errors += response.status_code != 200
+                except httpx.HTTPError:
+                    errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        deadline = time.perf_counter() + seconds
+        await asyncio.gather(*(worker(deadline) for _ in range(concurrency)))
+    return Probe.of(latencies, errors)

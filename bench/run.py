@@ -26,6 +26,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -44,6 +46,7 @@ from urllib.parse import urlsplit
 import httpx
 
 import dataset
+import generate
 import load
 import report
 import spy
@@ -54,6 +57,7 @@ SERVERS_DIR = BENCH_DIR / "servers"
 SERVERS = ("generated", "raw", "idiomatic", "seed_literal")
 DATABASE, APP_ROLE = "bb_bench", "bb_bench_app"
 USER_EMAIL, USER_PASSWORD = "bench-owner@example.com", "bench password, long enough"
+LOGINS = 4  # concurrent clients logging in during the overload phase
 ASSETS = "/api/v1/assets/"
 
 
@@ -300,9 +304,14 @@ class Bench:
             self.count_statements()
         with self.phase("measure create, update and delete"):
             self.measure_writes()
+        with self.phase("overload: 4x the pool, with logins"):
+            self.overload()
         if not self.args.no_profile:
             with self.phase("profile the generated server"):
                 self.profile()
+        with self.phase("time generation and the generated test suite"):
+            self.time_generation()
+            self.time_generated_suite()
         self.results.versions["PostgreSQL"] = str(
             asyncio.run(dataset.fetch_value(self.admin_dsn, "SHOW server_version"))
         )
@@ -352,7 +361,42 @@ class Bench:
             raise RuntimeError("backend-builder is not installed: run `make install` first")
         _run([command, "new", str(self.backend), "--database", "postgresql"])
         fields = ["name:str", "serial:str:unique", "status:enum:active,retired:default=active"]
+        started = time.perf_counter()
         _run([command, "generate", "resource", "Asset", *fields, "--path", str(self.backend)])
+        self.results.generation["cold command"] = time.perf_counter() - started
+
+    def time_generation(self) -> None:
+        """Generating a resource in-process (bench/generate.py), median of several runs."""
+        timings = generate.measure(runs=5 if self.args.quick else 20)
+        self.results.generation["in-process median"] = statistics.median(timings)
+        self.results.generation["in-process worst"] = max(timings)
+        self.results.generation["runs"] = len(timings)
+
+    def time_generated_suite(self) -> None:
+        """Run the generated backend's own tests, on SQLite and on PostgreSQL, timed."""
+        clean = {k: v for k, v in os.environ.items() if k not in self.env or k == "PATH"}
+        clean["PYTHONDONTWRITEBYTECODE"] = "1"
+        database = f"{DATABASE}_tests"
+        targets = {"SQLite": None, "PostgreSQL": _with_database(self.admin_dsn, database)}
+        for label, url in targets.items():
+            env = dict(clean)
+            if url is not None:
+                asyncio.run(dataset.recreate_plain_database(self.admin_dsn, database))
+                env["TEST_DATABASE_URL"] = url.replace("postgresql://", "postgresql+asyncpg://")
+            started = time.perf_counter()
+            finished = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                cwd=self.backend,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
+            seconds = time.perf_counter() - started
+            summary = (finished.stdout.strip().splitlines() or ["no output"])[-1].strip("= ")
+            self.results.suite[label] = (seconds, summary, finished.returncode)
+            log(f"generated tests on {label}: {summary} ({seconds:.0f} s)")
+        asyncio.run(dataset.drop_plain_database(self.admin_dsn, database))
 
     def migrate(self) -> None:
         """`alembic upgrade head` in the generated backend, as the owner."""
@@ -593,6 +637,45 @@ class Bench:
         self.proxy.stop()
         self.proxy = None
 
+    def overload(self) -> None:
+        """List load on 4x the pool's connections, concurrent logins, /health probed."""
+        server = self.servers["generated"]
+        pool = int(self.env["DATABASE_POOL_SIZE"])
+        seconds = self.args.write_duration
+        idle = asyncio.run(load.probe_health(server.url, 1.0))
+        log_size = server.log_path.stat().st_size
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            listing = executor.submit(
+                load.run_load, self.scenario("generated", "list"), seconds, 4 * pool
+            )
+            time.sleep(0.2)  # the list load first, so that the pool is already busy
+
+            async def alongside() -> tuple[load.Probe, load.Probe]:
+                return await asyncio.gather(
+                    load.logins(server.url, USER_EMAIL, USER_PASSWORD, seconds - 0.5, LOGINS),
+                    load.probe_health(server.url, seconds - 0.5),
+                )
+
+            logins, health = asyncio.run(alongside())
+            listed = listing.result()
+        log_text = server.log_path.read_bytes()[log_size:].decode(errors="replace")
+        self.results.overload = report.Overload(
+            pool=pool,
+            connections=4 * pool,
+            logins=LOGINS,
+            listed=listed,
+            login=logins,
+            health_idle=idle,
+            health=health,
+            pool_timeouts=len(re.findall(r"QueuePool limit|TimeoutError", log_text)),
+            tracebacks=log_text.count("Traceback"),
+        )
+        log(
+            f"overload: list {listed.rps:,.0f} req/s, {listed.errors} errors; "
+            f"{logins.requests} logins, {logins.errors} errors; /health p99 "
+            f"{health.p99_ms:.1f} ms (idle {idle.p99_ms:.1f} ms)"
+        )
+
     def profile(self) -> None:
         """Sample the generated server with py-spy during a list load."""
         if spy.py_spy_path() is None:
@@ -626,7 +709,7 @@ class Bench:
         """RESULTS.md and results.png."""
         output = self.args.output_dir
         output.mkdir(parents=True, exist_ok=True)
-        report.write_markdown(self.results, output / "RESULTS.md", BENCH_DIR / "GENERATE.md")
+        report.write_markdown(self.results, output / "RESULTS.md")
         try:
             report.write_chart(self.results, output / "results.png")
         except ImportError:

@@ -45,6 +45,16 @@ def test_resource_writes_every_layer_and_wires_it(backend: Path) -> None:
     assert "alembic upgrade head" in output
 
 
+def test_resource_routers_come_before_the_account_routers(backend: Path) -> None:
+    for name, fields in (("Notification", NOTIFICATION), ("Asset", ["name:str"])):
+        code, output = _generate(backend, "resource", name, *fields)
+        assert code == 0, output
+    source = (backend / "app/api/v1/api.py").read_text()
+    order = [source.index(f"{module}.router,") for module in ("notifications", "assets", "auth")]
+    assert order == sorted(order)
+    assert source.count("assets.router") == 1
+
+
 def test_model_then_endpoint(backend: Path) -> None:
     code, output = _generate(backend, "model", "Asset", "name:str", "serial:str:unique")
     assert code == 0, output

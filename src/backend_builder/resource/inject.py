@@ -10,6 +10,9 @@ from collections.abc import Sequence
 import libcst as cst
 
 
+_ACCOUNT_ROUTERS = {"auth.router", "users.router", "projects.router"}
+
+
 class CannotInject(Exception):
     """The module does not have the shape the edit expects."""
 
@@ -88,8 +91,21 @@ def register_router(source: str, module: str, prefix: str, tag: str, path: str) 
         statement = cst.parse_statement(
             f'api_router.include_router({module}.router, prefix="{prefix}", tags=["{tag}"])\n'
         )
-        body.insert(includes[-1] + 1, statement)
+        body.insert(_router_position(body, includes), statement)
     return tree.with_changes(body=body).code
+
+
+def _router_position(body: Sequence[cst.BaseStatement], includes: Sequence[int]) -> int:
+    """Resource routers go before the account routers (auth, users, projects).
+
+    FastAPI tries routes in order, and the resources carry most of the traffic; a
+    module without the account routers gets the new router after its last include.
+    """
+    for index in includes:
+        call = _call_of(body[index])
+        if call is not None and call.args and _dotted(call.args[0].value) in _ACCOUNT_ROUTERS:
+            return index
+    return includes[-1] + 1
 
 
 def register_model(source: str, module: str, names: Sequence[str], path: str) -> str:

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from fastapi import Request, Response
 from pydantic import BaseModel
-from pydantic_core import to_json
+
+from app.schemas.base import list_adapter
 
 
 def json_response(
@@ -18,10 +19,14 @@ def json_response(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """Serialize validated schemas (one, or a list) to a JSON response."""
-    return Response(
-        to_json(content), status_code, headers, media_type="application/json"
-    )
+    """Serialize validated schemas (one, or a list of one kind) to a JSON response."""
+    if isinstance(content, BaseModel):
+        body = content.__pydantic_serializer__.to_json(content)
+    elif content:
+        body = list_adapter(type(content[0])).dump_json(content)
+    else:
+        body = b"[]"
+    return Response(body, status_code, headers, media_type="application/json")
 
 
 def next_page_link(request: Request, cursor: str | None) -> dict[str, str] | None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import get_db
 from app.core.errors import NoCurrentProject, NotAuthenticated
-from app.core.security import InvalidToken, TokenClaims, decode_token
+from app.core.security import InvalidToken, TokenClaims, decode_access_token
 from app.core.sql import Connection, Query
 from app.core.tenancy import PROJECT_SETTING, ProjectScope, activate
 from app.models.membership import Membership, Role
@@ -43,7 +43,7 @@ def verify_access_token(token: str | None) -> TokenClaims:
     if not token:
         raise NotAuthenticated("Not authenticated")
     try:
-        return decode_token(token, "access")
+        return decode_access_token(token)
     except InvalidToken as error:
         raise NotAuthenticated() from error
 

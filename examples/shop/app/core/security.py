@@ -5,6 +5,7 @@ are signed with HS256 only; the audience tells access tokens from refresh tokens
 so one can never be used as the other.
 """
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ class TokenClaims:
     version: int
     token_id: uuid.UUID
     family_id: uuid.UUID | None
+    expires_at: int
 
 
 async def hash_password(password: str) -> str:
@@ -108,6 +110,35 @@ def decode_token(token: str, kind: TokenKind) -> TokenClaims:
             version=int(claims["ver"]),
             token_id=uuid.UUID(claims["jti"]),
             family_id=uuid.UUID(family) if family is not None else None,
+            expires_at=int(claims["exp"]),
         )
     except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc
+
+
+_VERIFIED_CACHE_SIZE = 4096
+_verified_access_tokens: dict[str, TokenClaims] = {}
+
+
+def _now() -> float:
+    return time.time()
+
+
+def decode_access_token(token: str) -> TokenClaims:
+    """`decode_token(token, "access")`, remembering the tokens already verified.
+
+    A client sends the same access token with every request until it expires. The
+    first time, the token is verified in full (signature, algorithm, audience, claims);
+    after that, the very same string only needs its expiry checked. Logout and
+    deactivation are checked in the database on every request, so nothing is missed.
+    """
+    claims = _verified_access_tokens.get(token)
+    if claims is None:
+        claims = decode_token(token, "access")
+        if len(_verified_access_tokens) >= _VERIFIED_CACHE_SIZE:
+            del _verified_access_tokens[next(iter(_verified_access_tokens))]
+        _verified_access_tokens[token] = claims
+    if claims.expires_at <= _now():
+        _verified_access_tokens.pop(token, None)
+        raise InvalidToken("Signature has expired")
+    return claims

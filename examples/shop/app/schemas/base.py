@@ -95,12 +95,13 @@ class OutputSchema(BaseModel):
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> list[Self]:
         """Validate many rows in one call (much faster than one call per row)."""
-        rows_adapter: TypeAdapter[list[Self]] = _list_adapter(cls)
+        rows_adapter: TypeAdapter[list[Self]] = list_adapter(cls)
         return rows_adapter.validate_python(rows)
 
 
 @cache
-def _list_adapter(schema: type[BaseModel]) -> TypeAdapter[list[Any]]:
+def list_adapter(schema: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    """A validator and serializer of lists of `schema`, built once per schema."""
     return TypeAdapter(list[schema])  # type: ignore[valid-type]
 
 

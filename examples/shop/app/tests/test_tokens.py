@@ -2,6 +2,7 @@
 
 import base64
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core import security
 from app.core.config import settings
 from app.core.security import ALGORITHM
 from app.tests.conftest import TestUser, run_sql
@@ -58,6 +60,33 @@ def test_a_well_formed_token_works(client: TestClient, owner: TestUser) -> None:
         "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 200
+
+
+def test_a_remembered_token_still_expires(
+    client: TestClient, owner: TestUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = _sign(_claims(owner))
+    response = client.get(
+        "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    later = time.time() + 600
+    monkeypatch.setattr(security, "_now", lambda: later)
+    _assert_rejected(client, token)
+
+
+def test_a_forged_copy_of_a_remembered_token_is_refused(
+    client: TestClient, owner: TestUser
+) -> None:
+    claims = _claims(owner)
+    token = _sign(claims)
+    response = client.get(
+        "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    forged = _sign(claims, key="another key, just as long as the real one is")
+    assert forged.rsplit(".", 1)[0] == token.rsplit(".", 1)[0]
+    _assert_rejected(client, forged)
 
 
 def test_missing_token(client: TestClient) -> None:
