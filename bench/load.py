@@ -241,7 +241,10 @@ class Probe:
         """Summarize latencies in seconds."""
         if not latencies:
             return cls(0, errors, 0.0, 0.0, 0.0)
-        cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+        if len(latencies) > 1:
+            cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+        else:
+            cuts = latencies * 99
         return cls(len(latencies), errors, cuts[49] * 1e3, cuts[98] * 1e3, max(latencies) * 1e3)
 
 

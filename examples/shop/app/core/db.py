@@ -73,17 +73,19 @@ async def _ending(
 async def transaction(bind: AsyncEngine = engine) -> AsyncIterator[Connection]:
     """A pooled connection in a transaction that commits if the block succeeds."""
     async with bind.connect() as connection:
+        db: Connection
         if bind.dialect.driver == "asyncpg":
             raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
-            driver_transaction = driver.transaction()
+            db = DriverConnection(connection, raw.driver_connection)
+            driver_transaction = db.driver.transaction()
             await driver_transaction.start()
-            async with _ending(driver_transaction.commit, driver_transaction.rollback):
-                yield DriverConnection(connection, driver)
+            commit, rollback = driver_transaction.commit, driver_transaction.rollback
         else:
             await connection.begin()
-            async with _ending(connection.commit, connection.rollback):
-                yield CoreConnection(connection)
+            db = CoreConnection(connection)
+            commit, rollback = connection.commit, connection.rollback
+        async with _ending(commit, rollback):
+            yield db
 
 
 async def get_connection() -> AsyncIterator[Connection]:
