@@ -161,6 +161,7 @@ class Results:
     phases: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     overload: Overload | None = None
+    serving: dict[str, LoadResult] = field(default_factory=dict)
     generation: dict[str, float] = field(default_factory=dict)
     suite: dict[str, tuple[float, str, int]] = field(default_factory=dict)
 
@@ -460,6 +461,34 @@ def _overload_section(results: Results) -> list[str]:
     ]
 
 
+def _serving_section(results: Results) -> list[str]:
+    if not results.serving:
+        return []
+    first = next(iter(results.serving.values()))
+    lines = [
+        "## Serving options",
+        "",
+        f"The generated app's list under other uvicorn settings, one {results.duration:.0f} s "
+        f"run each with {results.connections} connections, after a warm-up. The rest of "
+        "this report uses the first row's settings for every server.",
+        "",
+        "| uvicorn | req/s | p50 ms | p99 ms | vs the first row |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, result in results.serving.items():
+        lines.append(
+            f"| {label} | {result.rps:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} "
+            f"| {result.rps / first.rps:.2f}x |"
+        )
+    lines += [
+        "",
+        "wrk and PostgreSQL share the same 2 cores, so a second worker has little room "
+        "here; on a machine with cores to spare, workers scale until the database does not.",
+        "",
+    ]
+    return lines
+
+
 def _generation_section(results: Results) -> list[str]:
     lines = ["## Generating code and testing it", ""]
     generation = results.generation
@@ -506,12 +535,12 @@ def write_markdown(results: Results, path: Path) -> None:
         f"- Data: {sizes.projects:,} projects, {sizes.rows:,} assets; the benchmark user's "
         f"project (owner membership, current project) holds {sizes.big_rows:,} of them. "
         "Loaded with COPY, then VACUUM (ANALYZE). Ids are UUIDv7 in creation order.",
-        "- Every server: one uvicorn worker (`--no-access-log`, the same uvicorn "
-        "settings), one database role that is not a superuser, does not own the tables and "
-        "has no BYPASSRLS, so the row-level security policy on `assets` applies; pools of "
-        "20 connections. Same JWT (HS256, audience, version claim), same checks: user "
-        "active and token version current, membership of the current project, then the "
-        "query, in one transaction that sets `app.project_id`.",
+        "- Every server: one uvicorn worker (`--loop asyncio --http h11 --no-access-log`, "
+        "the same settings for all), one database role that is not a superuser, does not "
+        "own the tables and has no BYPASSRLS, so the row-level security policy on `assets` "
+        "applies; pools of 20 connections. Same JWT (HS256, audience, version claim), same "
+        "checks: user active and token version current, membership of the current "
+        "project, then the query, in one transaction that sets `app.project_id`.",
         "",
         "Servers:",
         "",
@@ -577,6 +606,7 @@ def write_markdown(results: Results, path: Path) -> None:
             "",
         ]
     lines += _overload_section(results)
+    lines += _serving_section(results)
     lines += _statement_section(results)
     lines += _profile_section(results)
     lines += _generation_section(results)

@@ -19,6 +19,7 @@ Needs PostgreSQL reachable as a superuser (--admin-dsn) and, preferably, wrk on 
 import argparse
 import asyncio
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import re
@@ -58,6 +59,14 @@ SERVERS = ("generated", "raw", "idiomatic", "seed_literal")
 DATABASE, APP_ROLE = "bb_bench", "bb_bench_app"
 USER_EMAIL, USER_PASSWORD = "bench-owner@example.com", "bench password, long enough"
 LOGINS = 4  # concurrent clients logging in during the overload phase
+# Every server is measured with these uvicorn settings: uvicorn's pure-Python defaults,
+# whatever else is installed, so that all servers run alike.
+BASELINE_OPTIONS = ("--workers", "1", "--loop", "asyncio", "--http", "h11")
+SERVING_OPTIONS = {
+    "1 worker, asyncio + h11 (the settings above)": BASELINE_OPTIONS,
+    "1 worker, uvloop + httptools": ("--workers", "1", "--loop", "uvloop", "--http", "httptools"),
+    "2 workers, uvloop + httptools": ("--workers", "2", "--loop", "uvloop", "--http", "httptools"),
+}
 ASSETS = "/api/v1/assets/"
 
 
@@ -156,6 +165,7 @@ class Server:
     env: dict[str, str]
     log_path: Path
     app_dir: Path | None = None
+    options: tuple[str, ...] = BASELINE_OPTIONS
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -168,7 +178,7 @@ class Server:
         command = [sys.executable, "-m", "uvicorn", self.target]
         if self.app_dir is not None:
             command += ["--app-dir", str(self.app_dir)]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), *self.options]
         command += ["--no-access-log", "--log-level", "warning"]
         with self.log_path.open("ab") as output:
             self.process = subprocess.Popen(
@@ -306,6 +316,8 @@ class Bench:
             self.measure_writes()
         with self.phase("overload: 4x the pool, with logins"):
             self.overload()
+        with self.phase("serving options"):
+            self.serving()
         if not self.args.no_profile:
             with self.phase("profile the generated server"):
                 self.profile()
@@ -675,6 +687,35 @@ class Bench:
             f"{logins.requests} logins, {logins.errors} errors; /health p99 "
             f"{health.p99_ms:.1f} ms (idle {idle.p99_ms:.1f} ms)"
         )
+
+    def serving(self) -> None:
+        """The generated app's list under other uvicorn settings (one run each)."""
+        if (
+            importlib.util.find_spec("uvloop") is None
+            or importlib.util.find_spec("httptools") is None
+        ):
+            self.results.notes.append("Serving options not measured: uvloop or httptools missing.")
+            return
+        self.servers["generated"].stop()
+        port = self.args.base_port + 40
+        try:
+            for label, options in SERVING_OPTIONS.items():
+                server = replace(
+                    self.servers["generated"], port=port, options=options, process=None
+                )
+                server.start()
+                try:
+                    server.wait_ready()
+                    scenario = load.Scenario("list", server.url, self.token, tuple(self.ids))
+                    load.run_load(scenario, self.args.warmup, self.args.connections)
+                    result = load.run_load(scenario, self.args.duration, self.args.connections)
+                finally:
+                    server.stop()
+                self.results.serving[label] = result
+                log(f"serving {label}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms")
+        finally:
+            self.servers["generated"].start()
+            self.servers["generated"].wait_ready()
 
     def profile(self) -> None:
         """Sample the generated server with py-spy during a list load."""

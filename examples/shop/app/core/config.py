@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite+aiosqlite:///{BASE_DIR / 'app.db'}"
     database_pool_size: int = Field(default=10, ge=0)
     database_echo: bool = False
+    database_prepared_statements: bool = True
     secret_key: str = DEFAULT_SECRET_KEY
     jwt_audience: str = "shop"
     access_token_expire_minutes: int = Field(default=15, gt=0)

@@ -5,6 +5,7 @@ them, and the ORM session of `get_db`, if the request needs one, runs on the sam
 connection, so prebuilt statements and ORM code see each other's writes.
 """
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -37,7 +38,20 @@ def _engine_options() -> dict[str, Any]:
         options["pool_recycle"] = 1800
     if settings.is_sqlite:
         options["connect_args"] = {"timeout": 30}
+    elif not settings.database_prepared_statements:
+        # Behind a pooler that cannot track named prepared statements (PgBouncer
+        # before 1.21 in transaction mode): unnamed statements only.
+        options["connect_args"] = {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": _unique_statement_name,
+        }
     return options
+
+
+def _unique_statement_name() -> str:
+    """A statement name no other client of a shared server connection will use."""
+    return f"__asyncpg_{uuid.uuid4()}__"
 
 
 engine = create_async_engine(settings.database_url, **_engine_options())

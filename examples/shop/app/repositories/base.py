@@ -139,14 +139,20 @@ def _page_query(
     statement = select(table).where(table.c.project_id == bindparam("project_id"))
     for name in filters:
         statement = statement.where(table.c[name] == _typed(table.c[name], f"f_{name}"))
-    if after:
+    # Ordered by the sort column, then the id; the rows after a cursor are one index
+    # range, however deep the page: `id > :after_id`, or `(value, id) > (...)`.
+    if column is id_column:
+        key, bound, order = id_column, _typed(id_column, "after_id"), [id_column]
+    else:
         key = tuple_(column, id_column)
         bound = tuple_(_typed(column, "after_value"), _typed(id_column, "after_id"))
+        order = [column, id_column]
+    if after:
         statement = statement.where(key < bound if sort.descending else key > bound)
     if sort.descending:
-        statement = statement.order_by(column.desc(), id_column.desc())
+        statement = statement.order_by(*(part.desc() for part in order))
     else:
-        statement = statement.order_by(column.asc(), id_column.asc())
+        statement = statement.order_by(*(part.asc() for part in order))
     return Query(statement.limit(bindparam("limit")))
 
 

@@ -1,9 +1,15 @@
-"""Settings fail fast and accept the URLs people paste."""
+"""Settings fail fast, accept the URLs people paste, and reach the driver."""
+
+import asyncio
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import literal, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.core.config import DEFAULT_SECRET_KEY, Settings
+from app.core import db
+from app.core.config import DEFAULT_SECRET_KEY, Settings, settings
+from app.core.sql import Query
 
 
 def test_production_refuses_the_default_secret() -> None:
@@ -43,3 +49,26 @@ def test_seed_import_paths() -> None:
 
     assert from_deps is get_current_user
     assert callable(get_db)
+
+
+@pytest.mark.skipif(settings.is_sqlite, reason="prepared statements are PostgreSQL's")
+@pytest.mark.parametrize("prepared", [True, False])
+def test_prepared_statements_can_be_turned_off_for_poolers(
+    monkeypatch: pytest.MonkeyPatch, prepared: bool
+) -> None:
+    monkeypatch.setattr(settings, "database_prepared_statements", prepared)
+    engine = create_async_engine(settings.database_url, **db._engine_options())
+    query = Query(select(literal(1)))
+    named = Query(text("SELECT count(*) AS named FROM pg_prepared_statements"))
+
+    async def count_named_statements() -> int:
+        try:
+            async with db.transaction(engine) as connection:
+                await connection.fetch(query, {})
+                row = await connection.fetch_one(named, {})
+        finally:
+            await engine.dispose()
+        assert row is not None
+        return int(row["named"])
+
+    assert (asyncio.run(count_named_statements()) > 0) is prepared

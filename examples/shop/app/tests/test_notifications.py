@@ -12,6 +12,8 @@ from app.tests.conftest import SCOPED_REQUEST_STATEMENTS, TestUser, count_statem
 
 URL = "/api/v1/notifications/"
 MakeMember = Callable[[str], TestUser]
+# Fields whose value is checked against the project with one query each.
+REFERENCES: tuple[str, ...] = ("user_id",)
 
 
 def notification_payload(client: TestClient, user: TestUser) -> dict[str, Any]:
@@ -65,6 +67,16 @@ class TestCreate:
         payload = notification_payload(client, owner)
         assert client.post(URL, json=payload, headers=viewer.headers).status_code == 403
         assert client.post(URL, json=payload, headers=member.headers).status_code == 201
+
+    def test_runs_a_fixed_number_of_statements(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        payload = notification_payload(client, owner)
+        checked = [name for name in REFERENCES if payload[name] is not None]
+        with count_statements() as statements:
+            response = client.post(URL, json=payload, headers=owner.headers)
+        assert response.status_code == 201, response.text
+        assert len(statements) == SCOPED_REQUEST_STATEMENTS + len(checked) + 1
 
     def test_rejects_unknown_fields(self, client: TestClient, owner: TestUser) -> None:
         payload = notification_payload(client, owner)
@@ -276,6 +288,17 @@ class TestUpdate:
             == theirs
         )
 
+    def test_runs_a_fixed_number_of_statements(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = create_notification(client, owner)
+        with count_statements() as statements:
+            response = client.patch(
+                f"{URL}{created['id']}", json={}, headers=owner.headers
+            )
+        assert response.status_code == 200, response.text
+        assert len(statements) == SCOPED_REQUEST_STATEMENTS + 1
+
     def test_viewers_cannot_update(
         self, client: TestClient, owner: TestUser, member_of: MakeMember
     ) -> None:
@@ -350,6 +373,15 @@ class TestDelete:
             client.get(f"{URL}{theirs['id']}", headers=outsider.headers).status_code
             == 200
         )
+
+    def test_runs_a_fixed_number_of_statements(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = create_notification(client, owner)
+        with count_statements() as statements:
+            response = client.delete(f"{URL}{created['id']}", headers=owner.headers)
+        assert response.status_code == 204
+        assert len(statements) == SCOPED_REQUEST_STATEMENTS + 1
 
     def test_requires_a_token(self, client: TestClient) -> None:
         assert client.delete(f"{URL}{uuid.uuid4()}").status_code == 401
