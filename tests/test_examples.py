@@ -16,11 +16,13 @@ def _load_builder():
 
 
 def _files(root: Path) -> dict[str, str]:
-    return {
-        path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
-    }
+    """Text of every file, but caches (`__pycache__`, `.ruff_cache`, ...) left by runs."""
+    files = {}
+    for path in sorted(root.rglob("*")):
+        folders = path.relative_to(root).parts[:-1]
+        if path.is_file() and not any(f == "__pycache__" or f.startswith(".") for f in folders):
+            files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
+    return files
 
 
 def test_examples_match_the_generator(tmp_path: Path) -> None:

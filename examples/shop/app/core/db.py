@@ -87,19 +87,25 @@ async def _ending(
 async def transaction(bind: AsyncEngine = engine) -> AsyncIterator[Connection]:
     """A pooled connection in a transaction that commits if the block succeeds."""
     async with bind.connect() as connection:
-        db: Connection
-        if bind.dialect.driver == "asyncpg":
+        if bind.dialect.driver != "asyncpg":
+            await connection.begin()
+            async with _ending(connection.commit, connection.rollback):
+                yield CoreConnection(connection)
+            return
+        raw = await connection.get_raw_connection()
+        if raw.driver_connection.is_closed():  # the server dropped it while pooled
+            await connection.invalidate()
             raw = await connection.get_raw_connection()
-            db = DriverConnection(connection, raw.driver_connection)
+        db = DriverConnection(connection, raw.driver_connection)
+        try:
             driver_transaction = db.driver.transaction()
             await driver_transaction.start()
-            commit, rollback = driver_transaction.commit, driver_transaction.rollback
-        else:
-            await connection.begin()
-            db = CoreConnection(connection)
-            commit, rollback = connection.commit, connection.rollback
-        async with _ending(commit, rollback):
-            yield db
+            async with _ending(driver_transaction.commit, driver_transaction.rollback):
+                yield db
+        except BaseException:
+            if db.driver.is_closed():  # lost mid-request: the pool must not reuse it
+                await connection.invalidate()
+            raise
 
 
 async def get_connection() -> AsyncIterator[Connection]:

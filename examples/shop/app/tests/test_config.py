@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import literal, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from app.core import db
 from app.core.config import DEFAULT_SECRET_KEY, Settings, settings
@@ -72,3 +73,31 @@ def test_prepared_statements_can_be_turned_off_for_poolers(
         return int(row["named"])
 
     assert (asyncio.run(count_named_statements()) > 0) is prepared
+
+
+@pytest.mark.skipif(settings.is_sqlite, reason="the driver path is PostgreSQL's")
+def test_a_connection_the_server_dropped_is_not_reused() -> None:
+    engine = create_async_engine(settings.database_url, pool_size=1, max_overflow=0)
+    killer = create_async_engine(settings.database_url, poolclass=NullPool)
+    backend = Query(text("SELECT pg_backend_pid() AS pid"))
+
+    async def backend_pids() -> list[int]:
+        pids = []
+        try:
+            for _ in range(2):
+                async with db.transaction(engine) as connection:
+                    row = await connection.fetch_one(backend, {})
+                    assert row is not None
+                    pids.append(int(row["pid"]))
+                async with killer.connect() as other:
+                    await other.execute(
+                        text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[-1]}
+                    )
+                await asyncio.sleep(0.1)  # the client notices the closed socket
+        finally:
+            await engine.dispose()
+            await killer.dispose()
+        return pids
+
+    first, second = asyncio.run(backend_pids())
+    assert first != second
