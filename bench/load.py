@@ -288,3 +288,26 @@ async def logins(
         deadline = time.perf_counter() + seconds
         await asyncio.gather(*(worker(deadline) for _ in range(concurrency)))
     return Probe.of(latencies, errors)
+
+
+async def foreign_rows(base_url: str, token: str, seconds: float) -> tuple[Probe, int]:
+    """List, one request at a time, as a user whose project is empty.
+
+    Returns the requests (failed: not 200) and how many answers held rows, which
+    could only be another project's.
+    """
+    latencies: list[float] = []
+    failures = leaks = 0
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=10.0) as client:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                response = await client.get(LIST_PATH)
+                failures += response.status_code != 200
+                leaks += response.status_code == 200 and response.json() != []
+            except httpx.HTTPError:
+                failures += 1
+            latencies.append(time.perf_counter() - started)
+    return Probe.of(latencies, failures), leaks

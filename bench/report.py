@@ -135,6 +135,15 @@ class Overload:
         )
 
 
+@dataclass(frozen=True)
+class Pooled:
+    """The list load behind PgBouncer, and what another project's user saw meanwhile."""
+
+    listed: LoadResult
+    other: Probe
+    leaks: int  # lists of the other user that held rows (of another project)
+
+
 @dataclass
 class Results:
     """Everything one benchmark run measured, and how."""
@@ -162,6 +171,8 @@ class Results:
     notes: list[str] = field(default_factory=list)
     overload: Overload | None = None
     serving: dict[str, LoadResult] = field(default_factory=dict)
+    pooler: dict[str, "Pooled"] = field(default_factory=dict)
+    pooler_version: str = ""
     generation: dict[str, float] = field(default_factory=dict)
     suite: dict[str, tuple[float, str, int]] = field(default_factory=dict)
 
@@ -271,6 +282,19 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
                 lambda value: value <= 0.5,
                 f"{overload.health.p99_ms:.1f} vs {overload.listed.p50_ms:.1f} ms "
                 f"(idle: {overload.health_idle.p99_ms:.1f} ms)",
+            )
+        )
+    if results.pooler:
+        unnamed = results.pooler.get("false")
+        leaks = sum(run.leaks for run in results.pooler.values())
+        failed = unnamed.listed.errors + unnamed.other.errors if unnamed else None
+        rows.append(
+            _target(
+                "behind PgBouncer (transaction mode): no rows of another project; "
+                "no error with DATABASE_PREPARED_STATEMENTS=false",
+                float(leaks == 0 and failed == 0),
+                bool,
+                f"{leaks} lists with another project's rows; {failed} failed requests",
             )
         )
     return rows
@@ -489,6 +513,40 @@ def _serving_section(results: Results) -> list[str]:
     return lines
 
 
+def _pooler_section(results: Results) -> list[str]:
+    if not results.pooler:
+        return []
+    lines = [
+        "## Behind PgBouncer (transaction mode)",
+        "",
+        f"{results.pooler_version} in transaction mode between the generated app and "
+        "PostgreSQL, its pool as large as the app's. During the list load (benchmark "
+        f"user, {results.sizes.big_rows:,} rows), a second user of another, empty project "
+        "listed over and "
+        "over: had `app.project_id` leaked from one transaction to another on PgBouncer's "
+        "shared connections, they would have seen rows.",
+        "",
+        "| DATABASE_PREPARED_STATEMENTS | req/s | p99 ms | failed | other user: lists "
+        "| failed | with rows |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for mode, run in results.pooler.items():
+        lines.append(
+            f"| {mode} | {run.listed.rps:,.0f} | {run.listed.p99_ms:.2f} "
+            f"| {run.listed.errors:,} | {run.other.requests:,} | {run.other.errors:,} "
+            f"| {run.leaks:,} |"
+        )
+    lines += [
+        "",
+        "PgBouncer before 1.21 does not track named prepared statements, which asyncpg "
+        "uses by default: with such a PgBouncer the first row fails, as the generated "
+        "README says, and `DATABASE_PREPARED_STATEMENTS=false` is the setting to use. "
+        "From 1.21, `max_prepared_statements` (set here when supported) makes both work.",
+        "",
+    ]
+    return lines
+
+
 def _generation_section(results: Results) -> list[str]:
     lines = ["## Generating code and testing it", ""]
     generation = results.generation
@@ -607,6 +665,7 @@ def write_markdown(results: Results, path: Path) -> None:
         ]
     lines += _overload_section(results)
     lines += _serving_section(results)
+    lines += _pooler_section(results)
     lines += _statement_section(results)
     lines += _profile_section(results)
     lines += _generation_section(results)

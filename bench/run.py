@@ -49,6 +49,7 @@ import httpx
 import dataset
 import generate
 import load
+import pgbouncer
 import report
 import spy
 from pgproxy import CountingProxy, Tally
@@ -58,6 +59,7 @@ SERVERS_DIR = BENCH_DIR / "servers"
 SERVERS = ("generated", "raw", "idiomatic", "seed_literal")
 DATABASE, APP_ROLE = "bb_bench", "bb_bench_app"
 USER_EMAIL, USER_PASSWORD = "bench-owner@example.com", "bench password, long enough"
+OTHER_EMAIL = "bench-other@example.com"
 LOGINS = 4  # concurrent clients logging in during the overload phase
 # Every server is measured with these uvicorn settings: uvicorn's pure-Python defaults,
 # whatever else is installed, so that all servers run alike.
@@ -318,6 +320,8 @@ class Bench:
             self.overload()
         with self.phase("serving options"):
             self.serving()
+        with self.phase("behind PgBouncer"):
+            self.pooler()
         if not self.args.no_profile:
             with self.phase("profile the generated server"):
                 self.profile()
@@ -716,6 +720,78 @@ class Bench:
         finally:
             self.servers["generated"].start()
             self.servers["generated"].wait_ready()
+
+    def pooler(self) -> None:
+        """The generated app behind PgBouncer in transaction mode, both statement modes.
+
+        A second user, of another project, lists their (empty) project over and over
+        while the benchmark user's list load runs: any transaction-level mix-up of
+        `app.project_id` on PgBouncer's shared connections would show them rows.
+        """
+        bouncer = pgbouncer.find()
+        if bouncer is None:
+            self.results.notes.append(
+                "Not measured behind PgBouncer: no pgbouncer on PATH (apt-get install pgbouncer)."
+            )
+            return
+        other = self.register_other_user()
+        port = self.args.base_port + 60
+        owner = urlsplit(self.owner_dsn)
+        folder = Path(tempfile.mkdtemp(prefix="bb-pgbouncer-"))
+        with pgbouncer.running(
+            bouncer,
+            folder,
+            listen_port=port,
+            upstream=(owner.hostname or "127.0.0.1", owner.port or 5432),
+            database=DATABASE,
+            user=APP_ROLE,
+            password=self.app_password,
+            pool_size=int(self.env["DATABASE_POOL_SIZE"]),
+        ) as version:
+            self.results.pooler_version = version
+            url = re.sub(r"@[^/]+/", f"@127.0.0.1:{port}/", self.app_url)
+            for prepared in ("true", "false"):
+                env = {**self.env, "DATABASE_URL": url, "DATABASE_PREPARED_STATEMENTS": prepared}
+                server = self._server("generated", self.args.base_port + 41, env, "-pgbouncer")
+                server.start()
+                try:
+                    server.wait_ready()
+                    scenario = load.Scenario("list", server.url, self.token, tuple(self.ids))
+                    with ThreadPoolExecutor(max_workers=1) as executor:
+                        listing = executor.submit(
+                            load.run_load, scenario, self.args.duration, self.args.connections
+                        )
+                        time.sleep(0.2)
+                        seen, leaks = asyncio.run(
+                            load.foreign_rows(server.url, other, self.args.duration - 0.5)
+                        )
+                        result = listing.result()
+                finally:
+                    server.stop()
+                self.results.pooler[prepared] = report.Pooled(result, seen, leaks)
+                log(
+                    f"PgBouncer, prepared statements {prepared}: {result.rps:,.0f} req/s, "
+                    f"{result.errors} errors; other user: {seen.requests} lists, "
+                    f"{seen.errors} failed, {leaks} with rows"
+                )
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def register_other_user(self) -> str:
+        """A second user, with their own empty project; returns their access token."""
+        url = self.servers["generated"].url
+        form = {"username": OTHER_EMAIL, "password": USER_PASSWORD}
+        response = httpx.post(
+            f"{url}/api/v1/auth/register",
+            json={"email": OTHER_EMAIL, "password": USER_PASSWORD},
+            timeout=30,
+        )
+        if response.status_code != 409:  # registered by an earlier phase of this run
+            _expect(response, 201, "register the other user")
+        response = httpx.post(f"{url}/api/v1/auth/token", data=form, timeout=30)
+        _expect(response, 200, "log the other user in")
+        token: str = response.json()["access_token"]
+        return token
 
     def profile(self) -> None:
         """Sample the generated server with py-spy during a list load."""
