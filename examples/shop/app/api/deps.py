@@ -27,7 +27,6 @@ __all__ = [
     "WriterScope",
     "get_current_user",
     "get_db",
-    "get_project_scope",
     "require_role",
 ]
 
@@ -36,15 +35,12 @@ SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_project_scope(
-    token: Annotated[str | None, Depends(oauth2_scheme)], db: ConnectionDep
-) -> ProjectScope:
-    """The caller's current project and role, checked against their membership."""
-    return await authorize(db, token)
-
-
 def require_role(role: Role) -> Callable[..., Awaitable[ProjectScope]]:
-    """A dependency that lets through callers with at least `role`, else 403."""
+    """A dependency: the caller's project scope if their role is at least `role`.
+
+    The token, the user and their membership of their current project are checked
+    (`app.core.auth.authorize`); a too-low role gets 403.
+    """
 
     async def check_role(
         token: Annotated[str | None, Depends(oauth2_scheme)], db: ConnectionDep
