@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-
 _ACCOUNT_ROUTERS = {"auth.router", "users.router", "projects.router"}
 
 
