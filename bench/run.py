@@ -204,6 +204,16 @@ class Server:
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not start:\n{self.log_path.read_text()[-3000:]}")
 
+    @contextmanager
+    def running(self) -> Iterator["Server"]:
+        """Start the server, wait until it answers, and stop it after the block."""
+        self.start()
+        try:
+            self.wait_ready()
+            yield self
+        finally:
+            self.stop()
+
     def stop(self) -> None:
         """Stop the process group: SIGTERM, then SIGKILL after 10 s."""
         process, self.process = self.process, None
@@ -435,21 +445,25 @@ class Bench:
 
     def register(self) -> None:
         """Register the benchmark user through the generated API, then log in."""
+        self.project_id, self.token = self.sign_up(USER_EMAIL)
+
+    def sign_up(self, email: str) -> tuple[uuid.UUID, str]:
+        """Register a user (with a project of their own), log in; the project and token."""
         url = self.servers["generated"].url
         response = httpx.post(
             f"{url}/api/v1/auth/register",
-            json={"email": USER_EMAIL, "password": USER_PASSWORD},
+            json={"email": email, "password": USER_PASSWORD},
             timeout=30,
         )
-        _expect(response, 201, "register")
-        self.project_id = uuid.UUID(response.json()["current_project_id"])
+        _expect(response, 201, f"register {email}")
+        project_id = uuid.UUID(response.json()["current_project_id"])
         response = httpx.post(
             f"{url}/api/v1/auth/token",
-            data={"username": USER_EMAIL, "password": USER_PASSWORD},
+            data={"username": email, "password": USER_PASSWORD},
             timeout=30,
         )
-        _expect(response, 200, "log in")
-        self.token = response.json()["access_token"]
+        _expect(response, 200, f"log {email} in")
+        return project_id, str(response.json()["access_token"])
 
     def scenario(self, name: str, kind: load.Kind, **extra: Any) -> load.Scenario:
         """A load scenario against one server with the benchmark user's token."""
@@ -707,14 +721,10 @@ class Bench:
                 server = replace(
                     self.servers["generated"], port=port, options=options, process=None
                 )
-                server.start()
-                try:
-                    server.wait_ready()
+                with server.running():
                     scenario = load.Scenario("list", server.url, self.token, tuple(self.ids))
                     load.run_load(scenario, self.args.warmup, self.args.connections)
                     result = load.run_load(scenario, self.args.duration, self.args.connections)
-                finally:
-                    server.stop()
                 self.results.serving[label] = result
                 log(f"serving {label}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms")
         finally:
@@ -734,28 +744,28 @@ class Bench:
                 "Not measured behind PgBouncer: no pgbouncer on PATH (apt-get install pgbouncer)."
             )
             return
-        other = self.register_other_user()
+        _, other = self.sign_up(OTHER_EMAIL)
         port = self.args.base_port + 60
         owner = urlsplit(self.owner_dsn)
-        folder = Path(tempfile.mkdtemp(prefix="bb-pgbouncer-"))
-        with pgbouncer.running(
-            bouncer,
-            folder,
-            listen_port=port,
-            upstream=(owner.hostname or "127.0.0.1", owner.port or 5432),
-            database=DATABASE,
-            user=APP_ROLE,
-            password=self.app_password,
-            pool_size=int(self.env["DATABASE_POOL_SIZE"]),
-        ) as version:
+        with (
+            tempfile.TemporaryDirectory(prefix="bb-pgbouncer-") as folder,
+            pgbouncer.running(
+                bouncer,
+                Path(folder),
+                listen_port=port,
+                upstream=(owner.hostname or "127.0.0.1", owner.port or 5432),
+                database=DATABASE,
+                user=APP_ROLE,
+                password=self.app_password,
+                pool_size=int(self.env["DATABASE_POOL_SIZE"]),
+            ) as version,
+        ):
             self.results.pooler_version = version
             url = re.sub(r"@[^/]+/", f"@127.0.0.1:{port}/", self.app_url)
             for prepared in ("true", "false"):
                 env = {**self.env, "DATABASE_URL": url, "DATABASE_PREPARED_STATEMENTS": prepared}
                 server = self._server("generated", self.args.base_port + 41, env, "-pgbouncer")
-                server.start()
-                try:
-                    server.wait_ready()
+                with server.running():
                     scenario = load.Scenario("list", server.url, self.token, tuple(self.ids))
                     with ThreadPoolExecutor(max_workers=1) as executor:
                         listing = executor.submit(
@@ -766,32 +776,12 @@ class Bench:
                             load.foreign_rows(server.url, other, self.args.duration - 0.5)
                         )
                         result = listing.result()
-                finally:
-                    server.stop()
                 self.results.pooler[prepared] = report.Pooled(result, seen, leaks)
                 log(
                     f"PgBouncer, prepared statements {prepared}: {result.rps:,.0f} req/s, "
                     f"{result.errors} errors; other user: {seen.requests} lists, "
                     f"{seen.errors} failed, {leaks} with rows"
                 )
-
-        shutil.rmtree(folder, ignore_errors=True)
-
-    def register_other_user(self) -> str:
-        """A second user, with their own empty project; returns their access token."""
-        url = self.servers["generated"].url
-        form = {"username": OTHER_EMAIL, "password": USER_PASSWORD}
-        response = httpx.post(
-            f"{url}/api/v1/auth/register",
-            json={"email": OTHER_EMAIL, "password": USER_PASSWORD},
-            timeout=30,
-        )
-        if response.status_code != 409:  # registered by an earlier phase of this run
-            _expect(response, 201, "register the other user")
-        response = httpx.post(f"{url}/api/v1/auth/token", data=form, timeout=30)
-        _expect(response, 200, "log the other user in")
-        token: str = response.json()["access_token"]
-        return token
 
     def profile(self) -> None:
         """Sample the generated server with py-spy during a list load."""

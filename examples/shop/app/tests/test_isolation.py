@@ -27,13 +27,18 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateTable
 
 from app.core.config import Settings, settings
-from app.core.db import SessionLocal, engine, transaction
+from app.core.db import engine, transaction
 from app.core.errors import Conflict
 from app.core.sql import Connection, Query
 from app.core.tenancy import (
@@ -96,24 +101,29 @@ class NoteRepository(ProjectRepository):
 
 
 @asynccontextmanager
-async def _session(url: str) -> AsyncIterator[AsyncSession]:
-    if not POSTGRES:  # one database, no roles: the application's sessions
-        async with SessionLocal() as session:
-            yield session
-            await session.commit()
+async def _engine(url: str) -> AsyncIterator[AsyncEngine]:
+    """The database as `url`'s role; on SQLite (one database, no roles) the app's."""
+    if not POSTGRES:
+        yield engine
         return
-    engine = create_async_engine(
+    bind = create_async_engine(
         Settings(database_url=url).database_url, poolclass=NullPool
     )
-    factory = async_sessionmaker(
-        engine, expire_on_commit=False, sync_session_class=TenantSession
-    )
     try:
+        yield bind
+    finally:
+        await bind.dispose()
+
+
+@asynccontextmanager
+async def _session(url: str) -> AsyncIterator[AsyncSession]:
+    async with _engine(url) as bind:
+        factory = async_sessionmaker(
+            bind, expire_on_commit=False, sync_session_class=TenantSession
+        )
         async with factory() as session:
             yield session
             await session.commit()
-    finally:
-        await engine.dispose()
 
 
 def as_owner(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -130,17 +140,8 @@ def on_owner_connection(work: Callable[[Connection], Awaitable[T]]) -> T:
     """Run `work` on a connection of the table owner, in one transaction."""
 
     async def main() -> T:
-        if not POSTGRES:
-            async with transaction() as db:
-                return await work(db)
-        bind = create_async_engine(
-            Settings(database_url=OWNER_URL).database_url, poolclass=NullPool
-        )
-        try:
-            async with transaction(bind) as db:
-                return await work(db)
-        finally:
-            await bind.dispose()
+        async with _engine(OWNER_URL) as bind, transaction(bind) as db:
+            return await work(db)
 
     return asyncio.run(main())
 
