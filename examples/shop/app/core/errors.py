@@ -14,12 +14,13 @@ class AppError(Exception):
 
     status_code: ClassVar[int] = 400
     default_detail: ClassVar[str] = "Bad request"
-    headers: ClassVar[dict[str, str] | None] = None
+    default_headers: ClassVar[dict[str, str] | None] = None
     keeps_writes: ClassVar[bool] = False
     """Whether the request's writes are committed all the same (a revocation)."""
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail: str | list[dict[str, Any]] = detail or self.default_detail
+        self.headers: dict[str, str] | None = self.default_headers
         super().__init__(self.detail)
 
 
@@ -46,7 +47,7 @@ class NotAuthenticated(AppError):
 
     status_code = 401
     default_detail = "Could not validate credentials"
-    headers: ClassVar[dict[str, str] | None] = {"WWW-Authenticate": "Bearer"}
+    default_headers: ClassVar[dict[str, str] | None] = {"WWW-Authenticate": "Bearer"}
 
 
 class PermissionDenied(AppError):
@@ -74,6 +75,29 @@ class Conflict(AppError):
 
     status_code = 409
     default_detail = "Conflict with existing data"
+
+
+class RetryLater(AppError):
+    """The request may succeed later: answered with a `Retry-After` header (seconds)."""
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
+class TooManyRequests(RetryLater):
+    """A rate limit was reached (per account or per client)."""
+
+    status_code = 429
+    default_detail = "Too many requests; retry later"
+
+
+class ServiceUnavailable(RetryLater):
+    """The server cannot take the request now (busy, or its database is unreachable)."""
+
+    status_code = 503
+    default_detail = "Service temporarily unavailable; retry later"
 
 
 class InvalidField(AppError):
