@@ -27,10 +27,15 @@ SHOP = (
 
 
 def build_shop(target: Path) -> None:
-    """Generate the `shop` example backend at `target` (which must not exist)."""
+    """Generate the `shop` example backend at `target` (which must not exist).
+
+    Its `.env` holds a random secret, as in every new backend: it is not part of
+    the example.
+    """
     apply_plan(plan_new(target))
     for name, fields in SHOP:
         apply_plan(plan_generate(target, name, fields.split(), layers=ALL_LAYERS).plan)
+    (target / ".env").unlink()
 
 
 def main() -> None:

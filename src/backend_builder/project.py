@@ -1,17 +1,21 @@
 """`backend-builder new`: the base backend, with users, projects, memberships and auth."""
 
 import re
+import secrets
 from pathlib import Path
 
 from backend_builder.errors import BuilderError
 from backend_builder.manifest import DATABASES, MANIFEST, Manifest
 from backend_builder.plan import Plan, plan_files
-from backend_builder.render import render_tree
+from backend_builder.render import render, render_tree
 
 _DATABASE_URL_EXAMPLES = {
     "sqlite": "sqlite+aiosqlite:///./app.db",
     "postgresql": "postgresql://{slug}_app:app-password@127.0.0.1:5432/{slug}",
 }
+
+
+DOTENV = ".env"
 
 
 def project_slug(path: Path) -> str:
@@ -40,4 +44,6 @@ def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Pl
     }
     files = render_tree("project", context)
     files[MANIFEST] = Manifest(name=slug, database=database).dumps()
+    if not (path / DOTENV).exists():  # a backend's own .env holds its secrets: kept
+        files[DOTENV] = render("dotenv.jinja", {"secret_key": secrets.token_urlsafe(48)})
     return plan_files(path, files, force=force)

@@ -15,7 +15,7 @@ from app.core.errors import (
     error_responses,
     register_exception_handlers,
 )
-from app.core.limits import RequestLimits
+from app.core.limits import RelativeRedirects, RequestLimits
 
 
 @asynccontextmanager
@@ -33,15 +33,25 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    """Build the application: routers, error handlers and the health check."""
+    """Build the application: routers, error handlers and the health check.
+
+    In production the API describes itself nowhere: no Swagger UI, no ReDoc and no
+    OpenAPI document. A weak `SECRET_KEY` outside a local environment stops it here
+    (`InsecureSettings`), before it can sign a token.
+    """
+    settings.ensure_safe_to_serve()
+    documented = settings.environment != "production"
     application = FastAPI(
         title="Shop",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs" if settings.environment != "production" else None,
+        docs_url="/docs" if documented else None,
+        redoc_url="/redoc" if documented else None,
+        openapi_url="/openapi.json" if documented else None,
     )
     register_exception_handlers(application)
     application.add_middleware(RequestLimits)
+    application.add_middleware(RelativeRedirects)
     application.include_router(
         api_router,
         prefix="/api/v1",

@@ -227,6 +227,8 @@ def _schema_annotation(field: FieldSpec, annotation: str) -> str:
             )
         case FieldType.DATETIME:
             return "IsoDateTime"
+        case FieldType.JSON:
+            return "JsonObject"
     return annotation
 
 

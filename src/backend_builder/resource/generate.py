@@ -281,6 +281,7 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
         ("EmailStr", "pydantic"),
         ("IsoDate", "app.schemas.base"),
         ("IsoDateTime", "app.schemas.base"),
+        ("JsonObject", "app.schemas.base"),
         ("QueryInt", "app.schemas.base"),
         ("QueryBool", "app.schemas.base"),
     ):

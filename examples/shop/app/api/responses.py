@@ -30,8 +30,12 @@ def json_response(
 
 
 def next_page_link(request: Request, cursor: str | None) -> dict[str, str] | None:
-    """The `Link` header to the next page of a list, if there is one."""
+    """The `Link` header to the next page of a list, if there is one.
+
+    The link is relative (RFC 8288 resolves it against the request's URL), so the
+    `Host` header, which a client chooses, is never written into a response.
+    """
     if cursor is None:
         return None
     next_url = request.url.include_query_params(cursor=cursor)
-    return {"Link": f'<{next_url}>; rel="next"'}
+    return {"Link": f'<{next_url.path}?{next_url.query}>; rel="next"'}

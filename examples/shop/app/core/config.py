@@ -1,14 +1,23 @@
 """Application settings, read from the environment (and `.env`) once at start-up."""
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-DEFAULT_SECRET_KEY = "insecure-development-key-change-me-in-production"  # noqa: S105 - refused in production
+DEFAULT_SECRET_KEY = (
+    "changethis"  # noqa: S105 - a placeholder, refused outside local modes
+)
+MIN_SECRET_LENGTH = 32
+LOCAL_ENVIRONMENTS = frozenset({"development", "test"})
+
+
+class InsecureSettings(RuntimeError):
+    """The settings would let anyone forge tokens: the application does not start."""
 
 
 class Settings(BaseSettings):
@@ -16,7 +25,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
+    environment: Literal["development", "test", "production"] = "production"
     database_url: str = f"sqlite+aiosqlite:///{BASE_DIR / 'app.db'}"
     database_pool_size: int = Field(default=10, ge=0)
     database_echo: bool = False
@@ -40,18 +49,35 @@ class Settings(BaseSettings):
                 return driver + url.removeprefix(prefix)
         return url
 
-    @model_validator(mode="after")
-    def refuse_default_secret(self) -> "Settings":
-        """Refuse to run in production with the well-known default secret key."""
-        if self.environment == "production" and self.secret_key == DEFAULT_SECRET_KEY:
-            raise ValueError(
-                "SECRET_KEY must be set to a strong random value in production"
+    @property
+    def weak_secret(self) -> bool:
+        """Whether the secret key is the public placeholder or too short to be safe."""
+        return (
+            self.secret_key == DEFAULT_SECRET_KEY
+            or len(self.secret_key) < MIN_SECRET_LENGTH
+        )
+
+    def ensure_safe_to_serve(self) -> None:
+        """Refuse a weak secret key, unless the environment is explicitly a local one.
+
+        Without `ENVIRONMENT` the application runs as in production, so a backend
+        started by accident with the placeholder key refuses to start instead of
+        signing tokens that anyone could forge.
+        """
+        if not self.weak_secret:
+            return
+        if self.environment in LOCAL_ENVIRONMENTS:
+            warnings.warn(
+                "SECRET_KEY is weak: fine for local development, refused in production",
+                stacklevel=2,
             )
-        if self.environment == "production" and len(self.secret_key) < 32:
-            raise ValueError(
-                "SECRET_KEY must be at least 32 characters long in production"
-            )
-        return self
+            return
+        raise InsecureSettings(
+            f"SECRET_KEY must be a random value of at least {MIN_SECRET_LENGTH} "
+            "characters (python -c 'import secrets; print(secrets.token_urlsafe(48))'); "
+            "set it in the environment or in .env, or set ENVIRONMENT=development "
+            "to run locally"
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -143,21 +143,29 @@ async def _handle_app_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _printable(value: Any) -> Any:
+    """`value` with text that cannot be encoded as UTF-8 (bytes, lone surrogates) escaped."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_printable(key): _printable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(item) for item in value]
+    return value
+
+
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
-    """422 as FastAPI answers it, made safe for inputs that are not text."""
+    """422 as FastAPI answers it, made safe for inputs that are not UTF-8 text."""
     if not isinstance(
         exc, RequestValidationError
     ):  # pragma: no cover - registered for it
         raise exc
-    errors = [
-        (
-            {**error, "input": error["input"].decode("utf-8", "replace")}
-            if isinstance(error.get("input"), bytes)
-            else error
-        )
-        for error in exc.errors()
-    ]
-    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+    errors = _printable(
+        jsonable_encoder(exc.errors(), custom_encoder={bytes: _printable})
+    )
+    return JSONResponse({"detail": errors}, status_code=422)
 
 
 async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:

@@ -1,6 +1,7 @@
-"""Limits checked before a request reaches the application: its path and body size."""
+"""What is checked or rewritten around the application: path, body size, redirects."""
 
 import re
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -80,3 +81,43 @@ async def _reply(send: Send, status: int, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class RelativeRedirects:
+    """ASGI middleware: redirects point to a path, never to the `Host` a client sent.
+
+    Starlette answers `/api/v1/assets` with a redirect to `/api/v1/assets/` built
+    from the request's `Host` header, which the client chooses: an unknown host
+    would be echoed back (open redirects, poisoned caches). The `Location` of every
+    redirect is made relative, which browsers and HTTP clients resolve against the
+    URL they asked for.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request through; strip scheme and host from redirect locations."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_relative(message: Message) -> None:
+            if (
+                message["type"] == "http.response.start"
+                and 300 <= message["status"] < 400
+            ):
+                message["headers"] = [
+                    (name, _relative(value) if name == b"location" else value)
+                    for name, value in message["headers"]
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_relative)
+
+
+def _relative(location: bytes) -> bytes:
+    """`http://host/path?query` as `/path?query`."""
+    parts = urlsplit(location.decode("latin-1"))
+    path = "/" + parts.path.lstrip("/")  # never `//host`, which is absolute again
+    return (f"{path}?{parts.query}" if parts.query else path).encode("latin-1")

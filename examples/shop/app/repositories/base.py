@@ -17,12 +17,29 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache, lru_cache
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
+    DateTime,
+    Enum,
+    Float,
+    Integer,
+    Numeric,
+    String,
     Table,
     and_,
     bindparam,
@@ -32,6 +49,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.core.config import settings
 from app.core.errors import AppError, Conflict
@@ -85,10 +103,47 @@ def unique_violation(message: str, table: str, fields: Sequence[str]) -> str | N
     return None
 
 
+def _value_type(sql_type: TypeEngine[Any]) -> Any:
+    """The Python type of a column's values, bounded as the database bounds them."""
+    if isinstance(sql_type, TypeDecorator):
+        sql_type = sql_type.impl_instance
+    if isinstance(sql_type, Enum) and sql_type.enum_class is not None:
+        return sql_type.enum_class
+    if isinstance(sql_type, BigInteger):
+        return Annotated[int, Strict(), Field(ge=-(2**63), lt=2**63)]
+    if isinstance(sql_type, Integer):
+        return Annotated[int, Strict(), Field(ge=-(2**31), lt=2**31)]
+    if isinstance(sql_type, Float):
+        return Annotated[float, Field(allow_inf_nan=False)]
+    if isinstance(sql_type, Numeric):
+        return Annotated[
+            Decimal,
+            Field(
+                max_digits=sql_type.precision,
+                decimal_places=sql_type.scale,
+                allow_inf_nan=False,
+            ),
+        ]
+    if isinstance(sql_type, Boolean):
+        return StrictBool
+    if isinstance(sql_type, DateTime) and sql_type.timezone:
+        return AwareDatetime
+    if isinstance(sql_type, String):
+        return Annotated[str, Strict(), StringConstraints(max_length=sql_type.length)]
+    return sql_type.python_type
+
+
 @cache
-def _adapter(python_type: type) -> TypeAdapter[Any]:
-    """A cached validator and serializer for cursor values of one column type."""
-    return TypeAdapter(python_type)
+def _cursor_adapter(column: Column[Any]) -> TypeAdapter[Any]:
+    """Reads and writes the sort value of a cursor: valid for the column, or refused."""
+    return TypeAdapter(_value_type(column.type))
+
+
+def cursor_signature(project_id: uuid.UUID, payload: bytes) -> str:
+    """The signature of a cursor's payload: only this API, for this project, makes it."""
+    key = f"{settings.secret_key}:{project_id}".encode()
+    digest = hmac.new(key, payload, hashlib.sha256).digest()[:12]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def _in_project(table: Table) -> Any:
@@ -277,20 +332,15 @@ class ProjectRepository:
             raise ValueError(f"{self.table.name} has no column {name!r}") from None
         return column
 
-    def _signature(self, payload: bytes) -> str:
-        key = f"{settings.secret_key}:{self.project_id}".encode()
-        digest = hmac.new(key, payload, hashlib.sha256).digest()[:12]
-        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
     def _encode_cursor(self, row: Row, sort: SortOrder, column: Column[Any]) -> str:
-        adapter = _adapter(column.type.python_type)
+        adapter = _cursor_adapter(column)
         value = adapter.dump_python(
             adapter.validate_python(row[sort.field]), mode="json"
         )
         document = [str(sort), value, str(row["id"])]
         payload = json.dumps(document, separators=(",", ":")).encode()
         encoded = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-        return f"{encoded}.{self._signature(payload)}"
+        return f"{encoded}.{cursor_signature(self.project_id, payload)}"
 
     def _decode_cursor(
         self, cursor: str, sort: SortOrder, column: Column[Any]
@@ -298,12 +348,14 @@ class ProjectRepository:
         try:
             encoded, signature = cursor.split(".", 1)
             payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-            if not hmac.compare_digest(signature, self._signature(payload)):
+            if not hmac.compare_digest(
+                signature, cursor_signature(self.project_id, payload)
+            ):
                 raise InvalidCursor()
             sort_key, value, last_id = json.loads(payload)
             if sort_key != str(sort):
                 raise InvalidCursor("The cursor was issued for another sort order")
-            typed_value = _adapter(column.type.python_type).validate_python(value)
+            typed_value = _cursor_adapter(column).validate_python(value)
             return typed_value, uuid.UUID(last_id)
         except (ValueError, binascii.Error, ValidationError, TypeError) as error:
             raise InvalidCursor() from error

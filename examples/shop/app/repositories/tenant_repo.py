@@ -81,7 +81,9 @@ class TenantRepository:
         self, project_id: uuid.UUID, user_id: uuid.UUID
     ) -> Membership | None:
         """The user's membership in the project, or None."""
-        return await self.session.get(Membership, (project_id, user_id))
+        return await self.session.get(
+            Membership, (project_id, user_id), populate_existing=True
+        )
 
     async def members(
         self, project_id: uuid.UUID
@@ -97,11 +99,14 @@ class TenantRepository:
 
     async def add_member(
         self, project_id: uuid.UUID, user_id: uuid.UUID, role: Role
-    ) -> Membership:
-        """Insert a membership."""
+    ) -> Membership | None:
+        """Insert a membership; None if the user is already a member (the key decides)."""
         membership = Membership(project_id=project_id, user_id=user_id, role=role)
         self.session.add(membership)
-        await self.session.flush()
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            return None
         return membership
 
     async def remove_member(self, membership: Membership) -> None:
@@ -122,6 +127,18 @@ class TenantRepository:
                 "This member is still referenced by records of the project; "
                 "reassign or delete them first"
             ) from error
+
+    async def lock_memberships(self, project_id: uuid.UUID) -> None:
+        """Hold the project's row until the transaction ends (`SELECT ... FOR UPDATE`).
+
+        Changes to a project's members take this lock first, so they run one after
+        the other on current data: two owners demoting each other at once cannot
+        both see another owner.
+        SQLite runs one writer at a time anyway and ignores the clause.
+        """
+        await self.session.execute(
+            select(Project.id).where(Project.id == project_id).with_for_update()
+        )
 
     async def count_owners(self, project_id: uuid.UUID) -> int:
         """How many owners the project has."""

@@ -1,9 +1,10 @@
 """Database access for users and their refresh tokens."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.refresh_token import RefreshToken
@@ -31,11 +32,14 @@ class UserRepository:
             select(User).where(User.email == email.lower())
         )
 
-    async def create(self, email: str, hashed_password: str) -> User:
-        """Insert a user."""
+    async def create(self, email: str, hashed_password: str) -> User | None:
+        """Insert a user; None if the e-mail is taken (its unique index decides)."""
         user = User(email=email.lower(), hashed_password=hashed_password)
         self.session.add(user)
-        await self.session.flush()
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            return None
         return user
 
     async def add_refresh_token(
@@ -56,6 +60,31 @@ class UserRepository:
     async def get_refresh_token(self, token_id: uuid.UUID) -> RefreshToken | None:
         """The refresh token with this id, or None."""
         return await self.session.get(RefreshToken, token_id)
+
+    async def claim_refresh_token(self, token_id: uuid.UUID) -> uuid.UUID | None:
+        """Mark a usable refresh token used, atomically; return its family, or None.
+
+        The row is updated only if it is neither used nor revoked: of two requests
+        presenting the same token at once, the database lets exactly one claim it.
+        """
+        return await self.session.scalar(
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == token_id,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked.is_(False),
+            )
+            .values(used_at=datetime.now(UTC))
+            .returning(RefreshToken.family_id)
+        )
+
+    async def bump_token_version(self, user_id: uuid.UUID) -> None:
+        """End every token of a user: their version no longer matches."""
+        await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(token_version=User.token_version + 1)
+        )
 
     async def revoke_family(self, family_id: uuid.UUID) -> None:
         """Revoke every refresh token rotated from the same login."""

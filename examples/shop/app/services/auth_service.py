@@ -1,7 +1,6 @@
 """Registration, login, token rotation and logout."""
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +25,12 @@ class RefreshTokenReused(NotAuthenticated):
     keeps_writes = True
 
 
+class DuplicateEmail(Conflict):
+    """The e-mail is already registered (checked first, enforced by a unique index)."""
+
+    default_detail = "A user with this email already exists"
+
+
 class InvalidCredentials(NotAuthenticated):
     """Unknown e-mail or wrong password: the two are not told apart."""
 
@@ -43,8 +48,11 @@ class AuthService:
     async def register(self, data: RegisterRequest) -> User:
         """Create a user and a first project they own, set as their current one."""
         if await self.users.get_by_email(data.email) is not None:
-            raise Conflict("A user with this email already exists")
-        user = await self.users.create(data.email, await hash_password(data.password))
+            raise DuplicateEmail()
+        hashed = await hash_password(data.password)
+        user = await self.users.create(data.email, hashed)
+        if user is None:  # registered by a concurrent request meanwhile
+            raise DuplicateEmail()
         project_name = data.project_name or f"{data.email.split('@')[0]}'s project"
         project = await self.tenants.create_project(project_name, owner_id=user.id)
         user.current_project_id = project.id
@@ -65,25 +73,29 @@ class AuthService:
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Exchange a refresh token for a new pair; each token works once.
 
-        Presenting a token that was already used means it was stolen or replayed:
-        its whole family is revoked, so the thief and the victim must log in again.
+        The token is claimed with one conditional update, so that of two requests
+        racing with the same token exactly one wins. Presenting a token that was
+        already used means it was stolen or replayed: its whole family is revoked
+        and the user's token version moves on, so that every access token issued
+        so far stops working too; the thief and the victim must log in again.
         """
         try:
             claims = decode_token(refresh_token, "refresh")
         except InvalidToken as error:
             raise NotAuthenticated("Invalid refresh token") from error
-        stored = await self.users.get_refresh_token(claims.token_id)
-        if stored is None or stored.revoked:
-            raise NotAuthenticated("Invalid refresh token")
-        if stored.used_at is not None:
+        family_id = await self.users.claim_refresh_token(claims.token_id)
+        if family_id is None:
+            stored = await self.users.get_refresh_token(claims.token_id)
+            if stored is None or stored.revoked or stored.used_at is None:
+                raise NotAuthenticated("Invalid refresh token")
             await self.users.revoke_family(stored.family_id)
+            await self.users.bump_token_version(stored.user_id)
             # The revocation must outlive the error response, which rolls back.
             raise RefreshTokenReused()
-        user = await self.users.get(stored.user_id)
+        user = await self.users.get(claims.user_id)
         if user is None or not user.is_active or user.token_version != claims.version:
             raise NotAuthenticated("Invalid refresh token")
-        stored.used_at = datetime.now(UTC)
-        return await self._issue(user, family_id=stored.family_id)
+        return await self._issue(user, family_id=family_id)
 
     async def logout(self, user: User) -> None:
         """Make every token of the user stop working."""

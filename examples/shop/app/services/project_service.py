@@ -39,6 +39,12 @@ class UnknownUser(InvalidField):
         super().__init__("email", "no active user with this email", "unknown_user")
 
 
+class AlreadyMember(Conflict):
+    """The user is already a member of the project."""
+
+    default_detail = "This user is already a member of the project"
+
+
 class LastOwner(Conflict):
     """A project must keep at least one owner."""
 
@@ -124,8 +130,10 @@ class ProjectService:
         if user is None or not user.is_active:
             raise UnknownUser()
         if await self.tenants.membership(project_id, user.id) is not None:
-            raise Conflict("This user is already a member of the project")
+            raise AlreadyMember()
         membership = await self.tenants.add_member(project_id, user.id, data.role)
+        if membership is None:  # added by a concurrent request meanwhile
+            raise AlreadyMember()
         return MemberResponse(
             user_id=user.id,
             email=user.email,
@@ -137,6 +145,8 @@ class ProjectService:
         self, project_id: uuid.UUID, user_id: uuid.UUID, data: MemberUpdate
     ) -> MemberResponse:
         """Change a member's role: admins and owners; only owners touch owners."""
+        # Ownership changes run one at a time per project, on current data.
+        await self.tenants.lock_memberships(project_id)
         _, role = await self._project(project_id, Role.ADMIN)
         membership = await self._membership(project_id, user_id)
         self._check_can_grant(role, data.role)
@@ -154,6 +164,8 @@ class ProjectService:
 
     async def remove_member(self, project_id: uuid.UUID, user_id: uuid.UUID) -> None:
         """Remove a member: admins and owners; only owners remove owners."""
+        # Ownership changes run one at a time per project, on current data.
+        await self.tenants.lock_memberships(project_id)
         _, role = await self._project(project_id, Role.ADMIN)
         membership = await self._membership(project_id, user_id)
         self._check_can_grant(role, membership.role)
@@ -188,5 +200,6 @@ class ProjectService:
             )
 
     async def _check_not_last_owner(self, project_id: uuid.UUID) -> None:
+        """Refuse to take away the last owner (under `lock_memberships`)."""
         if await self.tenants.count_owners(project_id) <= 1:
             raise LastOwner()

@@ -10,6 +10,7 @@ Every test creates its own users and projects, so order never matters.
 
 import asyncio
 import os
+import secrets
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -33,10 +34,12 @@ APP_URL = (
     )
 )
 os.environ["ENVIRONMENT"] = "test"
+os.environ["SECRET_KEY"] = secrets.token_urlsafe(48)
 os.environ["DATABASE_URL"] = APP_URL
 os.environ["MIGRATION_DATABASE_URL"] = OWNER_URL
 os.environ["DATABASE_POOL_SIZE"] = "0"  # one connection per request: any event loop
 
+import httpx  # noqa: E402
 import pytest  # noqa: E402
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
@@ -151,6 +154,36 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str,
     assert response.status_code == 200, response.text
     tokens: dict[str, str] = response.json()
     return tokens
+
+
+requires_postgres = pytest.mark.skipif(
+    settings.is_sqlite,
+    reason="races are tested on PostgreSQL: SQLite runs one writer at a time",
+)
+
+
+def concurrently(*requests: tuple[str, str, dict[str, Any]]) -> list[httpx.Response]:
+    """Send `(method, url, options)` requests to the app at the same time.
+
+    Each request has its own database connection and transaction, as under real
+    traffic, so the requests race in the database; the responses keep their order.
+    """
+
+    async def send_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver"
+        ) as client:
+            return list(
+                await asyncio.gather(
+                    *(
+                        client.request(method, url, **options)
+                        for method, url, options in requests
+                    )
+                )
+            )
+
+    return asyncio.run(send_all())
 
 
 # Statements of the auth and tenancy of a project-scoped request: one query loads

@@ -1,0 +1,149 @@
+"""Rules that hold when requests race: each is enforced by the database, not by luck.
+
+The requests of a test run at the same time, each on its own connection and in its
+own transaction (`concurrently`), so that each rule meets the interleaving that
+broke it when it was only checked in Python.
+"""
+
+import uuid
+
+import httpx
+from fastapi.testclient import TestClient
+
+from app.tests.conftest import (
+    PASSWORD,
+    TestUser,
+    add_member,
+    concurrently,
+    register_user,
+    requires_postgres,
+)
+
+pytestmark = requires_postgres
+RACERS = 4
+# A race is won by chance: rules that lost it before are raced several times.
+ROUNDS = 6
+
+
+def test_a_refresh_token_presented_at_once_is_used_once(
+    client: TestClient, owner: TestUser
+) -> None:
+    body = {"json": {"refresh_token": owner.refresh_token}}
+    responses = concurrently(*[("POST", "/api/v1/auth/refresh", body)] * RACERS)
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [401] * (RACERS - 1), [r.text for r in responses]
+    # The losers count as reuse: the winner's new pair is revoked with its family.
+    winner = next(
+        response.json() for response in responses if response.status_code == 200
+    )
+    again = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": winner["refresh_token"]}
+    )
+    assert again.status_code == 401
+    me = client.get(
+        "/api/v1/users/me",
+        headers={"Authorization": f"Bearer {winner['access_token']}"},
+    )
+    assert me.status_code == 401
+
+
+def _one_refused_as_if_second(responses: list[httpx.Response], success: int) -> None:
+    """One request won; the other was answered as if it had come second.
+
+    The second finds its author demoted (403: only owners touch owners) or removed
+    (404: no longer a member), or runs into the last owner (409).
+    """
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses[0] == success, [r.text for r in responses]
+    assert statuses[1] in {403, 404, 409}, [r.text for r in responses]
+
+
+def _owners(client: TestClient, owner: TestUser) -> list[str]:
+    members = client.get(
+        f"/api/v1/projects/{owner.project_id}/members", headers=owner.headers
+    )
+    return [member["user_id"] for member in members.json() if member["role"] == "owner"]
+
+
+def test_two_owners_demoting_each_other_leave_one_owner(
+    client: TestClient, owner: TestUser
+) -> None:
+    other = register_user(client)
+    add_member(client, owner, other, "owner")
+    members = f"/api/v1/projects/{owner.project_id}/members"
+    for _ in range(ROUNDS):
+        responses = concurrently(
+            (
+                "PUT",
+                f"{members}/{other.id}",
+                {"json": {"role": "admin"}, "headers": owner.headers},
+            ),
+            (
+                "PUT",
+                f"{members}/{owner.id}",
+                {"json": {"role": "admin"}, "headers": other.headers},
+            ),
+        )
+        _one_refused_as_if_second(responses, 200)
+        survivor, demoted = (
+            (owner, other) if responses[0].status_code == 200 else (other, owner)
+        )
+        assert _owners(client, survivor) == [str(survivor.id)]
+        promote = {"role": "owner"}
+        response = client.put(
+            f"{members}/{demoted.id}", json=promote, headers=survivor.headers
+        )
+        assert response.status_code == 200
+
+
+def test_two_owners_removing_each_other_leave_one_owner(
+    client: TestClient, owner: TestUser
+) -> None:
+    other = register_user(client)
+    add_member(client, owner, other, "owner")
+    members = f"/api/v1/projects/{owner.project_id}/members"
+    for _ in range(ROUNDS):
+        responses = concurrently(
+            ("DELETE", f"{members}/{other.id}", {"headers": owner.headers}),
+            ("DELETE", f"{members}/{owner.id}", {"headers": other.headers}),
+        )
+        _one_refused_as_if_second(responses, 204)
+        survivor, removed = (
+            (owner, other) if responses[0].status_code == 204 else (other, owner)
+        )
+        assert _owners(client, survivor) == [str(survivor.id)]
+        again = {"email": removed.email, "role": "owner"}
+        assert (
+            client.post(members, json=again, headers=survivor.headers).status_code
+            == 201
+        )
+
+
+def test_one_email_registered_at_once_is_one_user() -> None:
+    email = f"racer-{uuid.uuid4().hex[:12]}@example.com"
+    body = {"json": {"email": email, "password": PASSWORD}}
+    responses = concurrently(*[("POST", "/api/v1/auth/register", body)] * 2)
+    assert sorted(response.status_code for response in responses) == [201, 409]
+    conflict = next(response for response in responses if response.status_code == 409)
+    assert conflict.json() == {"detail": "A user with this email already exists"}
+
+
+def test_one_member_added_at_once_is_one_membership(
+    client: TestClient, owner: TestUser
+) -> None:
+    user = register_user(client)
+    members = f"/api/v1/projects/{owner.project_id}/members"
+    add = (
+        "POST",
+        members,
+        {"json": {"email": user.email, "role": "member"}, "headers": owner.headers},
+    )
+    for _ in range(ROUNDS):
+        responses = concurrently(add, add)
+        assert sorted(response.status_code for response in responses) == [201, 409]
+        listed = client.get(members, headers=owner.headers).json()
+        assert [member["user_id"] for member in listed].count(str(user.id)) == 1
+        assert (
+            client.delete(f"{members}/{user.id}", headers=owner.headers).status_code
+            == 204
+        )
