@@ -45,6 +45,7 @@ _EXACT_FILTERS = {
     FieldType.ENUM,
 }
 _NOT_SORTABLE = {FieldType.JSON, FieldType.TEXT}
+_TEXT_TYPES = {FieldType.STR, FieldType.TEXT, FieldType.EMAIL, FieldType.URL}
 
 
 @dataclass(frozen=True)
@@ -371,6 +372,11 @@ def resource_context(
         "filter_fields": [f for f in fields if f.filterable],
         "sort_values": [f"{prefix}{name}" for name in sortable for prefix in ("", "-")],
         "sort_field": next((f for f in fields if f.sortable), None),
+        "sort_fields": [f for f in fields if f.sortable],
+        "sortable_columns": sortable,
+        "url_path": f"/api/v1/{names.kebab_plural}/",
+        "text_fields": [f for f in fields if f.type in _TEXT_TYPES],
+        "json_fields": [f for f in fields if f.is_json],
         "filter_field": next(
             (
                 view

@@ -335,7 +335,13 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     )
     router.add(f"app.services.{snake}_service", f"{cls}NotFound", f"{cls}Service")
 
-    tests = Imports().add("uuid").add("httpx").add("collections.abc", "Callable")
+    tests = Imports().add("base64").add("json").add("uuid").add("httpx")
+    tests.add("collections.abc", "Callable")
+    tests.add("app.repositories.base", "cursor_signature")
+    if FieldType.JSON.value in types:
+        tests.add("app.schemas.base", "JSON_MAX_BYTES", "JSON_MAX_DEPTH")
+    if context["unique_fields"]:
+        tests.add("app.tests.conftest", "concurrently", "requires_postgres")
     tests.add("typing", "Any").add("fastapi.testclient", "TestClient")
     tests.add(f"app.schemas.{snake}", f"{cls}Response", f"{cls}Update")
     tests.add("app.tests.conftest", "SCOPED_REQUEST_STATEMENTS", "TestUser", "count_statements")

@@ -3,7 +3,17 @@
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-_STDLIB = {"enum", "uuid", "datetime", "decimal", "typing", "collections.abc", "asyncio"}
+_STDLIB = {
+    "asyncio",
+    "base64",
+    "collections.abc",
+    "datetime",
+    "decimal",
+    "enum",
+    "json",
+    "typing",
+    "uuid",
+}
 
 
 def _name_key(name: str) -> tuple[int, str]:

@@ -1,5 +1,6 @@
 """Typed application errors and the one handler that turns them into responses."""
 
+import math
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -143,29 +144,45 @@ async def _handle_app_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _printable(value: Any) -> Any:
-    """`value` with text that cannot be encoded as UTF-8 (bytes, lone surrogates) escaped."""
+_ECHO_DEPTH = 8
+
+
+def _printable(value: Any, depth: int = 0) -> Any:
+    """`value` made safe to echo back as JSON, whatever a client sent.
+
+    Bytes and lone surrogates become escaped text, NaN and infinities become text,
+    and what nests deeper than a few levels is cut (a deep json input must not
+    exhaust the recursion of the encoder).
+    """
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict | list | tuple) and depth >= _ECHO_DEPTH:
+        return "..."
     if isinstance(value, dict):
-        return {_printable(key): _printable(item) for key, item in value.items()}
+        return {
+            _printable(key, depth + 1): _printable(item, depth + 1)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [_printable(item) for item in value]
+        return [_printable(item, depth + 1) for item in value]
     return value
 
 
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
-    """422 as FastAPI answers it, made safe for inputs that are not UTF-8 text."""
+    """422 as FastAPI answers it, made safe for any input (see `_printable`)."""
     if not isinstance(
         exc, RequestValidationError
     ):  # pragma: no cover - registered for it
         raise exc
-    errors = _printable(
-        jsonable_encoder(exc.errors(), custom_encoder={bytes: _printable})
-    )
-    return JSONResponse({"detail": errors}, status_code=422)
+    errors = [
+        {**error, "input": _printable(error["input"])} if "input" in error else error
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
 async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:

@@ -162,6 +162,32 @@ class TestRefresh:
         )
         assert after_reuse.status_code == 401
 
+    def test_reuse_also_ends_the_access_tokens(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        rotated = client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token}
+        ).json()
+        assert (
+            client.get(
+                "/api/v1/users/me",
+                headers={"Authorization": f"Bearer {rotated['access_token']}"},
+            ).status_code
+            == 200
+        )
+        replay = client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token}
+        )
+        assert replay.json() == {
+            "detail": "Refresh token reuse detected; please log in again"
+        }
+        for access in (owner.access_token, rotated["access_token"]):
+            me = client.get(
+                "/api/v1/users/me", headers={"Authorization": f"Bearer {access}"}
+            )
+            assert me.status_code == 401
+        assert login(client, owner.email)["access_token"]
+
     def test_access_token_is_not_a_refresh_token(
         self, client: TestClient, owner: TestUser
     ) -> None:

@@ -3,31 +3,70 @@
 import asyncio
 
 import pytest
-from pydantic import ValidationError
+from fastapi.testclient import TestClient
 from sqlalchemy import literal, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app import main
 from app.core import db
-from app.core.config import DEFAULT_SECRET_KEY, Settings, settings
+from app.core.config import (
+    DEFAULT_SECRET_KEY,
+    LOCAL_ENVIRONMENTS,
+    InsecureSettings,
+    Settings,
+    settings,
+)
 from app.core.sql import Query
 
 
-def test_production_refuses_the_default_secret() -> None:
-    with pytest.raises(ValidationError, match="SECRET_KEY"):
-        Settings(environment="production", secret_key=DEFAULT_SECRET_KEY)
+def test_without_an_environment_it_runs_as_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ENVIRONMENT")
+    assert Settings(_env_file=None).environment == "production"
 
 
-def test_production_refuses_a_short_secret() -> None:
-    with pytest.raises(ValidationError, match="32 characters"):
-        Settings(environment="production", secret_key="short")
+@pytest.mark.parametrize("secret", [DEFAULT_SECRET_KEY, "short", "s" * 31])
+def test_production_refuses_to_serve_with_a_weak_secret(secret: str) -> None:
+    weak = Settings(environment="production", secret_key=secret)
+    with pytest.raises(InsecureSettings, match="SECRET_KEY"):
+        weak.ensure_safe_to_serve()
+
+
+def test_the_app_does_not_start_with_a_weak_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    weak = Settings(environment="production", secret_key=DEFAULT_SECRET_KEY)
+    monkeypatch.setattr(main, "settings", weak)
+    with pytest.raises(InsecureSettings):
+        main.create_app()
+
+
+def test_local_environments_accept_a_weak_secret_with_a_warning() -> None:
+    for environment in LOCAL_ENVIRONMENTS:
+        with pytest.warns(UserWarning, match="SECRET_KEY is weak"):
+            Settings(
+                environment=environment, secret_key="changethis"
+            ).ensure_safe_to_serve()
 
 
 def test_production_accepts_a_real_secret() -> None:
-    assert (
-        Settings(environment="production", secret_key="s" * 48).environment
-        == "production"
-    )
+    Settings(environment="production", secret_key="s" * 48).ensure_safe_to_serve()
+
+
+def test_production_describes_the_api_nowhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    production = Settings(environment="production", secret_key="s" * 48)
+    monkeypatch.setattr(main, "settings", production)
+    hidden = TestClient(main.create_app())
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert hidden.get(path).status_code == 404, path
+    assert hidden.get("/health").status_code == 200
+
+
+def test_local_environments_document_the_api(client: TestClient) -> None:
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert client.get(path).status_code == 200, path
 
 
 @pytest.mark.parametrize(

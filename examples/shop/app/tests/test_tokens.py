@@ -193,3 +193,56 @@ def test_deactivated_user_loses_access(client: TestClient, owner: TestUser) -> N
         "UPDATE users SET is_active = false WHERE email = :email", email=owner.email
     )
     _assert_rejected(client, owner.access_token)
+
+
+def test_redirects_never_name_the_host_a_client_sent(
+    client: TestClient, owner: TestUser
+) -> None:
+    for host in ("evil.example", "evil.example:8443"):
+        response = client.get(
+            "/api/v1/projects",
+            headers={**owner.headers, "Host": host},
+            follow_redirects=False,
+        )
+        assert response.status_code == 307
+        assert response.headers["location"] == "/api/v1/projects/"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        (
+            "POST",
+            "/api/v1/auth/register",
+            '{"email": "a@example.com", "password": "<text>"}',
+        ),
+        (
+            "POST",
+            "/api/v1/auth/register",
+            '{"email": "<text>@example.com", "password": "a long password"}',
+        ),
+        (
+            "POST",
+            "/api/v1/auth/register",
+            '{"email": "b@example.com", "password": "a long password", "project_name": "<text>"}',
+        ),
+        ("POST", "/api/v1/projects/", '{"name": "<text>"}'),
+        (
+            "POST",
+            "/api/v1/projects/{project}/members",
+            '{"email": "<text>@example.com"}',
+        ),
+    ],
+)
+def test_unpaired_surrogates_are_refused_everywhere(
+    client: TestClient, owner: TestUser, method: str, path: str, body: str
+) -> None:
+    for text in (r"\ud800", r"x\udfffx"):
+        response = client.request(
+            method,
+            path.format(project=owner.project_id),
+            content=body.replace("<text>", text),
+            headers={**owner.headers, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["type"]
