@@ -91,3 +91,28 @@ def test_help_has_examples() -> None:
     result = runner.invoke(app, ["new", "--help"], env={"COLUMNS": "250"})
     assert result.exit_code == 0
     assert "backend-builder new my-api --database postgresql" in result.output
+
+
+def _dotenv(root: Path) -> dict[str, str]:
+    lines = (root / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_each_backend_gets_its_own_secret_in_a_git_ignored_env(tmp_path: Path) -> None:
+    secrets = set()
+    for name in ("one", "two"):
+        assert runner.invoke(app, ["new", str(tmp_path / name)]).exit_code == 0
+        settings = _dotenv(tmp_path / name)
+        assert settings["ENVIRONMENT"] == "development"
+        assert len(settings["SECRET_KEY"]) >= 32
+        assert ".env\n" in (tmp_path / name / ".gitignore").read_text()
+        secrets.add(settings["SECRET_KEY"])
+    assert len(secrets) == 2
+
+
+def test_force_keeps_an_existing_env(tmp_path: Path) -> None:
+    target = tmp_path / "my-api"
+    target.mkdir()
+    (target / ".env").write_text("SECRET_KEY=mine\n")
+    assert runner.invoke(app, ["new", str(target), "--force"]).exit_code == 0
+    assert (target / ".env").read_text() == "SECRET_KEY=mine\n"

@@ -18,11 +18,17 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 async def _inspect(url: str) -> tuple[int, str, bool]:
-    """As the app role: rows visible with no project, table owner, whether RLS binds it."""
+    """As the app role: rows visible with no project, table owner, whether RLS binds it.
+
+    The app role may read the migration state, but never change it.
+    """
     import asyncpg
 
     connection = await asyncpg.connect(url)
     try:
+        assert await connection.fetchval("SELECT count(*) FROM alembic_version") == 1
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await connection.execute("DELETE FROM alembic_version")
         rows = await connection.fetchval("SELECT count(*) FROM notes")
         owner = await connection.fetchval(
             "SELECT tableowner FROM pg_tables WHERE tablename = 'notes'"

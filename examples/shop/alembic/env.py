@@ -53,10 +53,33 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Roles that use the tables (the app) may read the migration state, never change it.
+_PROTECT_VERSION_TABLE = """
+DO $$
+DECLARE
+    grantee_name text;
+BEGIN
+    FOR grantee_name IN
+        SELECT DISTINCT grantee FROM information_schema.role_table_grants
+        WHERE table_schema = current_schema() AND table_name = 'alembic_version'
+            AND privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+            AND grantee NOT IN (current_user, 'PUBLIC')
+    LOOP
+        EXECUTE format(
+            'REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM %I',
+            grantee_name
+        );
+    END LOOP;
+END $$
+"""
+
+
 def _run_sync(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(_PROTECT_VERSION_TABLE)
 
 
 async def run_migrations_online() -> None:

@@ -70,17 +70,21 @@ def prepare_database() -> None:
             "NOSUPERUSER NOBYPASSRLS; "
             "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
         )
-    command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
-    if not settings.is_sqlite:
         grant_app_role()
+    command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
     _database_ready = True
 
 
 def grant_app_role() -> None:
-    """Let the application's role use every table, as the owner's default grants do."""
+    """Give the application's role what `scripts/postgres_roles.sql` gives it.
+
+    The schema, and by default the use of every table the owner creates from now on
+    (the migrations then take back what the app must not do, see `alembic/env.py`).
+    """
     run_sql(
         f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}",
     )
 
 

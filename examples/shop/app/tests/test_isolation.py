@@ -26,6 +26,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -53,13 +54,7 @@ from app.models import Base
 from app.models.base import NAMING_CONVENTION, ProjectScoped, UTCDateTime
 from app.models.project import Project
 from app.repositories.base import InvalidCursor, ProjectRepository, SortOrder
-from app.tests.conftest import (
-    APP_URL,
-    OWNER_URL,
-    grant_app_role,
-    prepare_database,
-    run_sql,
-)
+from app.tests.conftest import APP_URL, OWNER_URL, prepare_database, run_sql
 
 T = TypeVar("T")
 POSTGRES = not settings.is_sqlite
@@ -164,7 +159,6 @@ def notes_table() -> Iterator[None]:
     run_sql(str(CreateTable(Note.__table__).compile(dialect=engine.dialect)))
     if POSTGRES:
         run_sql(*rls_statements(table))
-        grant_app_role()
     yield
     run_sql(f"DROP TABLE {table}")
 
@@ -596,3 +590,25 @@ def test_every_project_scoped_table_has_row_level_security() -> None:
             t=table,
         )
         assert rows == [(True, True, 1)], table
+
+
+# The tenancy directory is not under row-level security: what the app role may do to it.
+DIRECTORY_TABLES = ("users", "projects", "memberships", "refresh_tokens")
+
+
+@postgres_only
+def test_the_app_role_uses_the_directory_and_only_reads_the_migration_state() -> None:
+    rows = run_sql(
+        "SELECT table_name, privilege_type FROM information_schema.role_table_grants "
+        "WHERE grantee = :role AND table_name = ANY(:tables)",
+        role=make_url(APP_URL).username,
+        tables=[*DIRECTORY_TABLES, "alembic_version"],
+    )
+    expected = {
+        (table, privilege)
+        for table in DIRECTORY_TABLES
+        for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE")
+    }
+    assert set(rows) == expected | {("alembic_version", "SELECT")}
+    with pytest.raises(DBAPIError, match="permission denied"):
+        run_sql("UPDATE alembic_version SET version_num = version_num", url=APP_URL)
