@@ -77,6 +77,15 @@ class TenantRepository:
         await self.session.delete(project)
         await self.session.flush()
 
+    async def set_current_project(self, user: User, project_id: uuid.UUID) -> bool:
+        """Make a project the user's current one; False if it no longer exists."""
+        user.current_project_id = project_id
+        try:
+            await self.session.flush()
+        except IntegrityError:  # its foreign key: the project was deleted meanwhile
+            return False
+        return True
+
     async def membership(
         self, project_id: uuid.UUID, user_id: uuid.UUID
     ) -> Membership | None:

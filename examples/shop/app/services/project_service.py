@@ -103,8 +103,8 @@ class ProjectService:
     async def switch_to(self, project_id: uuid.UUID) -> User:
         """Make one of the user's projects their current one; 404 if not a member."""
         await self._project(project_id)
-        self.user.current_project_id = project_id
-        await self.tenants.session.flush()
+        if not await self.tenants.set_current_project(self.user, project_id):
+            raise ProjectNotFound()  # deleted by a concurrent request meanwhile
         return self.user
 
     async def list_members(self, project_id: uuid.UUID) -> list[MemberResponse]:

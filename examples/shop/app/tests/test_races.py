@@ -147,3 +147,27 @@ def test_one_member_added_at_once_is_one_membership(
             client.delete(f"{members}/{user.id}", headers=owner.headers).status_code
             == 204
         )
+
+
+def test_switching_to_a_project_deleted_at_once_is_404_or_done(
+    client: TestClient, owner: TestUser
+) -> None:
+    for round_number in range(ROUNDS):
+        created = client.post(
+            "/api/v1/projects/",
+            json={"name": f"short-lived {round_number}"},
+            headers=owner.headers,
+        )
+        project = created.json()["id"]
+        responses = concurrently(
+            (
+                "PUT",
+                "/api/v1/users/me/current-project",
+                {"json": {"project_id": project}, "headers": owner.headers},
+            ),
+            ("DELETE", f"/api/v1/projects/{project}", {"headers": owner.headers}),
+        )
+        assert responses[0].status_code in {200, 404}, responses[0].text
+        assert responses[1].status_code == 204, responses[1].text
+        me = client.get("/api/v1/users/me", headers=owner.headers).json()
+        assert me["current_project_id"] != project
