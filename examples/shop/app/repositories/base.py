@@ -134,7 +134,7 @@ def _value_type(sql_type: TypeEngine[Any]) -> Any:
 
 
 @cache
-def _cursor_adapter(column: Column[Any]) -> TypeAdapter[Any]:
+def cursor_adapter(column: Column[Any]) -> TypeAdapter[Any]:
     """Reads and writes the sort value of a cursor: valid for the column, or refused."""
     return TypeAdapter(_value_type(column.type))
 
@@ -333,7 +333,7 @@ class ProjectRepository:
         return column
 
     def _encode_cursor(self, row: Row, sort: SortOrder, column: Column[Any]) -> str:
-        adapter = _cursor_adapter(column)
+        adapter = cursor_adapter(column)
         value = adapter.dump_python(
             adapter.validate_python(row[sort.field]), mode="json"
         )
@@ -355,7 +355,7 @@ class ProjectRepository:
             sort_key, value, last_id = json.loads(payload)
             if sort_key != str(sort):
                 raise InvalidCursor("The cursor was issued for another sort order")
-            typed_value = _cursor_adapter(column).validate_python(value)
+            typed_value = cursor_adapter(column).validate_python(value)
             return typed_value, uuid.UUID(last_id)
         except (ValueError, binascii.Error, ValidationError, TypeError) as error:
             raise InvalidCursor() from error

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import SessionLocal
 from app.models.membership import Role
-from app.repositories.base import _cursor_adapter
+from app.repositories.base import cursor_adapter
 from app.repositories.tenant_repo import TenantRepository
 from app.repositories.user_repo import UserRepository
 
@@ -107,7 +107,7 @@ def test_a_current_project_that_no_longer_exists_is_reported_not_raised() -> Non
 def test_cursor_values_keep_to_their_column(
     column: Column[Any], good: Any, bad: list[Any]
 ) -> None:
-    adapter = _cursor_adapter(column)
+    adapter = cursor_adapter(column)
     assert adapter.validate_python(adapter.dump_python(good, mode="json")) == good
     for value in bad:
         with pytest.raises(ValidationError):
