@@ -16,8 +16,11 @@ MIN_SECRET_LENGTH = 32
 LOCAL_ENVIRONMENTS = frozenset({"development", "test"})
 
 
-class InsecureSettings(RuntimeError):
-    """The settings would let anyone forge tokens: the application does not start."""
+class InsecureSettings(SystemExit):
+    """The settings would let anyone forge tokens: the application does not start.
+
+    A `SystemExit`, so that the server stops with this message alone, not a traceback.
+    """
 
 
 class Settings(BaseSettings):
