@@ -32,7 +32,7 @@ from sqlalchemy.pool import NullPool
 
 from app.core.config import settings
 from app.core.errors import ServiceUnavailable, keeps_writes
-from app.core.outages import ConnectionLost, is_outage, original_error
+from app.core.outages import is_outage, original_error
 from app.core.sql import Connection, CoreConnection, DriverConnection
 from app.core.tenancy import TenantSession
 
@@ -157,35 +157,44 @@ async def _driver_transaction(
                 settled = True
             raise
         await driver_transaction.commit()
-    except BaseException as error:
-        if settled:
-            raise
-        lost = db.driver.is_closed()
-        await _discard(connection, db.driver)
-        if lost and not is_outage(error):
-            raise ConnectionLost("The database closed the connection") from error
+    except BaseException:
+        if not settled:
+            await _discard(connection, db.driver)
         raise
 
 
 async def _begin(connection: AsyncConnection) -> tuple[DriverConnection, Transaction]:
     """Start the transaction on the driver, on a new connection if the pooled one is dead.
 
-    The server may have dropped a pooled connection while it waited (a restart, a
-    failover): it fails at BEGIN, before any statement of the request, so it is
-    discarded and the transaction starts once more on a new connection.
+    The server may have dropped pooled connections while they waited (a restart, a
+    failover). One that fails at BEGIN, before any statement of the request, is
+    discarded and the transaction starts once more, on the next connection.
     """
     try:
-        return await _start(connection)
+        return await _start(connection, await _open_driver(connection))
     except Exception:
-        return await _start(connection)
+        return await _start(connection, await _open_driver(connection))
 
 
-async def _start(connection: AsyncConnection) -> tuple[DriverConnection, Transaction]:
-    """BEGIN on the connection's driver; discard the connection if that fails."""
+async def _open_driver(connection: AsyncConnection) -> asyncpg.Connection:
+    """The connection's driver, once those the driver knows closed are discarded.
+
+    That check costs no round trip. Each discarded connection is replaced by the
+    pool's next one, or by a new connection once none is left: the loop ends.
+    """
     raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    driver_transaction = driver.transaction()
+    while raw.driver_connection.is_closed():
+        await _discard(connection, raw.driver_connection)
+        raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def _start(
+    connection: AsyncConnection, driver: asyncpg.Connection
+) -> tuple[DriverConnection, Transaction]:
+    """BEGIN on `driver`; discard the connection if that fails."""
     try:
+        driver_transaction = driver.transaction()
         await driver_transaction.start()
     except BaseException:
         await _discard(connection, driver)

@@ -12,11 +12,6 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-
-class ConnectionLost(Exception):
-    """The request's connection was closed under it (the driver says only "closed")."""
-
-
 _OUTAGES: tuple[type[BaseException], ...] = (
     OSError,  # refused, reset, unreachable, timed out: the network to the database
     PoolTimeout,  # no pooled connection came free in time
@@ -25,7 +20,6 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,  # 57P02
     asyncpg.CannotConnectNowError,  # 57P03: the server is starting up or shutting down
     asyncpg.InternalClientError,  # the driver lost track of the connection's protocol
-    ConnectionLost,
 )
 
 
@@ -44,11 +38,17 @@ def is_outage(error: BaseException) -> bool:
             return True
         if isinstance(cause, asyncpg.OutdatedSchemaCacheError):
             return False
-        if isinstance(cause, _OUTAGES):
+        if isinstance(cause, _OUTAGES) or _closed_connection(cause):
             return True
         if isinstance(cause, sqlite3.OperationalError):
             return cause.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
     return False
+
+
+def _closed_connection(error: BaseException) -> bool:
+    """asyncpg's error for an operation on a closed connection (SQLAlchemy's own test)."""
+    closed = "connection is closed" in str(error)
+    return isinstance(error, asyncpg.InterfaceError) and closed
 
 
 def original_error(error: BaseException) -> BaseException:

@@ -137,6 +137,12 @@ def unreachable_database() -> Iterator[AsyncEngine]:
         (asyncpg.AdminShutdownError("terminating connection"), True),
         (asyncpg.ConnectionDoesNotExistError("closed in the middle"), True),
         (asyncpg.InternalClientError("cannot switch to state 15"), True),
+        (
+            asyncpg.InterfaceError(
+                "cannot call Transaction.commit(): the underlying connection is closed"
+            ),
+            True,
+        ),
         (PoolTimeout("QueuePool limit reached"), True),
         (OperationalError("BEGIN", {}, _sqlite_error(sqlite3.SQLITE_BUSY)), True),
         (DBAPIError("SELECT 1", {}, Exception(), connection_invalidated=True), True),
@@ -145,6 +151,7 @@ def unreachable_database() -> Iterator[AsyncEngine]:
             False,
         ),
         (asyncpg.UniqueViolationError("duplicate key"), False),
+        (asyncpg.InterfaceError("the server expects 1 argument, 0 passed"), False),
         (asyncpg.OutdatedSchemaCacheError("cached statement plan is invalid"), False),
         (ValueError("not the database"), False),
     ],
@@ -224,6 +231,7 @@ def test_requests_meeting_an_outage_answer_503_and_lose_no_write(
                         break
                 done.set()
                 await asyncio.gather(*clients)
+                await _terminate_app_connections(killer)  # idle in the pool, now
                 await asyncio.sleep(0.2)  # the pool's sockets see the server's close
                 after = [
                     (
