@@ -82,8 +82,6 @@ class Cluster:
             )
             cluster._pg_ctl(
                 "start",
-                "-l",
-                str(directory / "postgresql.log"),
                 "-o",
                 f"-p {port} -c listen_addresses=127.0.0.1 -k {directory} -c fsync=off",
             )
@@ -100,7 +98,9 @@ class Cluster:
         return time.perf_counter() - started
 
     def _pg_ctl(self, action: str, *options: str) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-w", *options, action)
+        """pg_ctl, waiting until done; the server logs to a file, not to our pipes."""
+        log = str(self.directory / "postgresql.log")
+        self._run("pg_ctl", "-D", str(self.data), "-l", log, "-w", *options, action)
 
     def _command(self, tool: str, *args: str) -> list[str]:
         command = [str(self.bindir / tool), *args]
@@ -109,7 +109,9 @@ class Cluster:
         return command
 
     def _run(self, tool: str, *args: str) -> None:
-        finished = subprocess.run(self._command(tool, *args), capture_output=True, text=True)
+        finished = subprocess.run(
+            self._command(tool, *args), capture_output=True, text=True, timeout=120
+        )
         if finished.returncode != 0:
             raise RuntimeError(f"{tool} failed: {finished.stdout[-1500:]}{finished.stderr[-1500:]}")
 
