@@ -170,9 +170,10 @@ async def _begin(connection: AsyncConnection) -> tuple[DriverConnection, Transac
     failover). One that fails at BEGIN, before any statement of the request, is
     discarded and the transaction starts once more, on the next connection.
     """
+    driver = await _open_driver(connection)
     try:
-        return await _start(connection, await _open_driver(connection))
-    except Exception:
+        return await _start(connection, driver)
+    except Exception:  # not when connecting fails: that is not worth a second wait
         return await _start(connection, await _open_driver(connection))
 
 
