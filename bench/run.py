@@ -10,10 +10,14 @@ authentication from four servers, one uvicorn worker each:
   seed_literal  bench/servers/seed_literal.py: async endpoints over a sync Session
 
 Then it measures list and get (every server, in rounds), create/update/delete
-(generated and raw), the cost of deep pages, the statements sent per request, and
-profiles the generated server; it writes bench/RESULTS.md and bench/results.png.
+(generated and raw), the cost of deep pages, the statements sent per request, how the
+generated server rides out a PostgreSQL restart under writes (on a throw-away cluster
+of its own: bench/faults.py), and profiles the generated server; it writes
+bench/RESULTS.md and bench/results.png.
 
-Needs PostgreSQL reachable as a superuser (--admin-dsn) and, preferably, wrk on PATH.
+Needs PostgreSQL reachable as a superuser (--admin-dsn), its initdb and pg_ctl for the
+faults phase (run as the postgres user when the bench runs as root) and, preferably,
+wrk on PATH.
 """
 
 import argparse
