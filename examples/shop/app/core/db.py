@@ -108,7 +108,8 @@ async def transaction(bind: AsyncEngine = engine) -> AsyncIterator[Connection]:
 
     If the database is out of reach (`is_outage`) when connecting, during the block
     or at commit, the error becomes `ServiceUnavailable` (503 with `Retry-After`) and
-    is logged as one warning line: nothing was committed, so a retry is safe.
+    is logged as one warning line. Nothing was acknowledged: a success is answered
+    only once COMMIT succeeded (if COMMIT itself was cut off, its outcome is unknown).
     """
     try:
         async with bind.connect() as connection:
