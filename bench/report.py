@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 from dataset import Sizes
 from load import LoadResult, Probe
@@ -144,6 +145,39 @@ class Pooled:
     leaks: int  # lists of the other user that held rows (of another project)
 
 
+@dataclass(frozen=True)
+class Faults:
+    """PostgreSQL restarted (fast shutdown) under a write load: what clients and log saw."""
+
+    writers: int
+    seconds: float
+    restart_s: float  # how long `pg_ctl restart -m fast` took
+    outcomes: dict[str, int]  # HTTP status, or the client's error, to requests
+    acknowledged: int  # writes answered 201
+    lost: int  # of those, not in the database afterwards
+    recovery_s: float | None  # restart's start to the first success once failures ended
+    tracebacks: int
+    outage_lines: int  # the app's one warning line per request that met the outage
+
+    RECOVERY_LIMIT_S: ClassVar[float] = 5.0
+
+    @property
+    def failed(self) -> dict[str, int]:
+        """The outcomes that were not a success."""
+        return {k: n for k, n in sorted(self.outcomes.items()) if not k.startswith("2")}
+
+    @property
+    def clean(self) -> bool:
+        """Failures are 503s only, no write lost, no traceback, service back in time."""
+        return (
+            set(self.failed) <= {"503"}
+            and self.lost == 0
+            and self.tracebacks == 0
+            and self.recovery_s is not None
+            and self.recovery_s <= self.RECOVERY_LIMIT_S
+        )
+
+
 @dataclass
 class Results:
     """Everything one benchmark run measured, and how."""
@@ -173,6 +207,7 @@ class Results:
     serving: dict[str, LoadResult] = field(default_factory=dict)
     pooler: dict[str, "Pooled"] = field(default_factory=dict)
     pooler_version: str = ""
+    faults: Faults | None = None
     generation: dict[str, float] = field(default_factory=dict)
     suite: dict[str, tuple[float, str, int]] = field(default_factory=dict)
 
@@ -297,7 +332,26 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
                 f"{leaks} lists with another project's rows; {failed} failed requests",
             )
         )
+    rows.append(_faults_target(results.faults))
     return rows
+
+
+def _faults_target(faults: Faults | None) -> tuple[str, str, str]:
+    name = (
+        "faults: PostgreSQL restarted under writes: failures are 503s, no acknowledged "
+        f"write lost, no traceback, recovered within {Faults.RECOVERY_LIMIT_S:.0f} s"
+    )
+    if faults is None:
+        return _target(name, None, bool, "")
+    failed = ", ".join(f"{n} x {k}" for k, n in faults.failed.items()) or "none"
+    recovery = "never" if faults.recovery_s is None else f"{faults.recovery_s:.2f} s"
+    return _target(
+        name,
+        float(faults.clean),
+        bool,
+        f"failed: {failed}; {faults.lost} of {faults.acknowledged:,} acknowledged writes "
+        f"lost; {faults.tracebacks} tracebacks; recovered in {recovery}",
+    )
 
 
 def observations(results: Results) -> list[str]:
@@ -485,6 +539,33 @@ def _overload_section(results: Results) -> list[str]:
     ]
 
 
+def _faults_section(results: Results) -> list[str]:
+    faults = results.faults
+    if faults is None:
+        return []
+    outcomes = ", ".join(f"{k}: {n:,}" for k, n in sorted(faults.outcomes.items()))
+    recovery = "never" if faults.recovery_s is None else f"{faults.recovery_s:.2f} s"
+    return [
+        "## Faults: PostgreSQL restarted under writes",
+        "",
+        f"The generated server (its own throw-away PostgreSQL cluster) took {faults.writers} "
+        f"concurrent writers creating assets for {faults.seconds:.0f} s; the cluster was "
+        f"restarted with a fast shutdown meanwhile (`pg_ctl restart -m fast`, "
+        f"{faults.restart_s:.2f} s).",
+        "",
+        "| what | measured |",
+        "|---|---|",
+        f"| responses | {outcomes} |",
+        f"| acknowledged writes (201) | {faults.acknowledged:,} |",
+        f"| acknowledged writes missing afterwards | {faults.lost} |",
+        f"| time to recover (restart's start to the first success once failures ended) "
+        f"| {recovery} |",
+        f"| server log: outage lines (one per failed request) | {faults.outage_lines} |",
+        f"| server log: tracebacks | {faults.tracebacks} |",
+        "",
+    ]
+
+
 def _serving_section(results: Results) -> list[str]:
     if not results.serving:
         return []
@@ -664,6 +745,7 @@ def write_markdown(results: Results, path: Path) -> None:
             "",
         ]
     lines += _overload_section(results)
+    lines += _faults_section(results)
     lines += _serving_section(results)
     lines += _pooler_section(results)
     lines += _statement_section(results)

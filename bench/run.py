@@ -10,10 +10,14 @@ authentication from four servers, one uvicorn worker each:
   seed_literal  bench/servers/seed_literal.py: async endpoints over a sync Session
 
 Then it measures list and get (every server, in rounds), create/update/delete
-(generated and raw), the cost of deep pages, the statements sent per request, and
-profiles the generated server; it writes bench/RESULTS.md and bench/results.png.
+(generated and raw), the cost of deep pages, the statements sent per request, how the
+generated server rides out a PostgreSQL restart under writes (on a throw-away cluster
+of its own: bench/faults.py), and profiles the generated server; it writes
+bench/RESULTS.md and bench/results.png.
 
-Needs PostgreSQL reachable as a superuser (--admin-dsn) and, preferably, wrk on PATH.
+Needs PostgreSQL reachable as a superuser (--admin-dsn), its initdb and pg_ctl for the
+faults phase (run as the postgres user when the bench runs as root) and, preferably,
+wrk on PATH.
 """
 
 import argparse
@@ -47,6 +51,7 @@ from urllib.parse import urlsplit
 import httpx
 
 import dataset
+import faults
 import generate
 import load
 import pgbouncer
@@ -61,6 +66,7 @@ DATABASE, APP_ROLE = "bb_bench", "bb_bench_app"
 USER_EMAIL, USER_PASSWORD = "bench-owner@example.com", "bench password, long enough"
 OTHER_EMAIL = "bench-other@example.com"
 LOGINS = 4  # concurrent clients logging in during the overload phase
+FAULT_WRITERS = 8  # concurrent writers while PostgreSQL restarts
 # Every server is measured with these uvicorn settings: uvicorn's pure-Python defaults,
 # whatever else is installed, so that all servers run alike.
 BASELINE_OPTIONS = ("--workers", "1", "--loop", "asyncio", "--http", "h11")
@@ -332,6 +338,8 @@ class Bench:
             self.serving()
         with self.phase("behind PgBouncer"):
             self.pooler()
+        with self.phase("faults: PostgreSQL restarted under writes"):
+            self.faults()
         if not self.args.no_profile:
             with self.phase("profile the generated server"):
                 self.profile()
@@ -447,9 +455,12 @@ class Bench:
         """Register the benchmark user through the generated API, then log in."""
         self.project_id, self.token = self.sign_up(USER_EMAIL)
 
-    def sign_up(self, email: str) -> tuple[uuid.UUID, str]:
-        """Register a user (with a project of their own), log in; the project and token."""
-        url = self.servers["generated"].url
+    def sign_up(self, email: str, url: str | None = None) -> tuple[uuid.UUID, str]:
+        """Register a user (with a project of their own), log in; the project and token.
+
+        On the generated server, unless `url` names another.
+        """
+        url = url or self.servers["generated"].url
         response = httpx.post(
             f"{url}/api/v1/auth/register",
             json={"email": email, "password": USER_PASSWORD},
@@ -782,6 +793,42 @@ class Bench:
                     f"{result.errors} errors; other user: {seen.requests} lists, "
                     f"{seen.errors} failed, {leaks} with rows"
                 )
+
+    def faults(self) -> None:
+        """The generated app on a throw-away cluster restarted under writes (bench/faults.py)."""
+        bindir = faults.find_bindir()
+        if bindir is None:
+            self.results.notes.append(
+                "Faults not measured: no initdb and pg_ctl (apt-get install postgresql)."
+            )
+            return
+        with faults.Cluster.running(bindir, self.args.base_port + 80) as cluster:
+            owner = _with_database(cluster.admin_dsn, DATABASE)
+            env = {
+                **self.env,
+                "DATABASE_URL": _with_user(owner, APP_ROLE, self.app_password),
+                "MIGRATION_DATABASE_URL": owner,
+            }
+            asyncio.run(
+                dataset.recreate_database(
+                    cluster.admin_dsn, DATABASE, APP_ROLE, self.app_password
+                )
+            )
+            _run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=self.backend, env=env)
+            asyncio.run(dataset.grant_app_role(owner, APP_ROLE))
+            server = self._server("generated", self.args.base_port + 42, env, "-faults")
+            with server.running():
+                _, token = self.sign_up(USER_EMAIL, server.url)
+                measured = faults.measure(
+                    cluster, server.url, token, owner, server.log_path, FAULT_WRITERS
+                )
+        self.results.faults = measured
+        log(
+            f"faults: {measured.outcomes} in {measured.seconds:.0f} s, restart "
+            f"{measured.restart_s:.2f} s; {measured.lost} of {measured.acknowledged} "
+            f"acknowledged writes lost; recovered in {measured.recovery_s} s; "
+            f"{measured.tracebacks} tracebacks, {measured.outage_lines} outage lines"
+        )
 
     def profile(self) -> None:
         """Sample the generated server with py-spy during a list load."""

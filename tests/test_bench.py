@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
+import faults
 import load
 import pgbouncer
 import report
@@ -147,6 +148,49 @@ def test_the_overload_and_pooler_targets_fail_on_a_single_problem() -> None:
     verdicts = _verdicts(results)
     assert verdicts["overload: no errors, no pool timeouts"] == "FAIL"
     assert verdicts[pooler] == "FAIL"
+
+
+def test_recovery_runs_from_the_restart_to_the_first_success_once_failures_ended() -> None:
+    requests = [
+        (0.0, 0.1, "201"),
+        (1.0, 1.2, "503"),
+        (1.1, 1.5, "503"),
+        (1.3, 1.6, "201"),  # began before the last failure ended
+        (1.6, 1.7, "201"),
+    ]
+    assert faults._recovery(requests, 1.0, 1.3) == pytest.approx(0.7)
+    successes = [(0.0, 0.1, "201"), (1.4, 1.45, "201")]
+    assert faults._recovery(successes, 1.0, 1.3) == pytest.approx(0.45)
+    assert faults._recovery([(1.4, 1.5, "503")], 1.0, 1.3) is None
+
+
+def test_the_faults_target_fails_on_a_500_a_lost_write_a_traceback_or_no_recovery() -> None:
+    results = _results()
+    name = next(name for name in _verdicts(results) if name.startswith("faults:"))
+    assert _verdicts(results)[name] == "n/a"
+    faults = report.Faults(
+        writers=8,
+        seconds=6.0,
+        restart_s=0.3,
+        outcomes={"201": 900, "503": 20},
+        acknowledged=900,
+        lost=0,
+        recovery_s=0.4,
+        tracebacks=0,
+        outage_lines=20,
+    )
+    results.faults = faults
+    assert _verdicts(results)[name] == "PASS"
+    for broken in (
+        replace(faults, outcomes={"201": 900, "503": 19, "500": 1}),
+        replace(faults, outcomes={"201": 900, "ReadError": 1}),
+        replace(faults, lost=1),
+        replace(faults, tracebacks=1),
+        replace(faults, recovery_s=None),
+        replace(faults, recovery_s=report.Faults.RECOVERY_LIMIT_S + 1),
+    ):
+        results.faults = broken
+        assert _verdicts(results)[name] == "FAIL", broken
 
 
 @pytest.mark.parametrize(

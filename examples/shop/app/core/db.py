@@ -3,16 +3,26 @@
 A request uses one pooled connection and one transaction: `get_connection` opens
 them, and the ORM session of `get_db`, if the request needs one, runs on the same
 connection, so prebuilt statements and ORM code see each other's writes.
+
+When the database is out of reach (restarted, failing over, refusing connections),
+requests answer 503 with `Retry-After`, each logged as one warning line, and the
+connections involved are discarded rather than returned to the pool. A request is
+answered 2xx only once its COMMIT has succeeded.
 """
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any
 
+import anyio
+import asyncpg
+from asyncpg.transaction import Transaction
 from fastapi import Depends
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -21,9 +31,18 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from app.core.config import settings
-from app.core.errors import keeps_writes
+from app.core.errors import ServiceUnavailable, keeps_writes
+from app.core.outages import is_outage, original_error
 from app.core.sql import Connection, CoreConnection, DriverConnection
 from app.core.tenancy import TenantSession
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 2
+"""What `Retry-After` tells clients while the database is out of reach."""
+UNAVAILABLE = "The database is unavailable; retry later"
+DISCARD_TIMEOUT = 1.0
+"""Seconds to close a connection in doubt politely before dropping its socket."""
 
 
 def _engine_options() -> dict[str, Any]:
@@ -32,8 +51,8 @@ def _engine_options() -> dict[str, Any]:
     if settings.database_pool_size == 0:
         options["poolclass"] = NullPool
     elif not settings.is_sqlite:
-        # No pre-ping: it costs a transaction per checkout; a broken connection
-        # fails its request and is then discarded by the pool.
+        # No pre-ping: it costs a round trip per checkout. A pooled connection the
+        # server dropped fails at BEGIN and is replaced then (`_begin`).
         options["pool_size"] = settings.database_pool_size
         options["pool_recycle"] = 1800
     if settings.is_sqlite:
@@ -85,27 +104,120 @@ async def _ending(
 
 @asynccontextmanager
 async def transaction(bind: AsyncEngine = engine) -> AsyncIterator[Connection]:
-    """A pooled connection in a transaction that commits if the block succeeds."""
-    async with bind.connect() as connection:
-        if bind.dialect.driver != "asyncpg":
-            await connection.begin()
-            async with _ending(connection.commit, connection.rollback):
-                yield CoreConnection(connection)
-            return
-        raw = await connection.get_raw_connection()
-        if raw.driver_connection.is_closed():  # the server dropped it while pooled
-            await connection.invalidate()
-            raw = await connection.get_raw_connection()
-        db = DriverConnection(connection, raw.driver_connection)
-        try:
-            driver_transaction = db.driver.transaction()
-            await driver_transaction.start()
-            async with _ending(driver_transaction.commit, driver_transaction.rollback):
+    """A pooled connection in a transaction that commits if the block succeeds.
+
+    If the database is out of reach (`is_outage`) when connecting, during the block
+    or at commit, the error becomes `ServiceUnavailable` (503 with `Retry-After`) and
+    is logged as one warning line. Nothing was acknowledged: a success is answered
+    only once COMMIT succeeded (if COMMIT itself was cut off, its outcome is unknown).
+    """
+    try:
+        async with bind.connect() as connection:
+            if bind.dialect.driver != "asyncpg":
+                await connection.begin()
+                async with _ending(connection.commit, connection.rollback):
+                    yield CoreConnection(connection)
+                return
+            async with _driver_transaction(connection) as db:
                 yield db
-        except BaseException:
-            if db.driver.is_closed():  # lost mid-request: the pool must not reuse it
-                await connection.invalidate()
+    except Exception as error:
+        if not is_outage(error):
             raise
+        cause = original_error(error)
+        logger.warning(  # the first line only: not SQLAlchemy's statement and values
+            "Database unavailable, request answered 503: %s: %s",
+            type(cause).__name__,
+            str(cause).partition("\n")[0],
+        )
+        raise ServiceUnavailable(RETRY_AFTER_SECONDS, UNAVAILABLE) from error
+
+
+@asynccontextmanager
+async def _driver_transaction(
+    connection: AsyncConnection,
+) -> AsyncIterator[DriverConnection]:
+    """A transaction on the asyncpg connection itself, which commits if the block does.
+
+    A connection is discarded (`_discard`) whenever its state is in doubt: the block
+    was interrupted (a cancelled request), the connection failed or was lost, or
+    ROLLBACK or COMMIT failed. It is never handed to another request while an
+    operation may still be running on it.
+    """
+    db, driver_transaction = await _begin(connection)
+    settled = False  # the transaction ended cleanly, though the block failed
+    try:
+        try:
+            yield db
+        except Exception as error:
+            if not (is_outage(error) or db.driver.is_closed()):
+                await (
+                    driver_transaction.commit()
+                    if keeps_writes(error)
+                    else driver_transaction.rollback()
+                )
+                settled = True
+            raise
+        await driver_transaction.commit()
+    except BaseException:
+        if not settled:
+            await _discard(connection, db.driver)
+        raise
+
+
+async def _begin(connection: AsyncConnection) -> tuple[DriverConnection, Transaction]:
+    """Start the transaction on the driver, on a new connection if the pooled one is dead.
+
+    The server may have dropped pooled connections while they waited (a restart, a
+    failover). One that fails at BEGIN, before any statement of the request, is
+    discarded and the transaction starts once more, on the next connection.
+    """
+    driver = await _open_driver(connection)
+    try:
+        return await _start(connection, driver)
+    except Exception:  # not when connecting fails: that is not worth a second wait
+        return await _start(connection, await _open_driver(connection))
+
+
+async def _open_driver(connection: AsyncConnection) -> asyncpg.Connection:
+    """The connection's driver, once those the driver knows closed are discarded.
+
+    That check costs no round trip. Each discarded connection is replaced by the
+    pool's next one, or by a new connection once none is left: the loop ends.
+    """
+    raw = await connection.get_raw_connection()
+    while raw.driver_connection.is_closed():
+        await _discard(connection, raw.driver_connection)
+        raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def _start(
+    connection: AsyncConnection, driver: asyncpg.Connection
+) -> tuple[DriverConnection, Transaction]:
+    """BEGIN on `driver`; discard the connection if that fails."""
+    try:
+        driver_transaction = driver.transaction()
+        await driver_transaction.start()
+    except BaseException:
+        await _discard(connection, driver)
+        raise
+    return DriverConnection(connection, driver), driver_transaction
+
+
+async def _discard(connection: AsyncConnection, driver: asyncpg.Connection) -> None:
+    """Close the request's connection and keep the pool from handing it out again.
+
+    `close` first has the server cancel a query still running on the connection
+    (a request cancelled midway), then ends the session; if that fails or takes
+    over `DISCARD_TIMEOUT`, `terminate` drops the socket. Either way the server
+    rolls back what was not committed, and no later request meets the connection.
+    Shielded: a cancelled request still cleans up after itself.
+    """
+    with anyio.move_on_after(DISCARD_TIMEOUT, shield=True), suppress(Exception):
+        await driver.close()
+    driver.terminate()  # a no-op once closed
+    with anyio.CancelScope(shield=True):
+        await connection.invalidate()
 
 
 async def get_connection() -> AsyncIterator[Connection]:
