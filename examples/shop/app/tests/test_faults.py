@@ -79,12 +79,13 @@ async def _client_loop(
 
 
 async def _terminate_app_connections(killer: AsyncEngine) -> int:
-    """Terminate every other server connection of the application's role."""
+    """Terminate every other connection of the application's role to this database."""
     async with killer.connect() as connection:
         result = await connection.execute(
             text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE usename = current_user AND pid <> pg_backend_pid()"
+                "WHERE usename = current_user AND datname = current_database() "
+                "AND pid <> pg_backend_pid()"
             )
         )
         return int(result.scalar_one())
@@ -273,8 +274,8 @@ def test_a_query_cancelled_midway_leaves_no_busy_connection_in_the_pool() -> Non
     sleeping = Query(
         text(
             "SELECT count(*) AS sleeping FROM pg_stat_activity "
-            "WHERE usename = current_user AND state = 'active' "
-            "AND query LIKE 'SELECT pg_sleep%'"
+            "WHERE usename = current_user AND datname = current_database() "
+            "AND state = 'active' AND query LIKE 'SELECT pg_sleep%'"
         )
     )
 
