@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import login_flood
 from dataset import Sizes
 from load import LoadResult, Probe
 
@@ -175,6 +176,7 @@ class Results:
     pooler_version: str = ""
     generation: dict[str, float] = field(default_factory=dict)
     suite: dict[str, tuple[float, str, int]] = field(default_factory=dict)
+    login_flood: login_flood.LoginFlood | None = None
 
     def summary(self, kind: str, server: str, endpoint: str) -> Summary | None:
         """The median figures of a server on an endpoint (`kind` is reads or writes)."""
@@ -297,6 +299,7 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
                 f"{leaks} lists with another project's rows; {failed} failed requests",
             )
         )
+    rows += login_flood.targets(results.login_flood)
     return rows
 
 
@@ -665,6 +668,7 @@ def write_markdown(results: Results, path: Path) -> None:
         ]
     lines += _overload_section(results)
     lines += _serving_section(results)
+    lines += login_flood.section(results.login_flood)
     lines += _pooler_section(results)
     lines += _statement_section(results)
     lines += _profile_section(results)
