@@ -17,7 +17,6 @@ concurrent password hashing (`app.core.security`) still bounds what a flood cost
 import logging
 import math
 import time
-from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -77,10 +76,13 @@ class RateLimiter:
                 raise TooManyRequests(math.ceil(stats.reset_time - time.time()))
 
 
-@lru_cache
-def get_rate_limiter() -> RateLimiter:
-    """The process's rate limiter, built from the settings on first use."""
-    return RateLimiter(settings)
+rate_limiter = RateLimiter(settings)
+"""The process's rate limiter; its storage connects on first use."""
+
+
+async def get_rate_limiter() -> RateLimiter:
+    """The process's rate limiter, as a dependency that tests can override."""
+    return rate_limiter
 
 
 def client_address(request: Request) -> str:
