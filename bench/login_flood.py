@@ -170,7 +170,7 @@ async def _beside_flood(
 def measure(server: Any, token: str, email: str, seconds: float) -> LoginFlood:
     """Run the phase against a started server (bench/run.py's `Server`)."""
     group = server.process.pid
-    asyncio.run(probe_get(server.url, token, 1.0))  # warm-up: both workers, cold paths
+    asyncio.run(probe_get(server.url, token, 1.0))  # warm-up: first requests take cold paths
     idle = asyncio.run(probe_get(server.url, token, 2.0))
     result = LoginFlood(
         workers=int(OPTIONS[1]),
