@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -226,6 +227,19 @@ def test_hashing_beyond_the_cap_is_refused_with_503(
         assert (await holding).status_code == 200
 
     run(scenario)
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux", reason="per-thread nice values are Linux's"
+)
+def test_hashing_threads_yield_the_cpu_to_the_event_loop() -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def on_hashing_thread() -> int:
+        return await security.HashingSlots(1, 0).run(niceness)
+
+    assert asyncio.run(on_hashing_thread()) > niceness()
 
 
 def test_production_on_postgresql_needs_an_explicit_rate_limit_storage(
