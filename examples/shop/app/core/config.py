@@ -1,10 +1,12 @@
 """Application settings, read from the environment (and `.env`) once at start-up."""
 
+import os
 import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,7 +19,7 @@ LOCAL_ENVIRONMENTS = frozenset({"development", "test"})
 
 
 class InsecureSettings(SystemExit):
-    """The settings would let anyone forge tokens: the application does not start.
+    """The settings are unsafe to serve with (a forgeable secret, say): no start.
 
     A `SystemExit`, so that the server stops with this message alone, not a traceback.
     """
@@ -38,6 +40,16 @@ class Settings(BaseSettings):
     access_token_expire_minutes: int = Field(default=15, gt=0)
     refresh_token_expire_days: int = Field(default=14, gt=0)
     max_body_bytes: int = Field(default=4_194_304, gt=0)
+    # Abuse resistance: rate limits of login, registration and refresh, and the cap
+    # on concurrent password hashing (see app/core/ratelimit.py and security.py).
+    rate_limit_storage_url: str = "memory://"
+    rate_limit_key_prefix: str = "shop"
+    rate_limit_per_account: str = "10/minute;100/hour"
+    rate_limit_per_client: str = "60/minute;1000/hour"
+    password_hash_concurrency: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 1) // 4), ge=1
+    )
+    password_hash_queue_seconds: float = Field(default=1.0, ge=0)
 
     @field_validator("database_url")
     @classmethod
@@ -61,12 +73,28 @@ class Settings(BaseSettings):
         )
 
     def ensure_safe_to_serve(self) -> None:
-        """Refuse a weak secret key, unless the environment is explicitly a local one.
+        """Refuse settings that are unsafe to serve with (not to migrate with).
 
-        Without `ENVIRONMENT` the application runs as in production, so a backend
-        started by accident with the placeholder key refuses to start instead of
-        signing tokens that anyone could forge.
+        A weak secret key is refused unless the environment is explicitly a local
+        one: without `ENVIRONMENT` the application runs as in production, so a
+        backend started by accident with the placeholder key refuses to start
+        instead of signing tokens that anyone could forge.
+
+        On PostgreSQL in production the rate limit store must be chosen: such
+        deployments run several workers, often on several machines, and counters
+        kept in each process's memory would let each worker grant the full limit.
+        `memory://` stays possible, but only when set on purpose (a single worker).
         """
+        if (
+            self.environment == "production"
+            and not self.is_sqlite
+            and "rate_limit_storage_url" not in self.model_fields_set
+        ):
+            raise InsecureSettings(
+                "RATE_LIMIT_STORAGE_URL must be set in production on PostgreSQL: "
+                "redis://host:6379/0 so that rate limits hold across all workers "
+                "(or memory:// for a single worker)"
+            )
         if not self.weak_secret:
             return
         if self.environment in LOCAL_ENVIRONMENTS:
@@ -86,6 +114,25 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """Whether the database is SQLite (embedded) rather than PostgreSQL."""
         return self.database_url.startswith("sqlite")
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def known_rate_limit_storage(cls, url: str) -> str:
+        """Accept the in-process store (`memory://`) or Redis (`redis://`, `rediss://`)."""
+        schemes = ("memory://", "redis://", "rediss://", "redis+unix://")
+        if not url.startswith(schemes):
+            raise ValueError(f"must start with one of {', '.join(schemes)}")
+        return url
+
+    @field_validator("rate_limit_per_account", "rate_limit_per_client")
+    @classmethod
+    def valid_rate_limits(cls, value: str) -> str:
+        """Refuse at start-up limits that do not parse, e.g. `10/minute;100/hour`."""
+        try:
+            parse_many(value)
+        except ValueError as error:
+            raise ValueError(f"invalid rate limit {value!r}: {error}") from error
+        return value
 
 
 @lru_cache

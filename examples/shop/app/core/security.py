@@ -1,28 +1,97 @@
 """Password hashing and JSON Web Tokens.
 
-Hashing runs in a worker thread so that Argon2 never blocks the event loop. Tokens
+Hashing runs on threads of its own so that Argon2 never blocks the event loop, and
+at most PASSWORD_HASH_CONCURRENCY hashes run at once per worker: each takes 64 MiB
+and most of a CPU core or more, so a flood of logins must queue, briefly, and then
+get 503 rather than take the memory and the CPU from every other request. Tokens
 are signed with HS256 only; the audience tells access tokens from refresh tokens,
 so one can never be used as the other.
 """
 
+import asyncio
+import os
+import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+from weakref import WeakKeyDictionary
 
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from starlette.concurrency import run_in_threadpool
 
 from app.core.config import settings
+from app.core.errors import ServiceUnavailable
 
 ALGORITHM = "HS256"
 TokenKind = Literal["access", "refresh"]
+T = TypeVar("T")
 
 _password_hash = PasswordHash((Argon2Hasher(),))
 _DUMMY_HASH = _password_hash.hash(uuid.uuid4().hex)
+
+
+class HashingSlots:
+    """At most `size` password hashes at once; beyond, a short wait and then 503.
+
+    Hashes run on `size` threads of their own which, on Linux, yield the CPU to
+    the event loop (a higher nice value): under a flood of logins, the other
+    requests keep the CPU they need and the logins wait. Waiting for a slot is
+    counted per event loop, that is per worker process in production (tests may
+    run several loops, one after the other, in one process).
+    """
+
+    def __init__(self, size: int, wait_seconds: float) -> None:
+        self.size = size
+        self.wait_seconds = wait_seconds
+        self._threads = ThreadPoolExecutor(
+            size, thread_name_prefix="password-hash", initializer=_yield_cpu
+        )
+        self._slots: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._slots = WeakKeyDictionary()
+
+    async def run(self, function: Callable[..., T], *args: str) -> T:
+        """Run a hashing function on a hashing thread, or raise `ServiceUnavailable`."""
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.size)
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await slots.acquire()
+        except TimeoutError:
+            raise ServiceUnavailable(
+                retry_after=1, detail="Too many logins at once; retry shortly"
+            ) from None
+        try:
+            return await loop.run_in_executor(self._threads, function, *args)
+        finally:
+            slots.release()
+
+
+def _yield_cpu() -> None:
+    """Lower the calling thread's CPU priority (Linux: nice is per thread)."""
+    if sys.platform == "linux":
+        thread = threading.get_native_id()
+        with suppress(OSError):
+            niceness = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, min(niceness + 10, 19))
+
+
+password_hashing = HashingSlots(
+    settings.password_hash_concurrency, settings.password_hash_queue_seconds
+)
+
+
+async def _run_hash(function: Callable[..., T], *args: str) -> T:
+    """Run a hashing function off the event loop, within the hashing cap."""
+    return await password_hashing.run(function, *args)
 
 
 class InvalidToken(Exception):
@@ -41,19 +110,17 @@ class TokenClaims:
 
 
 async def hash_password(password: str) -> str:
-    """Hash a password with Argon2, off the event loop."""
-    return await run_in_threadpool(_password_hash.hash, password)
+    """Hash a password with Argon2, off the event loop (503 if too many at once)."""
+    return await _run_hash(_password_hash.hash, password)
 
 
 async def verify_password(password: str, hashed: str | None) -> bool:
-    """Check a password against its hash, off the event loop.
+    """Check a password against its hash, off the event loop (503 if too many at once).
 
     With no hash (unknown user) a dummy hash is checked anyway, so that the answer
     takes as long as for a wrong password.
     """
-    valid = await run_in_threadpool(
-        _password_hash.verify, password, hashed or _DUMMY_HASH
-    )
+    valid = await _run_hash(_password_hash.verify, password, hashed or _DUMMY_HASH)
     return valid and hashed is not None
 
 

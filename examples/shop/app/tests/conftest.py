@@ -38,6 +38,11 @@ os.environ["SECRET_KEY"] = secrets.token_urlsafe(48)
 os.environ["DATABASE_URL"] = APP_URL
 os.environ["MIGRATION_DATABASE_URL"] = OWNER_URL
 os.environ["DATABASE_POOL_SIZE"] = "0"  # one connection per request: any event loop
+# One client registers and logs in hundreds of users here: limits that never bind.
+# test_ratelimit.py sets strict ones.
+os.environ["RATE_LIMIT_STORAGE_URL"] = "memory://"
+os.environ["RATE_LIMIT_PER_ACCOUNT"] = "10000/minute"
+os.environ["RATE_LIMIT_PER_CLIENT"] = "10000/minute"
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402

@@ -1,23 +1,66 @@
-"""Registration, login, token refresh and logout."""
+"""Registration, login, token refresh and logout.
+
+Registration, login and refresh are rate limited per account and per client
+(`app.core.ratelimit`): the limits are checked before the database is touched
+and before any password is hashed.
+"""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, status
+from fastapi import APIRouter, Depends, Form, Request, status
 
 from app.api.deps import CurrentUser, SessionDep
-from app.core.errors import Conflict, NotAuthenticated, error_responses
+from app.core.errors import (
+    Conflict,
+    NotAuthenticated,
+    ServiceUnavailable,
+    TooManyRequests,
+    error_responses,
+)
+from app.core.ratelimit import RateLimiterDep, client_address
+from app.core.security import InvalidToken, decode_token
 from app.schemas.auth import RefreshRequest, RegisterRequest, TokenPair
 from app.schemas.user import UserResponse
 from app.services.auth_service import AuthService
 
 router = APIRouter()
 
+LoginEmail = Annotated[
+    str, Form(max_length=320, pattern=r"^[^\x00]*$", description="The user's e-mail")
+]
+
+
+async def limit_register(
+    request: Request, data: RegisterRequest, limiter: RateLimiterDep
+) -> None:
+    """Count a registration against the client's and the e-mail's limits."""
+    await limiter.hit("register", client=client_address(request), account=data.email)
+
+
+async def limit_login(
+    request: Request, username: LoginEmail, limiter: RateLimiterDep
+) -> None:
+    """Count a login attempt against the client's and the account's limits."""
+    await limiter.hit("login", client=client_address(request), account=username.lower())
+
+
+async def limit_refresh(
+    request: Request, data: RefreshRequest, limiter: RateLimiterDep
+) -> None:
+    """Count a refresh against the client's limits and, if valid, its user's."""
+    try:
+        account = str(decode_token(data.refresh_token, "refresh").user_id)
+    except InvalidToken:
+        account = None
+    await limiter.hit("refresh", client=client_address(request), account=account)
+
 
 @router.post(
     "/register",
     response_model=UserResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(Conflict),
+    responses=error_responses(Conflict, TooManyRequests, ServiceUnavailable),
+    dependencies=[Depends(limit_register)],
 )
 async def register(data: RegisterRequest, db: SessionDep) -> UserResponse:
     """Create an account and a first project that the new user owns."""
@@ -26,13 +69,13 @@ async def register(data: RegisterRequest, db: SessionDep) -> UserResponse:
 
 
 @router.post(
-    "/token", response_model=TokenPair, responses=error_responses(NotAuthenticated)
+    "/token",
+    response_model=TokenPair,
+    responses=error_responses(NotAuthenticated, TooManyRequests, ServiceUnavailable),
+    dependencies=[Depends(limit_login)],
 )
 async def login(
-    username: Annotated[
-        str,
-        Form(max_length=320, pattern=r"^[^\x00]*$", description="The user's e-mail"),
-    ],
+    username: LoginEmail,
     password: Annotated[str, Form(max_length=128, pattern=r"^[^\x00]*$")],
     db: SessionDep,
 ) -> TokenPair:
@@ -41,7 +84,10 @@ async def login(
 
 
 @router.post(
-    "/refresh", response_model=TokenPair, responses=error_responses(NotAuthenticated)
+    "/refresh",
+    response_model=TokenPair,
+    responses=error_responses(NotAuthenticated, TooManyRequests),
+    dependencies=[Depends(limit_refresh)],
 )
 async def refresh(data: RefreshRequest, db: SessionDep) -> TokenPair:
     """Exchange a refresh token for a new pair; the old one stops working."""
