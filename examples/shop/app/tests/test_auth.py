@@ -188,6 +188,21 @@ class TestRefresh:
             assert me.status_code == 401
         assert login(client, owner.email)["access_token"]
 
+    def test_tokens_are_never_cached(self, client: TestClient, owner: TestUser) -> None:
+        responses = [
+            client.post(
+                "/api/v1/auth/token",
+                data={"username": owner.email, "password": PASSWORD},
+            ),
+            client.post(
+                "/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token}
+            ),
+        ]
+        for response in responses:
+            assert response.status_code == 200, response.text
+            assert response.headers["cache-control"] == "no-store"
+            assert response.headers["pragma"] == "no-cache"
+
     def test_access_token_is_not_a_refresh_token(
         self, client: TestClient, owner: TestUser
     ) -> None:

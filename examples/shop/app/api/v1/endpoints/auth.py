@@ -7,7 +7,7 @@ and before any password is hashed.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, status
+from fastapi import APIRouter, Depends, Form, Request, Response, status
 
 from app.api.deps import CurrentUser, SessionDep
 from app.core.errors import (
@@ -55,6 +55,12 @@ async def limit_refresh(
     await limiter.hit("refresh", client=client_address(request), account=account)
 
 
+def no_store(response: Response) -> None:
+    """A response that holds tokens must not be cached (RFC 6749, section 5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+
+
 @router.post(
     "/register",
     response_model=UserResponse,
@@ -72,7 +78,7 @@ async def register(data: RegisterRequest, db: SessionDep) -> UserResponse:
     "/token",
     response_model=TokenPair,
     responses=error_responses(NotAuthenticated, TooManyRequests, ServiceUnavailable),
-    dependencies=[Depends(limit_login)],
+    dependencies=[Depends(limit_login), Depends(no_store)],
 )
 async def login(
     username: LoginEmail,
@@ -87,7 +93,7 @@ async def login(
     "/refresh",
     response_model=TokenPair,
     responses=error_responses(NotAuthenticated, TooManyRequests),
-    dependencies=[Depends(limit_refresh)],
+    dependencies=[Depends(limit_refresh), Depends(no_store)],
 )
 async def refresh(data: RefreshRequest, db: SessionDep) -> TokenPair:
     """Exchange a refresh token for a new pair; the old one stops working."""
