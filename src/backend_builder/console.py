@@ -83,7 +83,7 @@ def show_status(status: Status) -> None:
     )
     resources = Table(title="Resources", title_justify="left", show_lines=False)
     for column in ("resource", "table", "fields", "migrations", "files"):
-        resources.add_column(column, overflow="fold")
+        resources.add_column(column, overflow="fold", no_wrap=column in ("resource", "table"))
     for resource in status.resources:
         states = Counter(f.state for f in resource.files)
         files = ", ".join(
@@ -102,7 +102,8 @@ def show_status(status: Status) -> None:
         console.print(resources)
     else:
         console.print("No resources yet.")
-    changed = [f for f in status.all_files() if f.state is not FileState.GENERATED]
+    # Untracked files (from an old manifest) are only counted: all of them would be listed.
+    changed = [f for f in status.all_files() if f.state in (FileState.EDITED, FileState.MISSING)]
     if changed:
         files = Table(title="Files not as generated", title_justify="left")
         for column in ("file", "owner", "state"):
@@ -118,6 +119,8 @@ def show_status(status: Status) -> None:
     )
     chain = " -> ".join(r.revision for r in status.migrations.chain) or "none"
     console.print(f"Migrations: {escape(chain)}")
+    if len(status.migrations.heads) > 1:
+        console.print(f"  [bold red]heads:[/] {', '.join(status.migrations.heads)}")
     if status.migrations.unrecorded:
         console.print(
             "  [dim]not from backend-builder:[/] " + ", ".join(status.migrations.unrecorded)

@@ -277,7 +277,8 @@ def _migrations(root: Path, manifest: Manifest, problems: list[Problem]) -> Migr
                     )
                 )
     tops = heads(revisions)
-    if len(tops) > 1:
+    broken = any(p.code == "migration_chain_broken" for p in problems)
+    if len(tops) > 1 and not broken:  # a broken link already explains the extra head
         problems.append(
             Problem(
                 "migration_heads",
