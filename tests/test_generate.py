@@ -198,3 +198,15 @@ def test_help_shows_the_field_language_and_examples() -> None:
     assert result.exit_code == 0
     assert "enum:a,b,c" in result.output
     assert "status:enum:draft,sent,paid:default=draft" in result.output
+
+
+def test_endpoints_need_no_migration_chain(backend: Path) -> None:
+    assert _generate(backend, "model", "Asset", "name:str")[0] == 0
+    (backend / "alembic/versions/0003_branch.py").write_text(
+        'revision = "branch"\ndown_revision = "0001_base"\n'
+    )
+    code, output = _generate(backend, "resource", "Tag", "label:str")
+    assert code == 1 and "2 heads" in output
+    code, output = _generate(backend, "endpoint", "Asset")
+    assert code == 0, output
+    assert (backend / "app/api/v1/endpoints/assets.py").is_file()

@@ -7,6 +7,7 @@ migration may have run, and its files may carry hand edits.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from backend_builder.resource.layers import (
     migration_path,
     url_prefix,
 )
-from backend_builder.resource.spec import FieldType, ResourceSpec, SpecError, parse_names
+from backend_builder.resource.spec import FieldType, Names, ResourceSpec, SpecError, parse_names
 
 __all__ = [
     "ALL_LAYERS",
@@ -102,7 +103,10 @@ def plan_generate(
             details={"layers": done},
         )
     refs = _ref_targets(manifest, spec, layers)
-    revision, down_revision, migration_file = _new_migration(root, names)
+    if "migration" in layers:
+        revision, down_revision, migration_file = _new_migration(root, names)
+    else:  # no migration is written: the chain is not needed (nor checked)
+        revision, down_revision, migration_file = _no_migration(saved)
     context = resource_context(spec, refs, revision=revision, down_revision=down_revision)
     context["imports"] = _imports(context)
     outputs = {
@@ -268,7 +272,13 @@ def _ref_targets(
     return targets
 
 
-def _new_migration(root: Path, names: Any) -> tuple[str, str, str]:
+def _no_migration(saved: SavedResource | None) -> tuple[str, str, str]:
+    """The context's revision when no migration is written: the resource's last, if any."""
+    last = saved.migrations[-1] if saved is not None and saved.migrations else ""
+    return last, "", ""
+
+
+def _new_migration(root: Path, names: Names) -> tuple[str, str, str]:
     """Revision, parent revision and path of a new migration creating `names.table`.
 
     The parent is the single head of the chain on disk (which may include
@@ -302,7 +312,7 @@ def _wiring(
     record, to its base copy: the recorded base stays the generator's output.
     """
     names = spec.names
-    edits: list[tuple[str, Any]] = []
+    edits: list[tuple[str, Callable[[str], str]]] = []
     if "model" in layers:
         edits.append(
             (
