@@ -28,7 +28,8 @@ generated is unknown), and `load` then adopts each resource's create migration
 by the only naming rule format 1 ever used (`*_create_<table>.py`), and the base
 migration as the chain's root. Nothing is written until a command writes the
 manifest again, which then writes format 2 (old files keep no hash: `status`
-reports them as untracked rather than guess).
+reports them as untracked rather than guess; a shared module wired then has no
+base copy, so its content as written becomes its first recorded base).
 """
 
 import hashlib
