@@ -2,6 +2,7 @@
 
 import difflib
 import importlib.util
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,12 +17,20 @@ def _load_builder():
 
 
 def _files(root: Path) -> dict[str, str]:
-    """Text of every file, but caches (`__pycache__`, `.ruff_cache`, ...) left by runs."""
+    """Text of every file, base copies included, but caches (`__pycache__`, `.ruff_cache`, ...)."""
     files = {}
     for path in sorted(root.rglob("*")):
         folders = path.relative_to(root).parts[:-1]
-        if path.is_file() and not any(f == "__pycache__" or f.startswith(".") for f in folders):
-            files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
+        cached = any(
+            f == "__pycache__" or (f.startswith(".") and f != ".backend-builder") for f in folders
+        )
+        if path.is_file() and not cached:
+            text = path.read_text(encoding="utf-8")
+            if path.name == "backend-builder.toml":
+                # Which black wrote the files is recorded; a newer black that formats the
+                # same way must not make the example stale.
+                text = re.sub(r'(?m)^black_version = ".*"$', 'black_version = "*"', text)
+            files[path.relative_to(root).as_posix()] = text
     return files
 
 

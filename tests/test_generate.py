@@ -83,14 +83,69 @@ def test_json_output(backend: Path) -> None:
     assert {"path": "app/models/asset.py", "action": "create"} in document["files"]
 
 
-def test_regenerating_needs_force(backend: Path) -> None:
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_an_existing_resource_is_never_regenerated(backend: Path, force: list[str]) -> None:
     assert _generate(backend, "resource", "Asset", "name:str")[0] == 0
-    code, output = _generate(backend, "resource", "Asset", "name:str", "size:int")
-    assert code == 1 and "already exists" in output and "--force" in output
-    code, output = _generate(backend, "resource", "Asset", "name:str", "size:int", "--force")
+    service = backend / "app/services/asset_service.py"
+    service.write_text(service.read_text() + "\n\ndef mine() -> None:\n    pass\n")
+    before = _tree(backend)
+    code, output = _generate(backend, "resource", "Asset", "name:str", "size:int", *force)
+    assert code == 1
+    assert "resource 'Asset' already exists" in output
+    assert "0002_assets" in output and "will not be rewritten" in output
+    assert "generate field" in output and "change field" in output
+    assert "Traceback" not in output
+    assert _tree(backend) == before
+
+
+def test_force_refusal_is_structured_json(backend: Path) -> None:
+    assert _generate(backend, "resource", "Asset", "name:str")[0] == 0
+    before = _tree(backend)
+    code, output = _generate(backend, "resource", "Asset", "size:int", "--force", "--json")
+    assert code == 1
+    error = json.loads(output)["error"]
+    assert error["code"] == "resource_exists"
+    assert error["resource"] == "Asset"
+    assert error["details"]["migrations"] == ["0002_assets"]
+    assert error["details"]["requested_fields"] == ["size:int"]
+    assert "generate field" in error["details"]["field_commands"]
+    assert "--force" not in error["message"]
+    assert _tree(backend) == before
+
+
+def test_a_model_is_not_regenerated_and_endpoints_are_not_generated_twice(
+    backend: Path,
+) -> None:
+    assert _generate(backend, "model", "Asset", "name:str")[0] == 0
+    before = _tree(backend)
+    code, output = _generate(backend, "model", "Asset", "name:str", "size:int", "--force")
+    assert code == 1 and "already exists" in output and "generate endpoint Asset" in output
+    assert _tree(backend) == before
+    assert _generate(backend, "endpoint", "Asset")[0] == 0
+    router = backend / "app/api/v1/endpoints/assets.py"
+    router.write_text(router.read_text() + "# mine\n")
+    before = _tree(backend)
+    code, output = _generate(backend, "endpoint", "Asset", "--force", "--json")
+    assert code == 1
+    error = json.loads(output)["error"]
+    assert error["code"] == "layers_exist" and error["resource"] == "Asset"
+    assert _tree(backend) == before
+
+
+def test_force_still_replaces_a_file_nobody_generated(backend: Path) -> None:
+    (backend / "app/models/asset.py").write_text("# an old file, not generated\n")
+    code, output = _generate(backend, "resource", "Asset", "name:str", "--force")
     assert code == 0, output
-    assert "size" in (backend / "app/models/asset.py").read_text()
-    assert len(list((backend / "alembic/versions").glob("*_create_assets.py"))) == 1
+    assert "class Asset" in (backend / "app/models/asset.py").read_text()
+
+
+def test_bad_field_is_a_json_error_naming_the_token(backend: Path) -> None:
+    code, output = _generate(backend, "resource", "Asset", "name:strng", "--json")
+    assert code == 1
+    error = json.loads(output)["error"]
+    assert error["code"] == "invalid_spec"
+    assert error["token"] == "name:strng"
+    assert "did you mean 'str'" in error["message"]
 
 
 @pytest.mark.parametrize(
@@ -143,3 +198,15 @@ def test_help_shows_the_field_language_and_examples() -> None:
     assert result.exit_code == 0
     assert "enum:a,b,c" in result.output
     assert "status:enum:draft,sent,paid:default=draft" in result.output
+
+
+def test_endpoints_need_no_migration_chain(backend: Path) -> None:
+    assert _generate(backend, "model", "Asset", "name:str")[0] == 0
+    (backend / "alembic/versions/0003_branch.py").write_text(
+        'revision = "branch"\ndown_revision = "0001_base"\n'
+    )
+    code, output = _generate(backend, "resource", "Tag", "label:str")
+    assert code == 1 and "2 heads" in output
+    code, output = _generate(backend, "endpoint", "Asset")
+    assert code == 0, output
+    assert (backend / "app/api/v1/endpoints/assets.py").is_file()

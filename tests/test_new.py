@@ -116,3 +116,36 @@ def test_force_keeps_an_existing_env(tmp_path: Path) -> None:
     (target / ".env").write_text("SECRET_KEY=mine\n")
     assert runner.invoke(app, ["new", str(target), "--force"]).exit_code == 0
     assert (target / ".env").read_text() == "SECRET_KEY=mine\n"
+
+
+def test_an_existing_backend_is_not_created_again_even_with_force(tmp_path: Path) -> None:
+    target = tmp_path / "my-api"
+    assert runner.invoke(app, ["new", str(target)]).exit_code == 0
+    (target / "app" / "main.py").write_text("# edited by hand\n")
+    before = _tree(target)
+    result = runner.invoke(app, ["new", str(target), "--force", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.output)["error"]["code"] == "backend_exists"
+    assert _tree(target) == before
+
+
+def test_every_file_is_recorded_with_a_base_copy(tmp_path: Path) -> None:
+    import tomllib
+
+    from backend_builder.manifest import base_path, digest
+
+    target = tmp_path / "my-api"
+    assert runner.invoke(app, ["new", str(target)]).exit_code == 0
+    document = tomllib.loads((target / "backend-builder.toml").read_text())
+    assert document["backend"]["format"] == 2
+    assert document["backend"]["migrations"] == ["0001_base"]
+    records = {record["path"]: record for record in document["files"]}
+    written = {
+        path
+        for path in _tree(target)
+        if not path.startswith(".backend-builder/") and path not in {".env", "backend-builder.toml"}
+    }
+    assert set(records) == written
+    for path, record in records.items():
+        assert record["sha256"] == digest((target / path).read_text())
+        assert (target / base_path(path)).read_text() == (target / path).read_text()

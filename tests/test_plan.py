@@ -57,3 +57,30 @@ def test_failed_write_rolls_everything_back(
         apply_plan(plan)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["edit.txt"]
     assert (tmp_path / "edit.txt").read_text() == "before"
+
+
+def test_a_modified_file_that_does_not_exist_is_created(tmp_path: Path) -> None:
+    plan = plan_files(tmp_path, {}, {"copies/a.txt": "a"})
+    assert [(op.path, op.action) for op in plan.ops] == [("copies/a.txt", Action.CREATE)]
+    apply_plan(plan)
+    assert (tmp_path / "copies/a.txt").read_text() == "a"
+
+
+def test_a_stale_plan_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "edit.txt").write_text("before")
+    plan = plan_files(tmp_path, {"new.txt": "new"}, {"edit.txt": "after"})
+    (tmp_path / "edit.txt").write_text("changed meanwhile")
+    with pytest.raises(BuilderError) as raised:
+        apply_plan(plan)
+    assert raised.value.code == "stale_plan"
+    assert raised.value.details["paths"] == ["edit.txt"]
+    assert (tmp_path / "edit.txt").read_text() == "changed meanwhile"
+    assert not (tmp_path / "new.txt").exists()
+
+
+def test_a_file_created_after_the_plan_makes_it_stale(tmp_path: Path) -> None:
+    plan = plan_files(tmp_path, {"new.txt": "new"})
+    (tmp_path / "new.txt").write_text("mine")
+    with pytest.raises(BuilderError, match="changed since the plan"):
+        apply_plan(plan)
+    assert (tmp_path / "new.txt").read_text() == "mine"

@@ -1,12 +1,19 @@
 """The `backend-builder` command line."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from backend_builder import __version__
-from backend_builder.console import console, show_error, show_json, show_next_steps, show_plan
+from backend_builder.console import (
+    console,
+    show_error,
+    show_json,
+    show_next_steps,
+    show_plan,
+    show_status,
+)
 from backend_builder.errors import BuilderError
 from backend_builder.plan import Plan, apply_plan
 from backend_builder.project import plan_new
@@ -26,7 +33,15 @@ app = typer.Typer(
 )
 
 DryRun = Annotated[bool, typer.Option("--dry-run", "-n", help="Show the plan; write nothing.")]
-Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing files.")]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        "-f",
+        help="Overwrite existing files that backend-builder did not generate. Never "
+        "regenerates an existing resource or rewrites a migration.",
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
@@ -45,6 +60,12 @@ def main(
     """Build multi-tenant FastAPI backends."""
 
 
+def _fail(error: BuilderError, as_json: bool) -> NoReturn:
+    """Report `error` (as JSON on stdout with --json) and exit with status 1."""
+    show_error(error, as_json=as_json)
+    raise typer.Exit(1)
+
+
 def _execute(
     plan: Plan, *, dry_run: bool, as_json: bool, summary: dict[str, Any] | None = None
 ) -> None:
@@ -54,13 +75,16 @@ def _execute(
             apply_plan(plan)
         show_json({**(summary or plan.to_dict()), "dry_run": dry_run})
         return
-    show_plan(plan, dry_run=dry_run)
     if plan.conflicts:
+        show_plan(plan, dry_run=dry_run)
         raise BuilderError(
             f"{len(plan.conflicts)} file(s) already exist with other content; "
             "nothing was written",
             hint="review them with --dry-run, then pass --force to overwrite",
+            code="conflict",
+            details={"paths": [op.path for op in plan.conflicts]},
         )
+    show_plan(plan, dry_run=dry_run)
     if not dry_run:
         apply_plan(plan)
 
@@ -85,8 +109,7 @@ def new(
         plan = plan_new(path, database=database, force=force)
         _execute(plan, dry_run=dry_run, as_json=as_json)
     except BuilderError as error:
-        show_error(error)
-        raise typer.Exit(1) from None
+        _fail(error, as_json)
     if not dry_run and not as_json:
         console.print(f"\n[bold green]Created[/] a {database} backend in [bold]{path}[/].")
         show_next_steps(
@@ -119,6 +142,36 @@ def demo(
     except BuilderError as error:
         show_error(error)
         raise typer.Exit(1) from None
+
+
+@app.command(
+    epilog="[bold]Examples[/]\n\n"
+    "  backend-builder status\n\n"
+    "  backend-builder status --path my-api\n\n"
+    "  backend-builder status --json | jq '.resources[].files[] | select(.state != \"generated\")'"
+    "\n\n"
+    "Exit code 0 when the backend matches its manifest (edited files are listed, and fine), "
+    "1 when a generated file or a migration is missing or the migration chain is broken."
+)
+def status(
+    path: Annotated[
+        Path, typer.Option("--path", "-p", help="The backend (default: the current directory).")
+    ] = Path("."),
+    as_json: Json = False,
+) -> None:
+    """Resources and fields; each generated file as generated, edited or missing; migrations."""
+    from backend_builder.status import backend_status
+
+    try:
+        report = backend_status(path)
+    except BuilderError as error:
+        _fail(error, as_json)
+    if as_json:
+        show_json(report.to_dict())
+    else:
+        show_status(report)
+    if not report.consistent:
+        raise typer.Exit(1)
 
 
 generate_app = typer.Typer(
@@ -159,8 +212,7 @@ def _generate(
         generation = plan_generate(path, name, fields, layers=layers, force=force)
         _execute(generation.plan, dry_run=dry_run, as_json=as_json, summary=generation.to_dict())
     except BuilderError as error:
-        show_error(error)
-        raise typer.Exit(1) from None
+        _fail(error, as_json)
     if not dry_run and not as_json:
         names = generation.spec.names
         console.print(f"\n[bold green]Generated[/] {names.class_name} ({', '.join(layers)}).")

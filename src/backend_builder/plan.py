@@ -83,7 +83,8 @@ def plan_files(
     """Plan writing `created` (new files) and `modified` (edits of existing files).
 
     A new file that already exists with other content is a conflict, unless
-    `force` turns it into an overwrite.
+    `force` turns it into an overwrite. A modified file that does not exist yet
+    (such as a base copy) is created.
     """
     ops: list[FileOp] = []
     for path, content in created.items():
@@ -98,6 +99,9 @@ def plan_files(
             action = Action.OVERWRITE if force else Action.CONFLICT
             ops.append(FileOp(path, content, action, previous))
     for path, content in (modified or {}).items():
+        if not (root / path).exists():
+            ops.append(FileOp(path, content, Action.CREATE))
+            continue
         previous = _read(root / path)
         action = Action.IDENTICAL if previous == content else Action.MODIFY
         ops.append(FileOp(path, content, action, previous))
@@ -114,13 +118,21 @@ def _read(path: Path) -> str:
 def apply_plan(plan: Plan) -> None:
     """Write every change of the plan, or none of them.
 
-    Each file is written to a temporary file beside it and renamed into place. If
-    anything fails, files written so far are restored (or removed, with the
-    directories the plan created), and the error is raised.
+    The plan is applied only if every file it changes is still as it was when the
+    plan was made; otherwise nothing is written. Each file is written to a
+    temporary file beside it and renamed into place. If anything fails, files
+    written so far are restored (or removed, with the directories the plan
+    created), and the error is raised.
     """
     if plan.conflicts:
         names = ", ".join(op.path for op in plan.conflicts)
-        raise BuilderError(f"would overwrite existing files: {names}", hint="use --force")
+        raise BuilderError(
+            f"would overwrite existing files: {names}",
+            hint="review them, then overwrite them explicitly",
+            code="conflict",
+            details={"paths": [op.path for op in plan.conflicts]},
+        )
+    _check_fresh(plan)
     done: list[FileOp] = []
     created_dirs: list[Path] = []
     try:
@@ -133,8 +145,28 @@ def apply_plan(plan: Plan) -> None:
         _rollback(plan.root, done, created_dirs)
         raise BuilderError(
             f"could not write {plan.root / op.path}: {error.strerror or error}; "
-            "nothing was changed"
+            "nothing was changed",
+            code="write_failed",
+            path=op.path,
         ) from error
+
+
+def _check_fresh(plan: Plan) -> None:
+    """Refuse a plan whose files changed on disk after it was made."""
+    stale = []
+    for op in plan.changes:
+        target = plan.root / op.path
+        current = _read(target) if target.exists() else None
+        if current != op.previous:
+            stale.append(op.path)
+    if stale:
+        raise BuilderError(
+            f"{len(stale)} file(s) changed since the plan was made: {', '.join(stale)}; "
+            "nothing was written",
+            hint="run the command again",
+            code="stale_plan",
+            details={"paths": stale},
+        )
 
 
 def _make_parents(directory: Path) -> Iterable[Path]:

@@ -5,7 +5,15 @@ import secrets
 from pathlib import Path
 
 from backend_builder.errors import BuilderError
-from backend_builder.manifest import DATABASES, MANIFEST, Manifest
+from backend_builder.manifest import (
+    DATABASES,
+    MANIFEST,
+    NOT_RECORDED,
+    FileRecord,
+    Manifest,
+    base_path,
+)
+from backend_builder.migrations import parse_revision
 from backend_builder.plan import Plan, plan_files
 from backend_builder.render import render, render_tree
 
@@ -25,13 +33,33 @@ def project_slug(path: Path) -> str:
 
 
 def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Plan:
-    """Plan creating a backend at `path`; refuses a non-empty directory unless forced."""
+    """Plan creating a backend at `path`; refuses a non-empty directory unless forced.
+
+    A directory that already holds a backend is refused even when forced: its
+    generated files may carry hand edits, and its manifest its resources.
+    """
     if database not in DATABASES:
-        raise BuilderError(f"unknown database '{database}'; choose one of: {', '.join(DATABASES)}")
+        raise BuilderError(
+            f"unknown database '{database}'; choose one of: {', '.join(DATABASES)}",
+            code="unknown_database",
+            token=database,
+        )
     if path.exists() and not path.is_dir():
-        raise BuilderError(f"{path} exists and is not a directory")
+        raise BuilderError(f"{path} exists and is not a directory", code="not_a_directory")
+    if (path / MANIFEST).exists():
+        raise BuilderError(
+            f"{path} already holds a backend ({MANIFEST}); it is not created again over "
+            "its files, which may carry hand edits",
+            hint="choose a new directory; to change a resource, see `backend-builder status`",
+            code="backend_exists",
+            path=MANIFEST,
+        )
     if path.is_dir() and any(path.iterdir()) and not force:
-        raise BuilderError(f"{path} is not empty", hint="choose a new directory, or pass --force")
+        raise BuilderError(
+            f"{path} is not empty",
+            hint="choose a new directory, or pass --force",
+            code="directory_not_empty",
+        )
     slug = project_slug(path)
     context = {
         "project_slug": slug,
@@ -43,7 +71,17 @@ def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Pl
         ),
     }
     files = render_tree("project", context)
-    files[MANIFEST] = Manifest(name=slug, database=database).dumps()
+    records = [FileRecord.of(p, content) for p, content in files.items() if p not in NOT_RECORDED]
+    migrations = tuple(
+        revision.revision
+        for p, content in files.items()
+        if p.startswith("alembic/versions/") and p.endswith(".py")
+        if (revision := parse_revision(content, p)) is not None
+    )
+    manifest = Manifest(name=slug, database=database, migrations=migrations).with_files(records)
+    for record in records:
+        files[base_path(record.path)] = files[record.path]
+    files[MANIFEST] = manifest.dumps()
     if not (path / DOTENV).exists():  # a backend's own .env holds its secrets: kept
         files[DOTENV] = render("dotenv.jinja", {"secret_key": secrets.token_urlsafe(48)})
     return plan_files(path, files, force=force)

@@ -1,27 +1,57 @@
-"""`backend-builder generate`: plan every file of a resource, then write all or nothing."""
+"""`backend-builder generate`: plan every file of a resource, then write all or nothing.
 
-import ast
+Every file written is recorded in the manifest with the hash of its content as
+generated, and a base copy of that content is written under
+`.backend-builder/base/`. An existing resource is never generated again: its
+migration may have run, and its files may carry hand edits.
+"""
+
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from backend_builder.errors import BuilderError
-from backend_builder.manifest import MANIFEST, Manifest, SavedResource, find_root, load
+from backend_builder.manifest import (
+    MANIFEST,
+    FileRecord,
+    Manifest,
+    SavedResource,
+    base_path,
+    find_root,
+    load,
+)
+from backend_builder.migrations import heads, read_revisions
 from backend_builder.plan import Plan, plan_files
 from backend_builder.render import format_python, render
 from backend_builder.resource.context import USERS, RefTarget, ref_target_of, resource_context
 from backend_builder.resource.imports import Imports
 from backend_builder.resource.inject import CannotInject, register_model, register_router
-from backend_builder.resource.spec import FieldType, ResourceSpec, SpecError, parse_names
+from backend_builder.resource.layers import (
+    ALL_LAYERS,
+    ENDPOINT_LAYERS,
+    LAYERS,
+    MODEL_LAYERS,
+    MODELS_MODULE,
+    ROUTER_MODULE,
+    VERSIONS,
+    migration_path,
+    url_prefix,
+)
+from backend_builder.resource.spec import FieldType, Names, ResourceSpec, SpecError, parse_names
 
-MODEL_LAYERS = ("model", "migration")
-ENDPOINT_LAYERS = ("schemas", "repository", "service", "router", "tests")
-ALL_LAYERS = MODEL_LAYERS + ENDPOINT_LAYERS
+__all__ = [
+    "ALL_LAYERS",
+    "ENDPOINT_LAYERS",
+    "FIELD_COMMANDS",
+    "MODEL_LAYERS",
+    "Generation",
+    "plan_generate",
+]
 
-ROUTER_MODULE = "app/api/v1/api.py"
-MODELS_MODULE = "app/models/__init__.py"
-VERSIONS = "alembic/versions"
+# The commands that will change an existing resource's fields (issue 10).
+FIELD_COMMANDS = ("generate field", "remove field", "rename field", "change field")
 
 
 @dataclass(frozen=True)
@@ -51,47 +81,104 @@ def plan_generate(
     layers: tuple[str, ...],
     force: bool = False,
 ) -> Generation:
-    """Plan generating `layers` of resource `name` in the backend at or above `start`."""
+    """Plan generating `layers` of resource `name` in the backend at or above `start`.
+
+    `force` only lets a new resource's file replace a file that nobody generated;
+    it never regenerates an existing resource or replaces a generated file.
+    """
     root = find_root(start)
     manifest = load(root)
     spec = _spec(manifest, name, tokens, layers)
-    saved = manifest.resource(spec.names.class_name)
-    if saved is not None and tokens is not None and not force:
+    names = spec.names
+    saved = manifest.resource(names.class_name)
+    if saved is not None and tokens is not None:
+        raise _exists(saved, tokens)
+    if saved is not None and (done := [layer for layer in layers if layer in saved.layers]):
         raise BuilderError(
-            f"resource '{spec.names.class_name}' already exists in this backend",
-            hint="pass --force to regenerate it from the new fields",
+            f"resource '{names.class_name}' already has its {', '.join(done)} layer(s); "
+            "generated files are kept as they are, with any hand edits",
+            hint="re-rendering generated files with a three-way merge is planned (update)",
+            code="layers_exist",
+            resource=names.class_name,
+            details={"layers": done},
         )
     refs = _ref_targets(manifest, spec, layers)
-    migration_path, revision, down_revision = _migration(root, spec.names.table)
+    if "migration" in layers:
+        revision, down_revision, migration_file = _new_migration(root, names)
+    else:  # no migration is written: the chain is not needed (nor checked)
+        revision, down_revision, migration_file = _no_migration(saved)
     context = resource_context(spec, refs, revision=revision, down_revision=down_revision)
     context["imports"] = _imports(context)
-    names = spec.names
     outputs = {
-        "model": (f"app/models/{names.snake}.py", "resource/model.py.jinja"),
-        "migration": (migration_path, "resource/migration.py.jinja"),
-        "schemas": (f"app/schemas/{names.snake}.py", "resource/schema.py.jinja"),
-        "repository": (f"app/repositories/{names.snake}_repo.py", "resource/repository.py.jinja"),
-        "service": (f"app/services/{names.snake}_service.py", "resource/service.py.jinja"),
-        "router": (
-            f"app/api/v1/endpoints/{names.plural_snake}.py",
-            "resource/router.py.jinja",
-        ),
-        "tests": (f"app/tests/test_{names.plural_snake}.py", "resource/tests.py.jinja"),
+        layer: migration_file if layer == "migration" else LAYERS[layer].output(names)
+        for layer in layers
     }
-    created = {outputs[layer][0]: render(outputs[layer][1], context) for layer in layers}
+    created = {outputs[layer]: render(LAYERS[layer].template, context) for layer in layers}
+    _check_owners(manifest, names.class_name, created)
     all_layers = tuple(
         layer for layer in ALL_LAYERS if layer in layers or (saved and layer in saved.layers)
     )
-    modified = _wiring(root, spec, layers)
-    resource = SavedResource(names.class_name, tuple(f.to_token() for f in spec.fields), all_layers)
-    modified[MANIFEST] = manifest.with_resource(resource).dumps()
+    records = [FileRecord.of(outputs[layer], created[outputs[layer]], layer) for layer in layers]
+    modified, shared = _wiring(root, manifest, spec, layers)
+    resource = SavedResource(
+        names.class_name,
+        tuple(f.to_token() for f in spec.fields),
+        all_layers,
+        names,
+        (*(saved.migrations if saved else ()), *([revision] if "migration" in layers else [])),
+        (*(saved.files if saved else ()), *records),
+        tuple(dict.fromkeys((*(saved.wired_into if saved else ()), *(r.path for r in shared)))),
+    )
+    for record in records:
+        modified[base_path(record.path)] = created[record.path]
+    modified[MANIFEST] = manifest.with_resource(resource).with_files(shared).dumps()
     plan = plan_files(root, created, modified, force=force)
     steps = ["alembic upgrade head"] if "migration" in layers else []
     if "tests" in layers:
-        steps.append(f"pytest app/tests/test_{names.plural_snake}.py")
+        steps.append(f"pytest {outputs['tests']}")
     if "router" in layers:
         steps.append(f"open http://127.0.0.1:8000/docs#/{names.kebab_plural}")
     return Generation(plan, spec, layers, tuple(steps))
+
+
+def _exists(saved: SavedResource, tokens: list[str]) -> BuilderError:
+    """The refusal to generate an existing resource again (with or without force)."""
+    migrations = ", ".join(saved.migrations) or "its create migration"
+    hint = (
+        "changing the fields of an existing resource needs the field commands ("
+        + ", ".join(FIELD_COMMANDS)
+        + "), which are planned and not available yet"
+    )
+    if "router" not in saved.layers:
+        hint += f"; to add endpoints to the model, use `generate endpoint {saved.name}`"
+    return BuilderError(
+        f"resource '{saved.name}' already exists in this backend; its migration "
+        f"({migrations}) may already have run on a database and will not be rewritten, "
+        "and its generated files are kept with any hand edits",
+        hint=hint,
+        code="resource_exists",
+        resource=saved.name,
+        details={
+            "migrations": list(saved.migrations),
+            "fields": list(saved.fields),
+            "requested_fields": list(tokens),
+            "field_commands": list(FIELD_COMMANDS),
+        },
+    )
+
+
+def _check_owners(manifest: Manifest, name: str, created: dict[str, str]) -> None:
+    """Refuse to write over a file that the backend or another resource generated."""
+    for path in created:
+        owner = manifest.owner(path)
+        if owner is not None and owner != name:
+            raise BuilderError(
+                f"{path} was generated for {owner}; it is not replaced",
+                hint="choose another resource name",
+                code="path_owned",
+                path=path,
+                resource=name,
+            )
 
 
 def _spec(
@@ -103,22 +190,38 @@ def _spec(
                 raise BuilderError(
                     f"give '{name}' at least one field, e.g. title:str",
                     hint="see `backend-builder generate resource --help` for the field language",
+                    code="no_fields",
+                    resource=name,
                 )
             return ResourceSpec.parse(name, tokens)
         class_name = parse_names(name).class_name
     except SpecError as error:
-        raise BuilderError(str(error)) from error
+        raise BuilderError(
+            str(error), code="invalid_spec", token=_offending(error, tokens)
+        ) from error
     saved = manifest.resource(class_name)
     if saved is None or "model" not in saved.layers:
         known = ", ".join(r.name for r in manifest.resources) or "none yet"
         raise BuilderError(
             f"no model '{class_name}' was generated in this backend (known: {known})",
             hint=f"create it first: backend-builder generate model {class_name} FIELD...",
+            code="unknown_resource",
+            resource=class_name,
         )
     try:
         return ResourceSpec.parse(class_name, list(saved.fields))
     except SpecError as error:
-        raise BuilderError(f"{MANIFEST}: resource {class_name}: {error}") from error
+        raise BuilderError(
+            f"{MANIFEST}: resource {class_name}: {error}",
+            code="manifest_invalid",
+            resource=class_name,
+        ) from error
+
+
+def _offending(error: SpecError, tokens: list[str] | None) -> str | None:
+    """The token a spec error quotes, if it quotes one of `tokens`."""
+    message = str(error)
+    return next((token for token in tokens or () if repr(token) in message), None)
 
 
 def _ref_targets(
@@ -126,6 +229,7 @@ def _ref_targets(
 ) -> dict[str, RefTarget]:
     targets: dict[str, RefTarget] = {}
     for field in spec.refs:
+        token = field.token or field.name
         if field.targets_users:
             targets[field.name] = USERS
             continue
@@ -133,9 +237,12 @@ def _ref_targets(
         if target == spec.names.class_name:
             if not field.optional:
                 raise BuilderError(
-                    f"'{field.token or field.name}': a {target} that must refer to another "
+                    f"'{token}': a {target} that must refer to another "
                     f"{target} can never be created first",
                     hint=f"make it optional: {field.name}:ref:{target}:optional",
+                    code="invalid_ref",
+                    token=token,
+                    field=field.name,
                 )
             targets[field.name] = ref_target_of(spec.names, is_self=True)
             continue
@@ -143,89 +250,116 @@ def _ref_targets(
         if saved is None:
             known = ", ".join(r.name for r in manifest.resources) or "none yet"
             raise BuilderError(
-                f"'{field.token or field.name}' refers to '{target}', which does not exist "
+                f"'{token}' refers to '{target}', which does not exist "
                 f"in this backend (resources: {known})",
                 hint=f"generate it first: backend-builder generate resource {target} FIELD...",
+                code="unknown_ref_target",
+                token=token,
+                field=field.name,
+                resource=target,
             )
         if "tests" in layers and "tests" not in saved.layers:
             raise BuilderError(
-                f"'{field.token or field.name}' refers to '{target}', which has no endpoints; "
+                f"'{token}' refers to '{target}', which has no endpoints; "
                 "the generated tests create it through the API",
                 hint=f"run: backend-builder generate endpoint {target}",
+                code="ref_target_without_endpoints",
+                token=token,
+                field=field.name,
+                resource=target,
             )
         targets[field.name] = ref_target_of(parse_names(target))
     return targets
 
 
-def _revisions(root: Path) -> dict[str, tuple[str | None, Path]]:
-    """Every migration in the backend: revision -> (down_revision, path)."""
-    found: dict[str, tuple[str | None, Path]] = {}
-    for path in sorted((root / VERSIONS).glob("*.py")):
-        values: dict[str, Any] = {}
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except SyntaxError as error:
-            raise BuilderError(f"cannot parse migration {path}: {error}") from error
-        for node in tree.body:
-            target = node.target if isinstance(node, ast.AnnAssign) else None
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target = node.targets[0]
-            if isinstance(target, ast.Name) and node.value is not None:  # type: ignore[union-attr]
-                try:
-                    values[target.id] = ast.literal_eval(node.value)  # type: ignore[union-attr]
-                except ValueError:
-                    continue
-        if isinstance(values.get("revision"), str):
-            found[values["revision"]] = (values.get("down_revision"), path)
-    return found
+def _no_migration(saved: SavedResource | None) -> tuple[str, str, str]:
+    """The context's revision when no migration is written: the resource's last, if any."""
+    last = saved.migrations[-1] if saved is not None and saved.migrations else ""
+    return last, "", ""
 
 
-def _migration(root: Path, table: str) -> tuple[str, str, str]:
-    """Path, revision and parent revision of the migration that creates `table`."""
-    revisions = _revisions(root)
-    suffix = f"_create_{table}.py"
-    for revision, (down, path) in revisions.items():
-        if path.name.endswith(suffix) and isinstance(down, str):
-            return path.relative_to(root).as_posix(), revision, down
-    parents = {down for down, _ in revisions.values()}
-    heads = [revision for revision in revisions if revision not in parents]
-    if len(heads) != 1:
+def _new_migration(root: Path, names: Names) -> tuple[str, str, str]:
+    """Revision, parent revision and path of a new migration creating `names.table`.
+
+    The parent is the single head of the chain on disk (which may include
+    migrations written by hand); existing migrations are never reused.
+    """
+    revisions = read_revisions(root)
+    tops = heads(revisions)
+    if len(tops) != 1:
         raise BuilderError(
-            f"the migrations in {VERSIONS} have {len(heads)} heads ({', '.join(heads)}); "
+            f"the migrations in {VERSIONS} have {len(tops)} heads ({', '.join(tops)}); "
             "expected exactly one",
             hint="merge them with `alembic merge heads` first",
+            code="migration_heads",
+            details={"heads": list(tops)},
         )
     number = len(revisions) + 1
-    revision = f"{number:04d}_{table}"[:32]
-    return f"{VERSIONS}/{number:04d}{suffix}", revision, heads[0]
+    while True:
+        revision = f"{number:04d}_{names.table}"[:32]
+        path = migration_path(number, names)
+        if revision not in revisions and not (root / path).exists():
+            return revision, tops[0], path
+        number += 1
 
 
-def _wiring(root: Path, spec: ResourceSpec, layers: tuple[str, ...]) -> dict[str, str]:
-    """Edits of existing modules: register the model and the router."""
+def _wiring(
+    root: Path, manifest: Manifest, spec: ResourceSpec, layers: tuple[str, ...]
+) -> tuple[dict[str, str], list[FileRecord]]:
+    """Edits of the shared modules (register the model and the router), and their records.
+
+    The wiring is applied to the file as it is (keeping hand edits) and, for the
+    record, to its base copy: the recorded base stays the generator's output.
+    """
     names = spec.names
+    edits: list[tuple[str, Callable[[str], str]]] = []
+    if "model" in layers:
+        edits.append(
+            (
+                MODELS_MODULE,
+                lambda s: register_model(s, names.snake, [names.class_name], MODELS_MODULE),
+            )
+        )
+    if "router" in layers:
+        edits.append(
+            (
+                ROUTER_MODULE,
+                lambda s: register_router(
+                    s, names.plural_snake, url_prefix(names), names.kebab_plural, ROUTER_MODULE
+                ),
+            )
+        )
     modified: dict[str, str] = {}
-    try:
-        if "model" in layers:
-            source = (root / MODELS_MODULE).read_text(encoding="utf-8")
-            modified[MODELS_MODULE] = format_python(
-                register_model(source, names.snake, [names.class_name], MODELS_MODULE)
-            )
-        if "router" in layers:
-            source = (root / ROUTER_MODULE).read_text(encoding="utf-8")
-            modified[ROUTER_MODULE] = format_python(
-                register_router(
-                    source,
-                    names.plural_snake,
-                    f"/{names.kebab_plural}",
-                    names.kebab_plural,
-                    ROUTER_MODULE,
-                )
-            )
-    except CannotInject as error:
-        raise BuilderError(str(error)) from error
-    except OSError as error:
-        raise BuilderError(f"cannot read a module to wire the resource in: {error}") from error
-    return modified
+    records: list[FileRecord] = []
+    for path, edit in edits:
+        try:
+            source = (root / path).read_text(encoding="utf-8")
+            modified[path] = format_python(edit(source))
+            base = _base(root, manifest, path)
+            wired_base = format_python(edit(base)) if base is not None else modified[path]
+        except CannotInject as error:
+            raise BuilderError(
+                str(error), code="cannot_wire", path=path, details={"add": error.instruction}
+            ) from error
+        except OSError as error:
+            raise BuilderError(
+                f"cannot read {path} to wire the resource in: {error}",
+                code="cannot_wire",
+                path=path,
+            ) from error
+        modified[base_path(path)] = wired_base
+        records.append(FileRecord.of(path, wired_base))
+    return modified, records
+
+
+def _base(root: Path, manifest: Manifest, path: str) -> str | None:
+    """The stored base copy of `path`, if it is recorded and matches its record."""
+    record = manifest.file(path)
+    copy = root / base_path(path)
+    if record is None or record.sha256 is None or not copy.is_file():
+        return None
+    content = copy.read_text(encoding="utf-8")
+    return content if FileRecord.of(path, content).sha256 == record.sha256 else None
 
 
 def _imports(context: dict[str, Any]) -> dict[str, str]:
