@@ -8,6 +8,7 @@ broke it when it was only checked in Python.
 import uuid
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from app.tests.conftest import (
@@ -47,75 +48,81 @@ def test_a_refresh_token_presented_at_once_is_used_once(
     assert me.status_code == 401
 
 
-def _one_refused_as_if_second(responses: list[httpx.Response], success: int) -> None:
-    """One request won; the other was answered as if it had come second.
+@pytest.fixture
+def co_owner(client: TestClient, owner: TestUser) -> TestUser:
+    """A second owner of the owner's project."""
+    other = register_user(client)
+    add_member(client, owner, other, "owner")
+    return other
 
-    The second finds its author demoted (403: only owners touch owners) or removed
-    (404: no longer a member), or runs into the last owner (409).
+
+def _one_won(
+    client: TestClient,
+    responses: list[httpx.Response],
+    success: int,
+    authors: tuple[TestUser, TestUser],
+) -> tuple[TestUser, TestUser]:
+    """The author of the request that won, and the other; the project has one owner.
+
+    The other request was answered as if it had come second: its author was demoted
+    (403: only owners touch owners) or removed (404: no longer a member), or it ran
+    into the last owner (409).
     """
     statuses = sorted(response.status_code for response in responses)
     assert statuses[0] == success, [r.text for r in responses]
     assert statuses[1] in {403, 404, 409}, [r.text for r in responses]
-
-
-def _owners(client: TestClient, owner: TestUser) -> list[str]:
-    members = client.get(
-        f"/api/v1/projects/{owner.project_id}/members", headers=owner.headers
+    first, second = authors
+    winner, loser = (
+        (first, second) if responses[0].status_code == success else (second, first)
     )
-    return [member["user_id"] for member in members.json() if member["role"] == "owner"]
+    members = client.get(
+        f"/api/v1/projects/{first.project_id}/members", headers=winner.headers
+    )
+    owners = [
+        member["user_id"] for member in members.json() if member["role"] == "owner"
+    ]
+    assert owners == [str(winner.id)]
+    return winner, loser
 
 
 def test_two_owners_demoting_each_other_leave_one_owner(
-    client: TestClient, owner: TestUser
+    client: TestClient, owner: TestUser, co_owner: TestUser
 ) -> None:
-    other = register_user(client)
-    add_member(client, owner, other, "owner")
     members = f"/api/v1/projects/{owner.project_id}/members"
+    demote = {"role": "admin"}
     for _ in range(ROUNDS):
         responses = concurrently(
             (
                 "PUT",
-                f"{members}/{other.id}",
-                {"json": {"role": "admin"}, "headers": owner.headers},
+                f"{members}/{co_owner.id}",
+                {"json": demote, "headers": owner.headers},
             ),
             (
                 "PUT",
                 f"{members}/{owner.id}",
-                {"json": {"role": "admin"}, "headers": other.headers},
+                {"json": demote, "headers": co_owner.headers},
             ),
         )
-        _one_refused_as_if_second(responses, 200)
-        survivor, demoted = (
-            (owner, other) if responses[0].status_code == 200 else (other, owner)
+        winner, demoted = _one_won(client, responses, 200, (owner, co_owner))
+        promote = client.put(
+            f"{members}/{demoted.id}", json={"role": "owner"}, headers=winner.headers
         )
-        assert _owners(client, survivor) == [str(survivor.id)]
-        promote = {"role": "owner"}
-        response = client.put(
-            f"{members}/{demoted.id}", json=promote, headers=survivor.headers
-        )
-        assert response.status_code == 200
+        assert promote.status_code == 200
 
 
 def test_two_owners_removing_each_other_leave_one_owner(
-    client: TestClient, owner: TestUser
+    client: TestClient, owner: TestUser, co_owner: TestUser
 ) -> None:
-    other = register_user(client)
-    add_member(client, owner, other, "owner")
     members = f"/api/v1/projects/{owner.project_id}/members"
     for _ in range(ROUNDS):
         responses = concurrently(
-            ("DELETE", f"{members}/{other.id}", {"headers": owner.headers}),
-            ("DELETE", f"{members}/{owner.id}", {"headers": other.headers}),
+            ("DELETE", f"{members}/{co_owner.id}", {"headers": owner.headers}),
+            ("DELETE", f"{members}/{owner.id}", {"headers": co_owner.headers}),
         )
-        _one_refused_as_if_second(responses, 204)
-        survivor, removed = (
-            (owner, other) if responses[0].status_code == 204 else (other, owner)
-        )
-        assert _owners(client, survivor) == [str(survivor.id)]
+        winner, removed = _one_won(client, responses, 204, (owner, co_owner))
         again = {"email": removed.email, "role": "owner"}
         assert (
-            client.post(members, json=again, headers=survivor.headers).status_code
-            == 201
+            client.post(members, json=again, headers=winner.headers).status_code == 201
         )
 
 
