@@ -475,7 +475,7 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     if FieldType.JSON.value in types:
         tests.add("app.schemas.base", "JSON_MAX_BYTES", "JSON_MAX_DEPTH")
     if context["unique_fields"]:
-        tests.add("app.tests.conftest", "concurrently", "requires_postgres")
+        tests.add("app.tests.conftest", "concurrently")
     tests.add("typing", "Any").add("fastapi.testclient", "TestClient")
     tests.add(f"app.schemas.{snake}", f"{cls}Response", f"{cls}Update")
     tests.add("app.tests.conftest", "SCOPED_REQUEST_STATEMENTS", "TestUser", "count_statements")

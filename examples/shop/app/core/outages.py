@@ -19,6 +19,7 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,  # 57P01: terminated, or the server is shutting down
     asyncpg.CrashShutdownError,  # 57P02
     asyncpg.CannotConnectNowError,  # 57P03: the server is starting up or shutting down
+    asyncpg.TooManyConnectionsError,  # 53300: no connection slot left for us
     asyncpg.InternalClientError,  # the driver lost track of the connection's protocol
 )
 

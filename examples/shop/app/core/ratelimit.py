@@ -14,6 +14,7 @@ open): an outage of the counters must not lock every user out, and the cap on
 concurrent password hashing (`app.core.security`) still bounds what a flood costs.
 """
 
+import ipaddress
 import logging
 import math
 import time
@@ -86,13 +87,23 @@ async def get_rate_limiter() -> RateLimiter:
 
 
 def client_address(request: Request) -> str:
-    """The client's IP address, as the server saw it.
+    """The client's IP address, as the server saw it; for IPv6, its /64 network.
 
-    Behind a reverse proxy, run uvicorn with `--proxy-headers` and
-    `--forwarded-allow-ips` set to the proxy's address, so that this is the
-    address the proxy received the request from, not the proxy's own.
+    One IPv6 host usually holds a whole /64 (2**64 addresses): counted per address,
+    it could start afresh with every request. Behind a reverse proxy, run uvicorn
+    with `--proxy-headers` and `--forwarded-allow-ips` set to the proxy's address,
+    so that this is the address the proxy received the request from.
     """
-    return request.client.host if request.client is not None else "unknown"
+    host = request.client.host if request.client is not None else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]

@@ -14,9 +14,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -35,6 +36,9 @@ T = TypeVar("T")
 
 _password_hash = PasswordHash((Argon2Hasher(),))
 _DUMMY_HASH = _password_hash.hash(uuid.uuid4().hex)
+
+
+_holds_slot: ContextVar[bool] = ContextVar("holds_password_hash_slot", default=False)
 
 
 class HashingSlots:
@@ -56,12 +60,22 @@ class HashingSlots:
         self._slots: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._slots = WeakKeyDictionary()
 
-    async def run(self, function: Callable[..., T], *args: str) -> T:
-        """Run a hashing function on a hashing thread, or raise `ServiceUnavailable`."""
+    def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         slots = self._slots.get(loop)
         if slots is None:
             slots = self._slots[loop] = asyncio.Semaphore(self.size)
+        return slots
+
+    @asynccontextmanager
+    async def reserved(self) -> AsyncIterator[None]:
+        """Hold a slot for the block, or raise `ServiceUnavailable` after the wait.
+
+        A login takes its slot before it takes a database connection
+        (`reserve_hashing_slot`), so that the logins waiting for a slot do not hold
+        connections that every other request needs. `run` within the block uses it.
+        """
+        slots = self._semaphore()
         try:
             async with asyncio.timeout(self.wait_seconds):
                 await slots.acquire()
@@ -69,10 +83,20 @@ class HashingSlots:
             raise ServiceUnavailable(
                 retry_after=1, detail="Too many logins at once; retry shortly"
             ) from None
+        _holds_slot.set(True)
         try:
-            return await loop.run_in_executor(self._threads, function, *args)
+            yield
         finally:
+            _holds_slot.set(False)
             slots.release()
+
+    async def run(self, function: Callable[..., T], *args: str) -> T:
+        """Run a hashing function on a hashing thread, within a slot."""
+        loop = asyncio.get_running_loop()
+        if _holds_slot.get():
+            return await loop.run_in_executor(self._threads, function, *args)
+        async with self.reserved():
+            return await loop.run_in_executor(self._threads, function, *args)
 
 
 def _yield_cpu() -> None:
@@ -87,6 +111,12 @@ def _yield_cpu() -> None:
 password_hashing = HashingSlots(
     settings.password_hash_concurrency, settings.password_hash_queue_seconds
 )
+
+
+async def reserve_hashing_slot() -> AsyncIterator[None]:
+    """A dependency: wait for a hashing slot before the request's database work."""
+    async with password_hashing.reserved():
+        yield
 
 
 async def _run_hash(function: Callable[..., T], *args: str) -> T:

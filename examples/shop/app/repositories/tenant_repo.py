@@ -138,13 +138,23 @@ class TenantRepository:
             ) from error
 
     async def lock_memberships(self, project_id: uuid.UUID) -> None:
-        """Hold the project's row until the transaction ends (`SELECT ... FOR UPDATE`).
+        """Hold the project's row until the transaction ends.
 
         Changes to a project's members take this lock first, so they run one after
         the other on current data: two owners demoting each other at once cannot
-        both see another owner.
-        SQLite runs one writer at a time anyway and ignores the clause.
+        both see another owner. PostgreSQL locks the row (`SELECT ... FOR UPDATE`);
+        SQLite only begins a transaction at the first write and ignores the clause,
+        so there the lock is a write that changes nothing, which takes the
+        database's write lock before anything is read.
         """
+        if self.session.get_bind().dialect.name == "sqlite":
+            await self.session.execute(
+                update(Project)
+                .where(Project.id == project_id)
+                .values(id=Project.id)
+                .execution_options(synchronize_session=False)
+            )
+            return
         await self.session.execute(
             select(Project.id).where(Project.id == project_id).with_for_update()
         )

@@ -99,7 +99,7 @@ class AuthService:
 
     async def logout(self, user: User) -> None:
         """Make every token of the user stop working."""
-        user.token_version += 1
+        await self.users.bump_token_version(user.id)
         await self.users.revoke_all(user.id)
 
     async def _issue(self, user: User, family_id: uuid.UUID) -> TokenPair:

@@ -165,12 +165,6 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str,
     return tokens
 
 
-requires_postgres = pytest.mark.skipif(
-    settings.is_sqlite,
-    reason="races are tested on PostgreSQL: SQLite runs one writer at a time",
-)
-
-
 def concurrently(*requests: tuple[str, str, dict[str, Any]]) -> list[httpx.Response]:
     """Send `(method, url, options)` requests to the app at the same time.
 

@@ -136,6 +136,7 @@ def unreachable_database() -> Iterator[AsyncEngine]:
         (ConnectionRefusedError(111, "Connect call failed"), True),
         (asyncpg.CannotConnectNowError("the database system is starting up"), True),
         (asyncpg.AdminShutdownError("terminating connection"), True),
+        (asyncpg.TooManyConnectionsError("too many connections for role"), True),
         (asyncpg.ConnectionDoesNotExistError("closed in the middle"), True),
         (asyncpg.InternalClientError("cannot switch to state 15"), True),
         (

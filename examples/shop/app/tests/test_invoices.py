@@ -16,7 +16,6 @@ from app.tests.conftest import (
     TestUser,
     concurrently,
     count_statements,
-    requires_postgres,
 )
 from app.tests.test_customers import create_customer
 
@@ -176,7 +175,6 @@ class TestCreate:
             == 201
         )
 
-    @requires_postgres
     def test_number_is_unique_when_created_at_once(
         self, client: TestClient, owner: TestUser
     ) -> None:

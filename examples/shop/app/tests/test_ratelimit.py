@@ -19,10 +19,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import event
+from starlette.requests import Request
 
 from app.core import security
 from app.core.config import InsecureSettings, Settings
-from app.core.ratelimit import RateLimiter, get_rate_limiter
+from app.core.db import engine
+from app.core.ratelimit import RateLimiter, client_address, get_rate_limiter
 from app.main import app
 from app.tests.conftest import PASSWORD, TestUser
 
@@ -220,10 +223,20 @@ def test_hashing_beyond_the_cap_is_refused_with_503(
         client = connect("10.0.0.1")
         holding = asyncio.create_task(log_in(client, owner.email))
         assert await asyncio.to_thread(hasher.started.wait, 30)
-        refused = await log_in(client, owner.email)
+        checkouts: list[object] = []
+
+        def checked_out(*args: object) -> None:
+            checkouts.append(args)
+
+        event.listen(engine.sync_engine, "checkout", checked_out)
+        try:
+            refused = await log_in(client, owner.email)
+        finally:
+            event.remove(engine.sync_engine, "checkout", checked_out)
         hasher.release.set()
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
+        assert checkouts == []  # it waited for a slot without a database connection
         assert (await holding).status_code == 200
 
     run(scenario)
@@ -269,3 +282,21 @@ def test_production_on_postgresql_needs_an_explicit_rate_limit_storage(
 def test_bad_abuse_settings_are_refused(setting: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         Settings(**setting)
+
+
+@pytest.mark.parametrize(
+    ("host", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("testclient", "testclient"),
+    ],
+)
+def test_clients_are_counted_by_address_and_ipv6_hosts_by_their_network(
+    host: str, counted_as: str
+) -> None:
+    assert (
+        client_address(Request({"type": "http", "client": (host, 50000)})) == counted_as
+    )

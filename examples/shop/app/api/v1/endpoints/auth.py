@@ -18,7 +18,7 @@ from app.core.errors import (
     error_responses,
 )
 from app.core.ratelimit import RateLimiterDep, client_address
-from app.core.security import InvalidToken, decode_token
+from app.core.security import InvalidToken, decode_token, reserve_hashing_slot
 from app.schemas.auth import RefreshRequest, RegisterRequest, TokenPair
 from app.schemas.user import UserResponse
 from app.services.auth_service import AuthService
@@ -66,7 +66,7 @@ def no_store(response: Response) -> None:
     response_model=UserResponse,
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Conflict, TooManyRequests, ServiceUnavailable),
-    dependencies=[Depends(limit_register)],
+    dependencies=[Depends(limit_register), Depends(reserve_hashing_slot)],
 )
 async def register(data: RegisterRequest, db: SessionDep) -> UserResponse:
     """Create an account and a first project that the new user owns."""
@@ -78,7 +78,11 @@ async def register(data: RegisterRequest, db: SessionDep) -> UserResponse:
     "/token",
     response_model=TokenPair,
     responses=error_responses(NotAuthenticated, TooManyRequests, ServiceUnavailable),
-    dependencies=[Depends(limit_login), Depends(no_store)],
+    dependencies=[
+        Depends(limit_login),
+        Depends(reserve_hashing_slot),
+        Depends(no_store),
+    ],
 )
 async def login(
     username: LoginEmail,
