@@ -9,8 +9,8 @@ across every worker of every machine, or the memory of the process (`memory://`,
 the default for the embedded SQLite setup, which runs as one process). The windows
 are moving windows: at most N attempts in any period of the given length.
 
-If Redis cannot be reached, requests are let through and a warning is logged (fail
-open): an outage of the counters must not lock every user out, and the cap on
+If Redis cannot be reached, requests are let through, a warning is logged and Redis
+is left alone for a few seconds (fail open): an outage of the counters must not lock every user out, and the cap on
 concurrent password hashing (`app.core.security`) still bounds what a flood costs.
 """
 
@@ -32,6 +32,8 @@ from app.core.errors import TooManyRequests
 logger = logging.getLogger(__name__)
 
 REDIS_TIMEOUT_SECONDS = 0.5
+STORAGE_RETRY_SECONDS = 5.0
+"""After the storage fails, how long attempts go through without asking it."""
 
 
 class RateLimiter:
@@ -52,19 +54,29 @@ class RateLimiter:
         self.strategy = MovingWindowRateLimiter(storage)
         self.per_account = parse_many(config.rate_limit_per_account)
         self.per_client = parse_many(config.rate_limit_per_client)
+        self._storage_down_until = 0.0
 
     async def hit(self, action: str, *, client: str, account: str | None) -> None:
         """Count one attempt at `action`; raise `TooManyRequests` if over a limit.
 
         The client's limits are checked first: attempts that a client makes over
-        its own limits do not count against the account they aim at.
+        its own limits do not count against the account they aim at. After the
+        storage fails, it is left alone for `STORAGE_RETRY_SECONDS`: attempts go
+        through at once instead of each waiting for its timeout.
         """
+        if time.monotonic() < self._storage_down_until:
+            return
         try:
             await self._hit(self.per_client, action, "client", client)
             if account is not None:
                 await self._hit(self.per_account, action, "account", account)
         except StorageError as error:
-            logger.warning("Rate limits not enforced, storage failed: %s", error)
+            self._storage_down_until = time.monotonic() + STORAGE_RETRY_SECONDS
+            logger.warning(
+                "Rate limits not enforced for %.0f s, storage failed: %s",
+                STORAGE_RETRY_SECONDS,
+                error,
+            )
 
     async def _hit(
         self, limits: list[RateLimitItem], action: str, scope: str, identity: str

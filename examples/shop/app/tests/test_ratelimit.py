@@ -14,6 +14,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -196,6 +197,27 @@ def test_unreachable_storage_lets_logins_through(
     finally:
         del app.dependency_overrides[get_rate_limiter]
     assert "Rate limits not enforced" in caplog.text
+
+
+def test_a_failed_storage_is_left_alone_for_a_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limiter = RateLimiter(Settings(rate_limit_storage_url="redis://127.0.0.1:1/0"))
+    asked: list[object] = []
+    ask = limiter.strategy.hit
+
+    async def counted(*args: Any) -> bool:
+        asked.append(args)
+        return await ask(*args)
+
+    monkeypatch.setattr(limiter.strategy, "hit", counted)
+
+    async def attempts() -> None:
+        for _ in range(3):
+            await limiter.hit("login", client="10.0.0.1", account="a@example.com")
+
+    asyncio.run(attempts())
+    assert len(asked) == 1  # the next attempts did not wait for the dead storage
 
 
 class BlockingVerify:
