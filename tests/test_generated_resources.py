@@ -24,6 +24,9 @@ COMMANDS = [
     "score:decimal:10,4:optional day:date:optional at:datetime:optional ref_code:uuid:unique "
     "meta:json:optional contact:email:unique site:url:optional level:enum:low,high:optional "
     "owner:ref:users:optional maker:ref:customer:optional",
+    # every sortable type required, so that each one is paged through by a cursor
+    "Shipment ships_on:date departs_at:datetime weight:decimal:8,3 size:bigint fragile:bool "
+    "kind:enum:small,large tracking:uuid site:url customer:ref",
 ]
 
 # The seed's "Test Template", verbatim, with {resource} placeholders filled for Asset.
