@@ -48,6 +48,7 @@ __all__ = [
     "MODEL_LAYERS",
     "Generation",
     "plan_generate",
+    "render_layers",
 ]
 
 # The commands that will change an existing resource's fields (issue 10).
@@ -102,18 +103,16 @@ def plan_generate(
             resource=names.class_name,
             details={"layers": done},
         )
-    refs = _ref_targets(manifest, spec, layers)
     if "migration" in layers:
         revision, down_revision, migration_file = _new_migration(root, names)
     else:  # no migration is written: the chain is not needed (nor checked)
         revision, down_revision, migration_file = _no_migration(saved)
-    context = resource_context(spec, refs, revision=revision, down_revision=down_revision)
-    context["imports"] = _imports(context)
+    rendered = render_layers(manifest, spec, layers, revision=revision, down_revision=down_revision)
     outputs = {
         layer: migration_file if layer == "migration" else LAYERS[layer].output(names)
         for layer in layers
     }
-    created = {outputs[layer]: render(LAYERS[layer].template, context) for layer in layers}
+    created = {outputs[layer]: rendered[layer] for layer in layers}
     _check_owners(manifest, names.class_name, created)
     all_layers = tuple(
         layer for layer in ALL_LAYERS if layer in layers or (saved and layer in saved.layers)
@@ -139,6 +138,25 @@ def plan_generate(
     if "router" in layers:
         steps.append(f"open http://127.0.0.1:8000/docs#/{names.kebab_plural}")
     return Generation(plan, spec, layers, tuple(steps))
+
+
+def render_layers(
+    manifest: Manifest,
+    spec: ResourceSpec,
+    layers: tuple[str, ...],
+    *,
+    revision: str = "",
+    down_revision: str = "",
+) -> dict[str, str]:
+    """The content of each of `layers` of the resource `spec`, with today's templates.
+
+    Refs are resolved against `manifest`. `revision` and `down_revision` are only
+    used by the create migration's template.
+    """
+    refs = _ref_targets(manifest, spec, layers)
+    context = resource_context(spec, refs, revision=revision, down_revision=down_revision)
+    context["imports"] = _imports(context)
+    return {layer: render(LAYERS[layer].template, context) for layer in layers}
 
 
 def _exists(saved: SavedResource, tokens: list[str]) -> BuilderError:

@@ -1,0 +1,127 @@
+"""Three-way merges of generated files with the user's edits (`git merge-file`).
+
+A generated file has three versions: its *base* (the content as last generated,
+stored under `.backend-builder/base/`), the user's *current* file, and what the
+generator would write *now*. The merge keeps every change of the user and of the
+generator; where both changed the same lines, it reports a conflict, as data, and
+the caller decides (by default nothing is written).
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backend_builder.errors import BuilderError
+
+# Labels of the conflict markers: `<<<<<<< yours`, `||||||| generated before`, ...
+OURS = "yours"
+BASE = "generated before"
+THEIRS = "generated now"
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """One conflicting region of a merged file (1-based lines in the merged text)."""
+
+    start: int
+    end: int
+    yours: str
+    generated: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "yours": self.yours,
+            "generated": self.generated,
+        }
+
+
+@dataclass(frozen=True)
+class Merge:
+    """The result of merging one file: its text (with markers if it conflicts)."""
+
+    path: str
+    content: str
+    hunks: tuple[Hunk, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        """Whether the merge has no conflict."""
+        return not self.hunks
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (the hunks, not the whole text)."""
+        return {"path": self.path, "hunks": [hunk.to_dict() for hunk in self.hunks]}
+
+
+def merge(path: str, base: str, current: str, generated: str) -> Merge:
+    """Merge the generator's change (base -> generated) into the user's `current` file.
+
+    An untouched file (current == base) simply becomes `generated`; a file the
+    generator does not change (generated == base) stays as the user has it.
+    """
+    if current in (base, generated):
+        return Merge(path, generated)
+    if generated == base:
+        return Merge(path, current)
+    git = shutil.which("git")
+    if git is None:
+        raise BuilderError(
+            f"merging {path} with your edits needs git (git merge-file), which is not installed",
+            hint="install git, then run the command again",
+            code="git_missing",
+            path=path,
+        )
+    with tempfile.TemporaryDirectory(prefix="backend-builder-merge-") as folder:
+        files = []
+        for name, text in (("current", current), ("base", base), ("generated", generated)):
+            file = Path(folder) / name
+            file.write_text(text, encoding="utf-8", newline="\n")
+            files.append(os.fspath(file))
+        result = subprocess.run(
+            [git, "merge-file", "-p", "--diff3", "-L", OURS, "-L", BASE, "-L", THEIRS, *files],
+            capture_output=True,
+            check=False,
+        )
+    if result.returncode < 0 or result.returncode > 127:
+        raise BuilderError(
+            f"git merge-file failed on {path}: {result.stderr.decode(errors='replace').strip()}",
+            code="merge_failed",
+            path=path,
+        )
+    content = result.stdout.decode("utf-8")
+    return Merge(path, content, _hunks(content))
+
+
+def _hunks(content: str) -> tuple[Hunk, ...]:
+    """The conflict regions of a merged text with diff3 markers."""
+    hunks: list[Hunk] = []
+    lines = content.splitlines()
+    index = 0
+    while index < len(lines):
+        if not lines[index].startswith(f"<<<<<<< {OURS}"):
+            index += 1
+            continue
+        start = index
+        yours: list[str] = []
+        generated: list[str] = []
+        section = yours
+        index += 1
+        while index < len(lines) and not lines[index].startswith(f">>>>>>> {THEIRS}"):
+            line = lines[index]
+            if line.startswith(f"||||||| {BASE}"):
+                section = []  # the base lines are not reported
+            elif line == "=======":
+                section = generated
+            else:
+                section.append(line)
+            index += 1
+        hunks.append(Hunk(start + 1, index + 1, "\n".join(yours), "\n".join(generated)))
+        index += 1
+    return tuple(hunks)
