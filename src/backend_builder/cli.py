@@ -1,7 +1,9 @@
 """The `backend-builder` command line."""
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -23,6 +25,9 @@ from backend_builder.resource.generate import (
     MODEL_LAYERS,
     plan_generate,
 )
+
+if TYPE_CHECKING:
+    from backend_builder.resource.evolve import Evolution
 
 app = typer.Typer(
     help="Build multi-tenant FastAPI backends: every resource scoped to a project, "
@@ -275,3 +280,186 @@ def endpoint(
 ) -> None:
     """Schemas, repository, service, router and tests for a model generated earlier."""
     _generate(name, None, ENDPOINT_LAYERS, path=path, force=force, dry_run=dry_run, as_json=as_json)
+
+
+# --------------------------------------------------------------------------
+# Field commands: change a generated resource, with a new migration, keeping hand edits
+# --------------------------------------------------------------------------
+
+remove_app = typer.Typer(
+    help="Remove fields of a resource.", no_args_is_help=True, rich_markup_mode="rich"
+)
+rename_app = typer.Typer(
+    help="Rename a field of a resource.", no_args_is_help=True, rich_markup_mode="rich"
+)
+change_app = typer.Typer(
+    help="Change a field of a resource.", no_args_is_help=True, rich_markup_mode="rich"
+)
+app.add_typer(remove_app, name="remove")
+app.add_typer(rename_app, name="rename")
+app.add_typer(change_app, name="change")
+
+Markers = Annotated[
+    bool,
+    typer.Option(
+        "--conflict-markers",
+        help="When a hand edit conflicts with the generated change, write the file with "
+        "conflict markers (yours / generated before / generated now) instead of refusing.",
+    ),
+]
+Resource = Annotated[str, typer.Argument(help="The resource, e.g. Invoice.")]
+MERGE_NOTE = (
+    "Every generated file of the resource is re-rendered and merged three-way with your "
+    "edits; a conflict writes nothing unless --conflict-markers is given. A new migration "
+    "is written; no existing migration is changed."
+)
+
+
+def _evolve(
+    planner: Callable[[], "Evolution"],
+    *,
+    dry_run: bool,
+    as_json: bool,
+    yes: bool = False,
+) -> None:
+    """Plan a field change, confirm a data loss, show and apply it, report what is next."""
+    from backend_builder.resource.evolve import data_loss_error
+
+    try:
+        evolution = planner()
+        if evolution.data_loss and not dry_run and not yes:
+            if as_json or not sys.stdin.isatty():
+                raise data_loss_error(evolution)
+            show_plan(evolution.plan, dry_run=True)
+            lost = ", ".join(evolution.data_loss)
+            if not typer.confirm(f"Drop {lost} and the data they hold?", default=False):
+                raise data_loss_error(evolution)
+        _execute(evolution.plan, dry_run=dry_run, as_json=as_json, summary=evolution.to_dict())
+    except BuilderError as error:
+        _fail(error, as_json)
+    if as_json:
+        if evolution.conflicts and not dry_run:
+            raise typer.Exit(1)
+        return
+    for path in evolution.merged:
+        console.print(f"  [cyan]merged[/]  {path}: your edits are kept")
+    if evolution.conflicts:
+        verb = "would write" if dry_run else "wrote"
+        for merge in evolution.conflicts:
+            lines = ", ".join(f"{hunk.start}-{hunk.end}" for hunk in merge.hunks)
+            console.print(f"  [bold red]conflict[/]  {merge.path} (lines {lines})")
+        console.print(
+            f"\n[bold red]{verb} conflict markers[/] in {len(evolution.conflicts)} file(s): "
+            "resolve them, then run the tests."
+        )
+        if not dry_run:
+            raise typer.Exit(1)
+    if not dry_run:
+        console.print(f"\n[bold green]Changed[/] {evolution.resource} ({evolution.command}).")
+        show_next_steps(*evolution.next_steps)
+
+
+@generate_app.command(
+    "field",
+    epilog=FIELD_LANGUAGE + MERGE_NOTE + "\n\n[bold]Examples[/]\n\n"
+    "  backend-builder generate field Invoice paid_on:date:optional\n\n"
+    "  backend-builder generate field Invoice priority:int:default=0 --dry-run\n\n"
+    "A required field needs default=VALUE: existing rows get it.",
+)
+def field(
+    resource_name: Resource,
+    fields: Annotated[list[str], typer.Argument(help="Fields as name:type[:modifier...]")],
+    path: PathOption = Path("."),
+    markers: Markers = False,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """Add fields to a resource: every layer, its tests, and an add-column migration."""
+    from backend_builder.resource.evolve import plan_add_fields
+
+    _evolve(
+        lambda: plan_add_fields(path, resource_name, fields, markers=markers),
+        dry_run=dry_run,
+        as_json=as_json,
+    )
+
+
+@remove_app.command(
+    "field",
+    epilog=MERGE_NOTE + "\n\n[bold]Examples[/]\n\n"
+    "  backend-builder remove field Invoice note\n\n"
+    "  backend-builder remove field Invoice note paid_on --yes\n\n"
+    "The columns' data is lost: the command asks on a terminal, and needs --yes otherwise. "
+    "The migration's downgrade adds the columns back (empty).",
+)
+def remove_field(
+    resource_name: Resource,
+    names: Annotated[list[str], typer.Argument(help="Names of the fields to remove.")],
+    path: PathOption = Path("."),
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Drop the columns and their data without asking.")
+    ] = False,
+    markers: Markers = False,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """Remove fields from a resource: every layer, and a drop-column migration."""
+    from backend_builder.resource.evolve import plan_remove_fields
+
+    _evolve(
+        lambda: plan_remove_fields(path, resource_name, names, markers=markers),
+        dry_run=dry_run,
+        as_json=as_json,
+        yes=yes,
+    )
+
+
+@rename_app.command(
+    "field",
+    epilog=MERGE_NOTE + "\n\n[bold]Examples[/]\n\n"
+    "  backend-builder rename field Invoice number reference",
+)
+def rename_field(
+    resource_name: Resource,
+    old: Annotated[str, typer.Argument(help="The field's name now.")],
+    new: Annotated[str, typer.Argument(help="Its new name.")],
+    path: PathOption = Path("."),
+    markers: Markers = False,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """Rename a field in every layer; the migration renames the column and keeps its data."""
+    from backend_builder.resource.evolve import plan_rename_field
+
+    _evolve(
+        lambda: plan_rename_field(path, resource_name, old, new, markers=markers),
+        dry_run=dry_run,
+        as_json=as_json,
+    )
+
+
+@change_app.command(
+    "field",
+    epilog=FIELD_LANGUAGE + MERGE_NOTE + "\n\n[bold]Examples[/]\n\n"
+    "  backend-builder change field Invoice status:enum:draft,sent,paid,void:default=draft\n\n"
+    "  backend-builder change field Invoice due_on:date:default=2030-01-01   # now required\n\n"
+    "  backend-builder change field Invoice number:str:unique:index\n\n"
+    "The token is the whole new definition of the field. Changes that cannot keep the data "
+    "(str to int, dropping an enum value) are refused.",
+)
+def change_field(
+    resource_name: Resource,
+    token: Annotated[str, typer.Argument(help="The field's new definition, name:type[:...].")],
+    path: PathOption = Path("."),
+    markers: Markers = False,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """Change a field's type, modifiers or enum values in every layer, keeping its data."""
+    from backend_builder.resource.evolve import plan_change_field
+
+    _evolve(
+        lambda: plan_change_field(path, resource_name, token, markers=markers),
+        dry_run=dry_run,
+        as_json=as_json,
+    )

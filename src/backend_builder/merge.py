@@ -1,5 +1,8 @@
 """Three-way merges of generated files with the user's edits (`git merge-file`).
 
+Python modules are merged definition by definition (`pymerge`); only what both
+sides changed is merged by lines, as other files are, with `git merge-file`.
+
 A generated file has three versions: its *base* (the content as last generated,
 stored under `.backend-builder/base/`), the user's *current* file, and what the
 generator would write *now*. The merge keeps every change of the user and of the
@@ -16,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from backend_builder.errors import BuilderError
+from backend_builder.pymerge import Unmergeable, merge_modules
+from backend_builder.render import format_python
 
 # Labels of the conflict markers: `<<<<<<< yours`, `||||||| generated before`, ...
 OURS = "yours"
@@ -70,6 +75,34 @@ def merge(path: str, base: str, current: str, generated: str) -> Merge:
         return Merge(path, generated)
     if generated == base:
         return Merge(path, current)
+    if path.endswith(".py"):
+        try:
+            content = merge_modules(
+                base, current, generated, lambda b, c, g: _merge_text(path, b, c, g)
+            )
+        except Unmergeable:
+            pass
+        else:
+            hunks = _hunks(content)
+            return Merge(path, content if hunks else _format(content), hunks)
+    content = _merge_text(path, base, current, generated)
+    return Merge(path, content, _hunks(content))
+
+
+def _format(source: str) -> str:
+    """Black-format a clean merge of Python modules (as generated files are)."""
+    try:
+        return format_python(source)
+    except ValueError:  # black's InvalidInput: the user's code is left as merged
+        return source
+
+
+def _merge_text(path: str, base: str, current: str, generated: str) -> str:
+    """`git merge-file` of three texts: the merged text, with diff3 markers on conflict."""
+    if current in (base, generated):
+        return generated
+    if generated == base:
+        return current
     git = shutil.which("git")
     if git is None:
         raise BuilderError(
@@ -95,8 +128,7 @@ def merge(path: str, base: str, current: str, generated: str) -> Merge:
             code="merge_failed",
             path=path,
         )
-    content = result.stdout.decode("utf-8")
-    return Merge(path, content, _hunks(content))
+    return result.stdout.decode("utf-8")
 
 
 def _hunks(content: str) -> tuple[Hunk, ...]:

@@ -90,3 +90,30 @@ def heads(revisions: dict[str, Revision]) -> tuple[str, ...]:
     """Revisions that no other revision revises, in sorted order."""
     parents = {parent for revision in revisions.values() for parent in revision.down_revisions}
     return tuple(sorted(r for r in revisions if r not in parents))
+
+
+def next_migration(root: Path, slug: str, label: str | None = None) -> tuple[str, str, str]:
+    """Revision, parent revision and path of a new migration: `NNNN_<slug>.py`.
+
+    The revision id is `NNNN_<label>` (`label` defaults to `slug`).
+    The parent is the single head of the chain on disk (which may include
+    migrations written by hand); an existing revision or file is never reused.
+    The revision fits Alembic's `alembic_version` column (32 characters).
+    """
+    revisions = read_revisions(root)
+    tops = heads(revisions)
+    if len(tops) != 1:
+        raise BuilderError(
+            f"the migrations in {VERSIONS} have {len(tops)} heads ({', '.join(tops)}); "
+            "expected exactly one",
+            hint="merge them with `alembic merge heads` first",
+            code="migration_heads",
+            details={"heads": list(tops)},
+        )
+    number = len(revisions) + 1
+    while True:
+        revision = f"{number:04d}_{label or slug}"[:32]
+        path = f"{VERSIONS}/{number:04d}_{slug}.py"
+        if revision not in revisions and not (root / path).exists():
+            return revision, tops[0], path
+        number += 1

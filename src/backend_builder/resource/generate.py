@@ -22,7 +22,7 @@ from backend_builder.manifest import (
     find_root,
     load,
 )
-from backend_builder.migrations import heads, read_revisions
+from backend_builder.migrations import next_migration
 from backend_builder.plan import Plan, plan_files
 from backend_builder.render import format_python, render
 from backend_builder.resource.context import USERS, RefTarget, ref_target_of, resource_context
@@ -35,8 +35,6 @@ from backend_builder.resource.layers import (
     MODEL_LAYERS,
     MODELS_MODULE,
     ROUTER_MODULE,
-    VERSIONS,
-    migration_path,
     url_prefix,
 )
 from backend_builder.resource.spec import FieldType, Names, ResourceSpec, SpecError, parse_names
@@ -297,28 +295,8 @@ def _no_migration(saved: SavedResource | None) -> tuple[str, str, str]:
 
 
 def _new_migration(root: Path, names: Names) -> tuple[str, str, str]:
-    """Revision, parent revision and path of a new migration creating `names.table`.
-
-    The parent is the single head of the chain on disk (which may include
-    migrations written by hand); existing migrations are never reused.
-    """
-    revisions = read_revisions(root)
-    tops = heads(revisions)
-    if len(tops) != 1:
-        raise BuilderError(
-            f"the migrations in {VERSIONS} have {len(tops)} heads ({', '.join(tops)}); "
-            "expected exactly one",
-            hint="merge them with `alembic merge heads` first",
-            code="migration_heads",
-            details={"heads": list(tops)},
-        )
-    number = len(revisions) + 1
-    while True:
-        revision = f"{number:04d}_{names.table}"[:32]
-        path = migration_path(number, names)
-        if revision not in revisions and not (root / path).exists():
-            return revision, tops[0], path
-        number += 1
+    """Revision, parent revision and path of a new migration creating `names.table`."""
+    return next_migration(root, f"create_{names.table}", names.table)
 
 
 def _wiring(

@@ -1,5 +1,6 @@
 """Import blocks for generated modules, sorted the way ruff's isort sorts them."""
 
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -52,6 +53,6 @@ class Imports:
     @staticmethod
     def _section(module: str) -> int:
         root = module.split(".")[0]
-        if module in _STDLIB or root in _STDLIB:
+        if module in _STDLIB or root in sys.stdlib_module_names:
             return 0
         return 2 if root == "app" else 1

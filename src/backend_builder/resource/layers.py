@@ -32,6 +32,9 @@ class Layer:
         return self.path.format(**names.to_dict())
 
 
+# The template of a migration that changes an existing table (`resource.alter`).
+ALTER_MIGRATION = "resource/alter_migration.py.jinja"
+
 LAYERS: dict[str, Layer] = {
     layer.name: layer
     for layer in (
@@ -47,11 +50,6 @@ LAYERS: dict[str, Layer] = {
 
 # The shared modules that a layer wires the resource into (edited, not owned).
 WIRING: dict[str, str] = {"model": MODELS_MODULE, "router": ROUTER_MODULE}
-
-
-def migration_path(number: int, names: Names) -> str:
-    """The path of a new create-table migration, numbered `number` in the chain."""
-    return LAYERS["migration"].path.format(number=f"{number:04d}", table=names.table)
 
 
 def url_prefix(names: Names) -> str:
