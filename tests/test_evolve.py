@@ -177,8 +177,7 @@ def _schema(url: str) -> dict[str, Any]:
         inspector = inspect(connection)
         return {
             "columns": {
-                c["name"]: (str(c["type"]), c["nullable"])
-                for c in inspector.get_columns("tickets")
+                c["name"]: (str(c["type"]), c["nullable"]) for c in inspector.get_columns("tickets")
             },
             "unique": sorted(
                 (u["name"], tuple(u["column_names"]))

@@ -315,6 +315,11 @@ MERGE_NOTE = (
 )
 
 
+def _interactive() -> bool:
+    """Whether a person can answer a question (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
 def _evolve(
     planner: Callable[[], "Evolution"],
     *,
@@ -328,7 +333,7 @@ def _evolve(
     try:
         evolution = planner()
         if evolution.data_loss and not dry_run and not yes:
-            if as_json or not sys.stdin.isatty():
+            if as_json or not _interactive():
                 raise data_loss_error(evolution)
             show_plan(evolution.plan, dry_run=True)
             lost = ", ".join(evolution.data_loss)

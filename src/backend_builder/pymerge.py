@@ -183,9 +183,10 @@ def _merge_body(
     by_key = [{e.key: e for e in elements} for elements in (base, current, generated)]
     base_by, current_by, generated_by = by_key
     order = [e.key for e in generated]
-    # What the user added goes after what precedes it in the user's version.
+    # What the user added (or kept while the generator dropped it) goes after what
+    # precedes it in the user's version.
     for index, element in enumerate(current):
-        if element.key in generated_by or element.key in base_by:
+        if element.key in generated_by:
             continue
         previous = next((c.key for c in reversed(current[:index]) if c.key in order), None)
         order.insert(order.index(previous) + 1 if previous is not None else 0, element.key)

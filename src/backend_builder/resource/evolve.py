@@ -20,7 +20,7 @@ from typing import Any
 from backend_builder.errors import BuilderError
 from backend_builder.manifest import MANIFEST, FileRecord, Manifest, SavedResource, find_root, load
 from backend_builder.merge import Merge
-from backend_builder.migrations import next_migration
+from backend_builder.migrations import next_migration, read_revisions
 from backend_builder.plan import Plan, plan_files
 from backend_builder.render import render
 from backend_builder.resource import alter
@@ -286,6 +286,16 @@ def _load(start: Path, name: str) -> tuple[Path, Manifest, SavedResource, Resour
             hint="check the manifest with `backend-builder status`",
             code="migration_unknown",
             resource=class_name,
+        )
+    missing = [r for r in saved.migrations if r not in read_revisions(root)]
+    if missing:
+        raise BuilderError(
+            f"the migration(s) {', '.join(missing)} of {class_name} are missing from "
+            "alembic/versions; the manifest does not match the code",
+            hint="restore them (for example from version control); see `backend-builder status`",
+            code="migration_missing",
+            resource=class_name,
+            details={"revisions": missing},
         )
     try:
         spec = ResourceSpec(saved.resolved_names, parse_fields(saved.fields))

@@ -37,7 +37,14 @@ from backend_builder.resource.layers import (
     ROUTER_MODULE,
     url_prefix,
 )
-from backend_builder.resource.spec import FieldType, Names, ResourceSpec, SpecError, parse_names
+from backend_builder.resource.spec import (
+    FieldType,
+    Names,
+    ResourceSpec,
+    SpecError,
+    parse_fields,
+    parse_names,
+)
 
 __all__ = [
     "ALL_LAYERS",
@@ -49,7 +56,7 @@ __all__ = [
     "render_layers",
 ]
 
-# The commands that will change an existing resource's fields (issue 10).
+# The commands that change an existing resource's fields (`resource.evolve`).
 FIELD_COMMANDS = ("generate field", "remove field", "rename field", "change field")
 
 
@@ -158,13 +165,17 @@ def render_layers(
 
 
 def _exists(saved: SavedResource, tokens: list[str]) -> BuilderError:
-    """The refusal to generate an existing resource again (with or without force)."""
+    """The refusal to generate an existing resource again (with or without force).
+
+    The hint names the field commands that take the resource from its saved
+    fields to the requested ones.
+    """
     migrations = ", ".join(saved.migrations) or "its create migration"
-    hint = (
-        "changing the fields of an existing resource needs the field commands ("
-        + ", ".join(FIELD_COMMANDS)
-        + "), which are planned and not available yet"
-    )
+    commands = field_commands(saved, tokens)
+    if commands:
+        hint = "to get there with new migrations, run: " + "; ".join(commands)
+    else:
+        hint = "change its fields with the field commands: " + ", ".join(FIELD_COMMANDS)
     if "router" not in saved.layers:
         hint += f"; to add endpoints to the model, use `generate endpoint {saved.name}`"
     return BuilderError(
@@ -179,8 +190,35 @@ def _exists(saved: SavedResource, tokens: list[str]) -> BuilderError:
             "fields": list(saved.fields),
             "requested_fields": list(tokens),
             "field_commands": list(FIELD_COMMANDS),
+            "commands": commands,
         },
     )
+
+
+def field_commands(saved: SavedResource, tokens: list[str]) -> list[str]:
+    """The field commands from the saved fields to `tokens` (none if they do not parse)."""
+    try:
+        wanted = {field.name: field for field in parse_fields(tokens)}
+        have = {field.name: field for field in parse_fields(saved.fields)}
+    except SpecError:
+        return []
+    added = [field.token or field.to_token() for name, field in wanted.items() if name not in have]
+    changed = [
+        field.token or field.to_token()
+        for name, field in wanted.items()
+        if name in have and field != have[name]
+    ]
+    removed = [name for name in have if name not in wanted]
+    commands = [f"backend-builder generate field {saved.name} {' '.join(added)}"] if added else []
+    commands += [f"backend-builder change field {saved.name} {token}" for token in changed]
+    if removed:
+        commands.append(f"backend-builder remove field {saved.name} {' '.join(removed)}")
+    if added and removed:
+        commands.append(
+            f"(if a field was renamed, `backend-builder rename field {saved.name} OLD NEW` "
+            "instead keeps its data)"
+        )
+    return commands
 
 
 def _check_owners(manifest: Manifest, name: str, created: dict[str, str]) -> None:
