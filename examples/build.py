@@ -11,6 +11,7 @@ from pathlib import Path
 
 from backend_builder.plan import apply_plan
 from backend_builder.project import plan_new
+from backend_builder.resource import evolve
 from backend_builder.resource.generate import ALL_LAYERS, plan_generate
 
 EXAMPLES = Path(__file__).resolve().parent
@@ -24,6 +25,22 @@ SHOP = (
     ("Notification", "title:str message:text:optional read:bool:default=false user:ref"),
     ("Asset", "name:str description:text:optional"),
 )
+# A hand edit of Asset's service, then five changes of Asset: every one keeps the edit.
+ASSET_SERVICE_EDIT = '''
+    async def names(self) -> list[str]:
+        """The names on the first page of the project's assets (written by hand)."""
+        page = await self.list_page(AssetListParams(limit=100))
+        return [asset.name for asset in page.items]
+'''
+ASSET_CHANGES = (
+    lambda root: evolve.plan_add_fields(root, "Asset", ["condition:enum:new,used:default=new"]),
+    lambda root: evolve.plan_add_fields(root, "Asset", ["bought_on:date:optional"]),
+    lambda root: evolve.plan_rename_field(root, "Asset", "description", "notes"),
+    lambda root: evolve.plan_change_field(
+        root, "Asset", "condition:enum:new,used,broken:default=new"
+    ),
+    lambda root: evolve.plan_remove_fields(root, "Asset", ["bought_on"]),
+)
 
 
 def build_shop(target: Path) -> None:
@@ -35,6 +52,10 @@ def build_shop(target: Path) -> None:
     apply_plan(plan_new(target))
     for name, fields in SHOP:
         apply_plan(plan_generate(target, name, fields.split(), layers=ALL_LAYERS).plan)
+    service = target / "app/services/asset_service.py"
+    service.write_text(service.read_text() + ASSET_SERVICE_EDIT)
+    for change in ASSET_CHANGES:
+        apply_plan(change(target).plan)
     (target / ".env").unlink()
 
 

@@ -40,9 +40,9 @@ CHANGES: list[list[str]] = [
 ]
 
 SERVICE_EDIT = '''
-    async def titles(self, scope: ProjectScope) -> list[str]:
-        """The titles of the project's tickets (written by hand)."""
-        page = await self.list(scope, TicketListParams(limit=100))
+    async def titles(self) -> list[str]:
+        """The titles on the first page of the project's tickets (written by hand)."""
+        page = await self.list_page(TicketListParams(limit=100))
         return [ticket.title for ticket in page.items]
 '''
 SCHEMA_EDIT = '''

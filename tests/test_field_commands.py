@@ -112,6 +112,7 @@ def test_dry_run_and_json_write_nothing(shop: Path) -> None:
             "kind": "rename_column",
             "column": "reference",
             "summary": "rename column invoices.number to reference",
+            "undo": "rename column invoices.reference back to number",
         }
     ]
     assert _tree(shop) == before

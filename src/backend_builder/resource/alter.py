@@ -144,10 +144,16 @@ class Operation:
     summary: str
     upgrade: tuple[Step, ...]
     downgrade: tuple[Step, ...]
+    undo: str  # what the downgrade does
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form."""
-        return {"kind": self.kind, "column": self.column, "summary": self.summary}
+        return {
+            "kind": self.kind,
+            "column": self.column,
+            "summary": self.summary,
+            "undo": self.undo,
+        }
 
 
 def _add_steps(table: str, view: FieldView, fill: str | None, *, keep_default: bool) -> list[Step]:
@@ -204,6 +210,7 @@ def add_column(table: str, field: FieldSpec, view: FieldView) -> Operation:
         f"add column {table}.{view.column}",
         tuple(_add_steps(table, view, fill, keep_default=True)),
         tuple(_drop_steps(table, view)),
+        f"drop column {table}.{view.column}",
     )
 
 
@@ -240,6 +247,8 @@ def drop_column(table: str, field: FieldSpec, view: FieldView) -> Operation:
         f"drop column {table}.{view.column} (its data is lost)",
         tuple(_drop_steps(table, view)),
         tuple(_add_steps(table, view, fill, keep_default=False)),
+        f"add column {table}.{view.column} back, "
+        + ("empty" if fill is None else "filled with a placeholder"),
     )
 
 
@@ -263,6 +272,7 @@ def rename_column(table: str, old: FieldView, new: FieldView) -> Operation:
         f"rename column {table}.{old.column} to {new.column}",
         tuple(_rename_steps(table, old, new)),
         tuple(_rename_steps(table, new, old)),
+        f"rename column {table}.{new.column} back to {old.column}",
     )
 
 
@@ -316,6 +326,7 @@ def alter_column(
         f"alter column {table}.{new.column}",
         tuple(upgrade),
         tuple(_alter_steps(table, new, old, fill_down)),
+        f"alter column {table}.{new.column} back",
     )
 
 

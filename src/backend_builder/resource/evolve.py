@@ -254,7 +254,8 @@ def plan_change_field(start: Path, name: str, token: str, *, markers: bool = Fal
         (operation,) if operation is not None else (),
         command="change field",
         slug=f"change_{table}_{field.name}",
-        message=f"Change {table}.{field.column}: {field.to_token()} -> {changed.to_token()}.",
+        message=f"Change {table}.{field.column}.\n\nFrom:\n    {field.to_token()}\n"
+        f"To:\n    {changed.to_token()}",
         markers=markers,
     )
 
@@ -518,7 +519,7 @@ def _render_migration(
         "down_revision": down_revision,
         "table": table,
         "upgrade_summary": "; ".join(op.summary for op in operations).capitalize(),
-        "downgrade_summary": "Undo: " + "; ".join(op.summary for op in reversed(operations)),
+        "downgrade_summary": "; ".join(op.undo for op in reversed(operations)).capitalize(),
         "upgrade": alter.blocks(upgrade),
         "downgrade": alter.blocks(downgrade),
         "uses_sa": any("sa." in line for line in lines),

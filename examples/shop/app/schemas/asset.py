@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
+from app.models.asset import AssetCondition
 from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
 
 
@@ -14,7 +15,9 @@ class AssetBase(InputSchema):
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
-    description: Annotated[str, StringConstraints(max_length=65_535)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=65_535)] | None = None
+
+    condition: AssetCondition = AssetCondition.NEW
 
 
 class AssetCreate(AssetBase):
@@ -24,11 +27,13 @@ class AssetCreate(AssetBase):
 class AssetUpdate(UpdateSchema):
     """Changes to a asset: only the fields sent are applied."""
 
-    non_nullable = frozenset({"name"})
+    non_nullable = frozenset({"name", "condition"})
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
 
-    description: Annotated[str, StringConstraints(max_length=65_535)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=65_535)] | None = None
+
+    condition: AssetCondition | None = None
 
 
 class AssetResponse(OutputSchema):
@@ -39,7 +44,9 @@ class AssetResponse(OutputSchema):
 
     name: str
 
-    description: str | None
+    notes: str | None
+
+    condition: AssetCondition
 
     created_at: datetime
     updated_at: datetime
@@ -48,6 +55,17 @@ class AssetResponse(OutputSchema):
 class AssetListParams(ListParams):
     """Query parameters of the list: page, sort order and equality filters."""
 
-    sort: Literal["id", "-id", "created_at", "-created_at", "name", "-name"] = "id"
+    sort: Literal[
+        "id",
+        "-id",
+        "created_at",
+        "-created_at",
+        "name",
+        "-name",
+        "condition",
+        "-condition",
+    ] = "id"
 
     name: str | None = None
+
+    condition: AssetCondition | None = None

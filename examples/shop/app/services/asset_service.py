@@ -60,3 +60,8 @@ class AssetService:
         """Delete a asset."""
         if not await self.repository.delete(asset_id):
             raise AssetNotFound()
+
+    async def names(self) -> list[str]:
+        """The names on the first page of the project's assets (written by hand)."""
+        page = await self.list_page(AssetListParams(limit=100))
+        return [asset.name for asset in page.items]

@@ -19,6 +19,7 @@ SORTS = (
     "id",
     "created_at",
     "name",
+    "condition",
 )
 MakeMember = Callable[[str], TestUser]
 # Fields whose value is checked against the project with one query each.
@@ -29,7 +30,8 @@ def asset_payload(client: TestClient, user: TestUser) -> dict[str, Any]:
     """A valid body for a new asset in `user`'s current project."""
     return {
         "name": "name one",
-        "description": "Some description, first draft.",
+        "notes": "Some notes, first draft.",
+        "condition": "new",
     }
 
 
@@ -46,6 +48,7 @@ def varied_asset(client: TestClient, owner: TestUser) -> dict[str, Any]:
     """Other values of the sortable fields, so that sorts compare values, not just ids."""
     return {
         "name": "name two",
+        "condition": "broken",
     }
 
 
@@ -133,7 +136,7 @@ class TestCreate:
         payload = asset_payload(client, owner)
         for name in (
             "name",
-            "description",
+            "notes",
         ):
             for raw in (r"\ud800", r"a \udfff b", r"nul \u0000"):
                 body = json.dumps({**payload, name: "<text>"}).replace(
@@ -389,6 +392,13 @@ class TestUpdate:
 
         assert (
             client.patch(url, json={"name": None}, headers=owner.headers).status_code
+            == 422
+        )
+
+        assert (
+            client.patch(
+                url, json={"condition": None}, headers=owner.headers
+            ).status_code
             == 422
         )
 
