@@ -47,6 +47,8 @@ _EXACT_FILTERS = {
 _NOT_SORTABLE = {FieldType.JSON, FieldType.TEXT}
 _TEXT_TYPES = {FieldType.STR, FieldType.TEXT, FieldType.EMAIL, FieldType.URL}
 
+Import = tuple[str, str]  # (module, name); name "" for `import module`
+
 
 @dataclass(frozen=True)
 class RefTarget:
@@ -196,6 +198,8 @@ class FieldView:
     alternative_expr: str  # another valid value, where `owner` is the creator
     foreign_expr: str  # for refs: an object of `outsider`'s project
     ref: RefTarget | None
+    model_imports: tuple[Import, ...]  # what its model lines import
+    schema_imports: tuple[Import, ...]  # what its schema and filter lines import
 
 
 def _schema_annotation(field: FieldSpec, annotation: str) -> str:
@@ -242,6 +246,70 @@ _FILTER_ANNOTATIONS = {
 }
 
 
+_ANNOTATED: tuple[Import, ...] = (("typing", "Annotated"),)
+# What each type's schema annotation (`_schema_annotation`) imports.
+_SCHEMA_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
+    FieldType.STR: (*_ANNOTATED, ("pydantic", "StringConstraints")),
+    FieldType.TEXT: (*_ANNOTATED, ("pydantic", "StringConstraints")),
+    FieldType.URL: (*_ANNOTATED, ("pydantic", "StringConstraints")),
+    FieldType.INT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field")),
+    FieldType.BIGINT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field")),
+    FieldType.FLOAT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field")),
+    FieldType.BOOL: (("pydantic", "StrictBool"),),
+    FieldType.DATE: (("app.schemas.base", "IsoDate"), ("datetime", "date")),
+    FieldType.DATETIME: (("app.schemas.base", "IsoDateTime"),),
+    FieldType.DECIMAL: (*_ANNOTATED, ("pydantic", "Field"), ("decimal", "Decimal")),
+    FieldType.EMAIL: (*_ANNOTATED, ("pydantic", "EmailStr"), ("pydantic", "Field")),
+    FieldType.JSON: (("app.schemas.base", "JsonObject"), ("typing", "Any")),
+}
+# What each filterable type's filter annotation (`_FILTER_ANNOTATIONS`) imports.
+_FILTER_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
+    FieldType.INT: (*_ANNOTATED, ("app.schemas.base", "QueryInt"), ("pydantic", "Field")),
+    FieldType.BIGINT: (*_ANNOTATED, ("app.schemas.base", "QueryInt"), ("pydantic", "Field")),
+    FieldType.BOOL: (("app.schemas.base", "QueryBool"),),
+    FieldType.DATE: (("app.schemas.base", "IsoDate"),),
+    FieldType.DATETIME: (("app.schemas.base", "IsoDateTime"),),
+    FieldType.DECIMAL: _SCHEMA_IMPORTS[FieldType.DECIMAL],
+}
+# What each type's model column imports.
+_MODEL_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
+    FieldType.STR: (("sqlalchemy", "String"),),
+    FieldType.EMAIL: (("sqlalchemy", "String"),),
+    FieldType.URL: (("sqlalchemy", "String"),),
+    FieldType.TEXT: (("sqlalchemy", "Text"),),
+    FieldType.BIGINT: (("sqlalchemy", "BigInteger"),),
+    FieldType.FLOAT: (("sqlalchemy", "Float"),),
+    FieldType.DATE: (("datetime", "date"),),
+    FieldType.DATETIME: (("datetime", "datetime"),),
+    FieldType.UUID: (("uuid", ""),),
+    FieldType.REF: (("uuid", ""),),
+    FieldType.DECIMAL: (("decimal", "Decimal"), ("sqlalchemy", "Numeric")),
+    FieldType.JSON: (("typing", "Any"), ("sqlalchemy", "JSON")),
+    FieldType.ENUM: (("enum", ""), ("app.models.base", "enum_values"), ("sqlalchemy", "Enum")),
+}
+
+
+def _field_imports(field: FieldSpec, names: Names) -> tuple[tuple[Import, ...], tuple[Import, ...]]:
+    """What the field's lines import: in the model, and in the schemas."""
+    model = list(_MODEL_IMPORTS.get(field.type, ()))
+    schema = list(_SCHEMA_IMPORTS.get(field.type, ()))
+    if field.type not in _NOT_FILTERABLE:
+        schema += _FILTER_IMPORTS.get(field.type, ())
+    if field.type is FieldType.ENUM:
+        schema.append((f"app.models.{names.snake}", f"{names.class_name}{_pascal(field.name)}"))
+    if (
+        field.has_default
+        or field.type in (FieldType.DECIMAL, FieldType.ENUM)
+        or _TYPES[field.type][1]
+    ):
+        model.append(("sqlalchemy.orm", "mapped_column"))
+    if field.has_default and isinstance(field.default, datetime):
+        model.append(("datetime", "datetime"))
+    elif field.has_default and isinstance(field.default, date):
+        model.append(("datetime", "date"))
+    return tuple(model), tuple(schema)
+
+
 def _ref_sample(ref: RefTarget, user: str, *, first: bool = False) -> str:
     if ref.is_self and first:
         return "None"  # the first of a tree has no parent
@@ -270,6 +338,7 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
         )
     else:
         annotation, column_type, migration_type = _TYPES[field.type]
+    model_imports, schema_imports = _field_imports(field, names)
     column_args = [column_type] if column_type else []
     if field.has_default:
         column_args.append(f"default={_python_literal(field.default, field, enum_class)}")
@@ -312,6 +381,8 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
         alternative_expr=_ref_sample(ref, "owner") if ref else _sample(field, alternative=True),
         foreign_expr=_ref_sample(ref, "outsider") if ref else "",
         ref=ref,
+        model_imports=model_imports,
+        schema_imports=schema_imports,
     )
 
 

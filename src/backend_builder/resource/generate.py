@@ -6,7 +6,6 @@ generated, and a base copy of that content is written under
 migration may have run, and its files may carry hand edits.
 """
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from backend_builder.resource.layers import (
     ROUTER_MODULE,
     url_prefix,
 )
+from backend_builder.resource.rewrite import stored_base
 from backend_builder.resource.spec import (
     FieldType,
     Names,
@@ -369,7 +369,7 @@ def _wiring(
         try:
             source = (root / path).read_text(encoding="utf-8")
             modified[path] = format_python(edit(source))
-            base = _base(root, manifest, path)
+            base = stored_base(root, manifest.file(path))
             wired_base = format_python(edit(base)) if base is not None else modified[path]
         except CannotInject as error:
             raise BuilderError(
@@ -386,83 +386,25 @@ def _wiring(
     return modified, records
 
 
-def _base(root: Path, manifest: Manifest, path: str) -> str | None:
-    """The stored base copy of `path`, if it is recorded and matches its record."""
-    record = manifest.file(path)
-    copy = root / base_path(path)
-    if record is None or record.sha256 is None or not copy.is_file():
-        return None
-    content = copy.read_text(encoding="utf-8")
-    return content if FileRecord.of(path, content).sha256 == record.sha256 else None
-
-
 def _imports(context: dict[str, Any]) -> dict[str, str]:
     """The import block of every generated module."""
     names = context["names"]
     fields = context["fields"]
     types = {field.type for field in fields}
-    defaults = " ".join(field.column_args for field in fields)
     snake, cls = names.snake, names.class_name
-    enums = [field.enum_class for field in context["enum_fields"]]
     has_refs = bool(context["ref_fields"])
 
     model = Imports().add("sqlalchemy.orm", "Mapped")
     model.add("app.models.base", "Base", "ProjectScoped")
-    if enums:
-        model.add("enum").add("app.models.base", "enum_values").add("sqlalchemy", "Enum")
-    if types & {FieldType.UUID.value, FieldType.REF.value}:
-        model.add("uuid")
-    if FieldType.DATE.value in types or "date.fromisoformat" in defaults:
-        model.add("datetime", "date")
-    if FieldType.DATETIME.value in types or "datetime.fromisoformat" in defaults:
-        model.add("datetime", "datetime")
-    if FieldType.DECIMAL.value in types:
-        model.add("decimal", "Decimal").add("sqlalchemy", "Numeric")
-    if FieldType.JSON.value in types:
-        model.add("typing", "Any").add("sqlalchemy", "JSON")
-    if types & {FieldType.STR.value, FieldType.EMAIL.value, FieldType.URL.value}:
-        model.add("sqlalchemy", "String")
-    if FieldType.TEXT.value in types:
-        model.add("sqlalchemy", "Text")
-    if FieldType.BIGINT.value in types:
-        model.add("sqlalchemy", "BigInteger")
-    if FieldType.FLOAT.value in types:
-        model.add("sqlalchemy", "Float")
-    if any(field.column_args for field in fields):
-        model.add("sqlalchemy.orm", "mapped_column")
-    for arg in context["table_args"]:
-        model.add("sqlalchemy", arg.split("(", 1)[0])
-
     schema = Imports().add("uuid").add("datetime", "datetime").add("typing", "Literal")
     schema.add("app.schemas.base", "InputSchema", "ListParams", "OutputSchema", "UpdateSchema")
-    annotations = " ".join(
-        f"{field.schema_annotation} {field.schema_default} {field.filter_annotation}"
-        for field in fields
-    )
-    used = set(re.findall(r"\b\w+\b", annotations))
-    for word, module in (
-        ("Annotated", "typing"),
-        ("StringConstraints", "pydantic"),
-        ("Field", "pydantic"),
-        ("Strict", "pydantic"),
-        ("StrictBool", "pydantic"),
-        ("EmailStr", "pydantic"),
-        ("IsoDate", "app.schemas.base"),
-        ("IsoDateTime", "app.schemas.base"),
-        ("JsonObject", "app.schemas.base"),
-        ("QueryInt", "app.schemas.base"),
-        ("QueryBool", "app.schemas.base"),
-    ):
-        if word in used:
-            schema.add(module, word)
-    if FieldType.DATE.value in types or "date.fromisoformat" in annotations:
-        schema.add("datetime", "date")
-    if FieldType.DECIMAL.value in types:
-        schema.add("decimal", "Decimal")
-    if FieldType.JSON.value in types:
-        schema.add("typing", "Any")
-    if enums:
-        schema.add(f"app.models.{snake}", *enums)
+    for field in fields:
+        for module, name in field.model_imports:
+            model.add(module, *([name] if name else []))
+        for module, name in field.schema_imports:
+            schema.add(module, *([name] if name else []))
+    for arg in context["table_args"]:
+        model.add("sqlalchemy", arg.split("(", 1)[0])
 
     service = Imports().add("uuid").add("app.core.sql", "Connection")
     service.add("app.core.errors", "NotFound").add("app.core.tenancy", "ProjectScope")
