@@ -264,3 +264,106 @@ def test_five_changes_on_postgresql(backend: Path, postgres_database: str) -> No
         _evolve(backend, postgres_database, {"TEST_DATABASE_URL": suite})
     finally:
         admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# Every kind of change, on a resource of every type with a row in its table.
+GADGET = (
+    "Gadget label:str:index count:int:default=3 big:bigint:optional price:float "
+    "score:decimal:10,4:optional day:date:optional at:datetime:optional ref_code:uuid:unique "
+    "meta:json:optional contact:email:unique site:url:optional level:enum:low,high:optional "
+    "owner:ref:users:optional maker:ref:customer:optional"
+)
+EVERY_CHANGE = [
+    "change field Gadget label:text",  # widened, and no longer indexed
+    "change field Gadget count:bigint:default=3",
+    "change field Gadget day:date:default=2030-01-01",  # now required: the null is filled
+    "change field Gadget big:bigint:default=7",
+    "rename field Gadget maker producer",  # a ref: its key and index follow
+    "rename field Gadget contact email_address",  # a unique constraint follows
+    "change field Gadget email_address:email",  # no longer unique
+    "change field Gadget site:url:optional:unique",  # now unique
+    "change field Gadget level:enum:low,mid,high:optional:index",
+    "rename field Gadget level grade",  # an enum: its check follows
+    "remove field Gadget producer --yes",
+    "generate field Gadget supplier:ref:customer:optional:index",
+    "change field Gadget at:datetime:default=2030-01-31T12:00:00Z",
+    "change field Gadget ref_code:uuid",
+    "change field Gadget score:decimal:12,4:optional",
+    "generate field Gadget flag:bool:default=true note:str:default=hello",
+]
+
+
+def _insert_gadget(url: str) -> None:
+    sqlite = url.startswith("sqlite")
+
+    def key(n: int) -> str:
+        value = f"00000000-0000-0000-0000-{n:012d}"
+        return value.replace("-", "") if sqlite else value
+
+    now = "'2030-01-01 00:00:00'"
+    statements = [
+        f"INSERT INTO projects (id, name, created_at, updated_at) "
+        f"VALUES ('{key(1)}', 'p', {now}, {now})",
+        f"INSERT INTO customers (project_id, id, name, created_at, updated_at) "
+        f"VALUES ('{key(1)}', '{key(2)}', 'c', {now}, {now})",
+        "INSERT INTO gadgets (project_id, id, label, count, price, ref_code, contact, "
+        "maker_id, level, created_at, updated_at) VALUES "
+        f"('{key(1)}', '{key(3)}', 'L', 3, 1.5, '{key(4)}', 'a@b.co', '{key(2)}', 'low', "
+        f"{now}, {now})",
+    ]
+
+    async def go() -> None:
+        engine = create_async_engine(_async_url(url))
+        try:
+            async with engine.begin() as connection:
+                for statement in statements:
+                    await connection.exec_driver_sql(statement)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
+def _gadget(url: str) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        engine = create_async_engine(_async_url(url))
+        try:
+            async with engine.connect() as connection:
+                result = await connection.exec_driver_sql("SELECT * FROM gadgets")
+                return dict(result.mappings().one())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def _every_change(backend: Path, database_url: str) -> None:
+    _cli(backend, "generate", "resource", "Customer", "name:str")
+    name, *fields = GADGET.split()
+    _cli(backend, "generate", "resource", name, *fields)
+    run(backend, *ALEMBIC, "upgrade", "head", DATABASE_URL=database_url)
+    _insert_gadget(database_url)
+    for change in EVERY_CHANGE:
+        _cli(backend, *change.split())
+        run(backend, *ALEMBIC, "upgrade", "head", DATABASE_URL=database_url)
+        run(backend, *ALEMBIC, "check", DATABASE_URL=database_url)
+    row = _gadget(database_url)
+    assert (row["label"], row["count"], row["big"], row["email_address"]) == ("L", 3, 7, "a@b.co")
+    assert (row["grade"], row["flag"], row["note"]) == ("low", True, "hello")
+    assert str(row["day"]) == "2030-01-01" and row["supplier_id"] is None
+    assert "producer_id" not in row and "maker_id" not in row
+    lint(backend)
+    run(backend, *ALEMBIC, "downgrade", "0003_gadgets", DATABASE_URL=database_url)
+    row = _gadget(database_url)
+    assert (row["label"], row["contact"], row["level"]) == ("L", "a@b.co", "low")
+    run(backend, *ALEMBIC, "upgrade", "head", DATABASE_URL=database_url)
+    run(backend, *ALEMBIC, "check", DATABASE_URL=database_url)
+
+
+def test_every_kind_of_change_on_sqlite(backend: Path) -> None:
+    _every_change(backend, f"sqlite:///{backend / 'changes.db'}")
+
+
+@pytest.mark.postgres
+def test_every_kind_of_change_on_postgresql(backend: Path, postgres_database: str) -> None:
+    _every_change(backend, postgres_database)

@@ -128,6 +128,17 @@ def plan_add_fields(
                 resource=spec.names.class_name,
             )
         _check_fill(spec, field, "add")
+        if field.unique and not field.optional:
+            raise BuilderError(
+                f"'{field.token}': existing rows of {spec.names.class_name} would all get "
+                "the same value, which a unique field refuses",
+                hint=f"add it as optional ({field.name}:{field.type.value}:unique:optional), "
+                "fill it in, then make it required with change field",
+                code="unique_needs_optional",
+                token=field.token,
+                field=field.name,
+                resource=spec.names.class_name,
+            )
     new_spec = _respec(spec, (*spec.fields, *added))
     refs = _refs(manifest, new_spec)
     table = spec.names.table
