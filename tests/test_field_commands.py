@@ -237,3 +237,19 @@ def test_generate_resource_again_names_the_field_commands(shop: Path) -> None:
         "keeps its data)",
     ]
     assert _tree(shop) == before
+
+
+def test_hand_written_code_that_names_a_renamed_field_is_pointed_out(shop: Path) -> None:
+    service = shop / "app/services/invoice_service.py"
+    service.write_text(
+        service.read_text()
+        + '\n\ndef label(invoice: InvoiceResponse) -> str:\n    """By hand."""\n'
+        "    return invoice.number\n"
+    )
+    code, output = _run(shop, "rename", "field", "Invoice", "number", "reference", "--json")
+    assert code == 0, output
+    mentions = json.loads(output)["mentions"]
+    assert [(m["path"], m["name"], m["text"]) for m in mentions] == [
+        ("app/services/invoice_service.py", "number", "return invoice.number")
+    ]
+    assert "return invoice.number" in service.read_text()  # kept, for its author to fix

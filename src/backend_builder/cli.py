@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 
 from backend_builder import __version__
 from backend_builder.console import (
@@ -348,6 +349,11 @@ def _evolve(
         return
     for path in evolution.merged:
         console.print(f"  [cyan]merged[/]  {path}: your edits are kept")
+    for mention in evolution.mentions:
+        console.print(
+            f"  [yellow]check[/]  {mention.path}:{mention.line}: your code still names "
+            f"'{mention.name}': {escape(mention.text)}"
+        )
     if evolution.conflicts:
         verb = "would write" if dry_run else "wrote"
         for merge in evolution.conflicts:

@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from backend_builder.errors import BuilderError
-from backend_builder.manifest import MANIFEST, FileRecord, Manifest, SavedResource, find_root, load
+from backend_builder.manifest import (
+    BASE_DIR,
+    MANIFEST,
+    FileRecord,
+    Manifest,
+    SavedResource,
+    base_path,
+    find_root,
+    load,
+)
 from backend_builder.merge import Merge
 from backend_builder.migrations import next_migration, read_revisions
 from backend_builder.plan import Plan, plan_files
@@ -57,6 +66,20 @@ _WIDENINGS = {
 
 
 @dataclass(frozen=True)
+class Mention:
+    """A line of hand-written code that names a field this change renames or removes."""
+
+    path: str
+    line: int
+    name: str
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form."""
+        return {"path": self.path, "line": self.line, "name": self.name, "text": self.text}
+
+
+@dataclass(frozen=True)
 class Evolution:
     """A planned change of a resource's fields."""
 
@@ -70,6 +93,7 @@ class Evolution:
     conflicts: tuple[Merge, ...]
     data_loss: tuple[str, ...]
     next_steps: tuple[str, ...]
+    mentions: tuple[Mention, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary."""
@@ -84,6 +108,7 @@ class Evolution:
             "conflicts": [merge.to_dict() for merge in self.conflicts],
             "data_loss": list(self.data_loss),
             "next_steps": list(self.next_steps),
+            "mentions": [mention.to_dict() for mention in self.mentions],
         }
 
 
@@ -197,7 +222,11 @@ def plan_remove_fields(
         message=f"Remove {_list(removed)} from {table} (the column data is lost).",
         markers=markers,
     )
-    return replace(evolution, data_loss=tuple(f"{table}.{field.column}" for field in removed))
+    return replace(
+        evolution,
+        data_loss=tuple(f"{table}.{field.column}" for field in removed),
+        mentions=_mentions(evolution, [name for f in removed for name in {f.name, f.column}]),
+    )
 
 
 def plan_rename_field(
@@ -227,7 +256,7 @@ def plan_rename_field(
         field_view(field, spec.names, target),
         field_view(renamed, spec.names, target),
     )
-    return _evolve(
+    evolution = _evolve(
         root,
         manifest,
         saved,
@@ -238,6 +267,7 @@ def plan_rename_field(
         message=f"Rename {table}.{field.column} to {renamed.column} (the data is kept).",
         markers=markers,
     )
+    return replace(evolution, mentions=_mentions(evolution, list({field.name, field.column})))
 
 
 def plan_change_field(start: Path, name: str, token: str, *, markers: bool = False) -> Evolution:
@@ -512,6 +542,25 @@ def _evolve(
         (),
         tuple(steps),
     )
+
+
+def _mentions(evolution: Evolution, names: list[str]) -> tuple[Mention, ...]:
+    """Hand-written lines (not in the generated files) that still name `names`."""
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    generated = {
+        op.path: set(op.content.splitlines())
+        for op in evolution.plan.ops
+        if op.path.startswith(BASE_DIR + "/")
+    }
+    found = []
+    for op in evolution.plan.ops:
+        ours = generated.get(base_path(op.path))
+        if ours is None:
+            continue
+        for number, line in enumerate(op.content.splitlines(), start=1):
+            if line not in ours and (match := pattern.search(line)):
+                found.append(Mention(op.path, number, match.group(1), line.strip()))
+    return tuple(found)
 
 
 def _render_migration(
