@@ -328,6 +328,14 @@ def test_a_no_op_keeps_the_router_order_after_a_field_change(shop: Path) -> None
     assert {op.action for op in result.plan.ops} == {Action.IDENTICAL}
 
 
+def test_the_example_backend_is_up_to_date(tmp_path: Path) -> None:
+    # Four resources, five field changes and a hand-written method: nothing to update.
+    example = Path(__file__).resolve().parents[1] / "examples" / "shop"
+    shop = Path(shutil.copytree(example, tmp_path / "shop"))
+    result = plan_update(shop)
+    assert {op.action for op in result.plan.ops} == {Action.IDENTICAL}
+
+
 # (4) --dry-run and --json -------------------------------------------------------------
 
 
