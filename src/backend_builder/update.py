@@ -21,7 +21,8 @@ records every file as generated now, with new base copies.
 
 A backend whose manifest predates provenance (format 1: no hashes, no base copies)
 is merged against an empty base: any difference between a file and its new
-rendering is a conflict, never a silent loss of an edit.
+rendering is a conflict, never a silent loss of an edit. A backend last written by
+a newer backend-builder is refused: its templates would be replaced by older ones.
 """
 
 import re
