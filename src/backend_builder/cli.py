@@ -28,6 +28,7 @@ from backend_builder.resource.generate import (
 )
 
 if TYPE_CHECKING:
+    from backend_builder.merge import Merge
     from backend_builder.resource.evolve import Evolution
 
 app = typer.Typer(
@@ -474,3 +475,78 @@ def change_field(
         dry_run=dry_run,
         as_json=as_json,
     )
+
+
+# --------------------------------------------------------------------------
+# update: every generated file rendered again by this version, keeping hand edits
+# --------------------------------------------------------------------------
+
+
+def _show_merges(merged: tuple[str, ...], conflicts: tuple["Merge", ...], *, dry_run: bool) -> None:
+    """List the files merged with hand edits and the conflicts; exit 1 if markers were written."""
+    for path in merged:
+        console.print(f"  [cyan]merged[/]  {path}: your edits are kept")
+    if conflicts:
+        verb = "would write" if dry_run else "wrote"
+        for merge in conflicts:
+            lines = ", ".join(f"{hunk.start}-{hunk.end}" for hunk in merge.hunks)
+            console.print(f"  [bold red]conflict[/]  {merge.path} (lines {lines})")
+        console.print(
+            f"\n[bold red]{verb} conflict markers[/] in {len(conflicts)} file(s): "
+            "resolve them, then run the tests."
+        )
+        if not dry_run:
+            raise typer.Exit(1)
+
+
+@app.command(
+    epilog="[bold]Examples[/]\n\n"
+    "  backend-builder update --dry-run   # after an upgrade: the plan, with diffs\n\n"
+    "  backend-builder update\n\n"
+    "  backend-builder update --conflict-markers   # then resolve the marked hunks\n\n"
+    "Every file backend-builder generated (the backend's and each resource's) is "
+    "rendered again with this version's templates and the specs saved in "
+    "backend-builder.toml, and merged three-way with your edits, the stored base copy "
+    "(.backend-builder/base/) being the common ancestor: a file you did not touch is "
+    "replaced, a clean merge is written, a conflict writes nothing unless "
+    "--conflict-markers is given (exit code 1 either way). Migrations and .env are never "
+    "rendered again. A file of a new template is created; a file no template produces "
+    "any more is left in place and reported. A backend whose manifest predates base "
+    "copies (format 1) is merged against an empty base: any difference from the new "
+    "rendering is a conflict, so that no edit is lost silently.",
+)
+def update(
+    path: PathOption = Path("."),
+    markers: Markers = False,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """Render every generated file again with this version's templates, keeping your edits."""
+    from backend_builder.update import plan_update
+
+    try:
+        result = plan_update(path, markers=markers)
+        changes = Plan(result.plan.root, result.plan.changes)  # unchanged files: counted
+        _execute(changes, dry_run=dry_run, as_json=as_json, summary=result.to_dict())
+    except BuilderError as error:
+        _fail(error, as_json)
+    if as_json:
+        if result.conflicts and not dry_run:
+            raise typer.Exit(1)
+        return
+    for obsolete in result.obsolete:
+        console.print(f"  [yellow]obsolete[/]  {obsolete}: no longer generated; left in place")
+    console.print(f"  [dim]{len(result.unchanged)} generated file(s) unchanged[/]")
+    _show_merges(result.merged, result.conflicts, dry_run=dry_run)
+    if dry_run:
+        return
+    if not result.plan.changes:
+        console.print(f"\n[bold green]Up to date[/] with backend-builder {result.to_version}.")
+        return
+    versions = (
+        f"from backend-builder {result.from_version} to {result.to_version}"
+        if result.from_version != result.to_version
+        else f"to backend-builder {result.to_version}'s templates"
+    )
+    console.print(f"\n[bold green]Updated[/] {versions}.")
+    show_next_steps("git diff", "make test")

@@ -3,6 +3,7 @@
 import re
 import secrets
 from pathlib import Path
+from typing import Any
 
 from backend_builder.errors import BuilderError
 from backend_builder.manifest import (
@@ -32,11 +33,10 @@ def project_slug(path: Path) -> str:
     return slug or "backend"
 
 
-def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Plan:
-    """Plan creating a backend at `path`; refuses a non-empty directory unless forced.
+def project_context(slug: str, database: str) -> dict[str, Any]:
+    """The context of the project templates, from what the manifest records (name, database).
 
-    A directory that already holds a backend is refused even when forced: its
-    generated files may carry hand edits, and its manifest its resources.
+    `new` renders with it, and `update` rebuilds it to render the same files again.
     """
     if database not in DATABASES:
         raise BuilderError(
@@ -44,6 +44,25 @@ def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Pl
             code="unknown_database",
             token=database,
         )
+    return {
+        "project_slug": slug,
+        "project_title": slug.replace("-", " ").title(),
+        "project_slug_snake": slug.replace("-", "_"),
+        "database": database,
+        "database_url_example": _DATABASE_URL_EXAMPLES[database].format(
+            slug=slug.replace("-", "_")
+        ),
+    }
+
+
+def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Plan:
+    """Plan creating a backend at `path`; refuses a non-empty directory unless forced.
+
+    A directory that already holds a backend is refused even when forced: its
+    generated files may carry hand edits, and its manifest its resources.
+    """
+    slug = project_slug(path)
+    context = project_context(slug, database)
     if path.exists() and not path.is_dir():
         raise BuilderError(f"{path} exists and is not a directory", code="not_a_directory")
     if (path / MANIFEST).exists():
@@ -60,16 +79,6 @@ def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Pl
             hint="choose a new directory, or pass --force",
             code="directory_not_empty",
         )
-    slug = project_slug(path)
-    context = {
-        "project_slug": slug,
-        "project_title": slug.replace("-", " ").title(),
-        "project_slug_snake": slug.replace("-", "_"),
-        "database": database,
-        "database_url_example": _DATABASE_URL_EXAMPLES[database].format(
-            slug=slug.replace("-", "_")
-        ),
-    }
     files = render_tree("project", context)
     records = [FileRecord.of(p, content) for p, content in files.items() if p not in NOT_RECORDED]
     migrations = tuple(

@@ -6,7 +6,6 @@ generated, and a base copy of that content is written under
 migration may have run, and its files may carry hand edits.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from backend_builder.resource.layers import (
     LAYERS,
     MODEL_LAYERS,
     MODELS_MODULE,
-    ROUTER_MODULE,
+    WIRING,
     url_prefix,
 )
 from backend_builder.resource.rewrite import stored_base
@@ -54,6 +53,7 @@ __all__ = [
     "Generation",
     "plan_generate",
     "render_layers",
+    "wire",
 ]
 
 # The commands that change an existing resource's fields (`resource.evolve`).
@@ -103,7 +103,8 @@ def plan_generate(
         raise BuilderError(
             f"resource '{names.class_name}' already has its {', '.join(done)} layer(s); "
             "generated files are kept as they are, with any hand edits",
-            hint="re-rendering generated files with a three-way merge is planned (update)",
+            hint="to render generated files again with this version's templates, keeping "
+            "hand edits: backend-builder update",
             code="layers_exist",
             resource=names.class_name,
             details={"layers": done},
@@ -345,32 +346,14 @@ def _wiring(
     The wiring is applied to the file as it is (keeping hand edits) and, for the
     record, to its base copy: the recorded base stays the generator's output.
     """
-    names = spec.names
-    edits: list[tuple[str, Callable[[str], str]]] = []
-    if "model" in layers:
-        edits.append(
-            (
-                MODELS_MODULE,
-                lambda s: register_model(s, names.snake, [names.class_name], MODELS_MODULE),
-            )
-        )
-    if "router" in layers:
-        edits.append(
-            (
-                ROUTER_MODULE,
-                lambda s: register_router(
-                    s, names.plural_snake, url_prefix(names), names.kebab_plural, ROUTER_MODULE
-                ),
-            )
-        )
     modified: dict[str, str] = {}
     records: list[FileRecord] = []
-    for path, edit in edits:
+    for path in [path for layer, path in WIRING.items() if layer in layers]:
         try:
             source = (root / path).read_text(encoding="utf-8")
-            modified[path] = format_python(edit(source))
+            modified[path] = wire(path, spec.names, source)
             base = stored_base(root, manifest.file(path))
-            wired_base = format_python(edit(base)) if base is not None else modified[path]
+            wired_base = wire(path, spec.names, base) if base is not None else modified[path]
         except CannotInject as error:
             raise BuilderError(
                 str(error), code="cannot_wire", path=path, details={"add": error.instruction}
@@ -384,6 +367,21 @@ def _wiring(
         modified[base_path(path)] = wired_base
         records.append(FileRecord.of(path, wired_base))
     return modified, records
+
+
+def wire(path: str, names: Names, source: str) -> str:
+    """The shared module `path` (one of `WIRING`'s) with the resource `names` wired in.
+
+    `source` is the module's text; the result is formatted as generated files are.
+    Raises `CannotInject` when the module does not have the shape the edit expects.
+    """
+    if path == MODELS_MODULE:
+        wired = register_model(source, names.snake, [names.class_name], path)
+    else:
+        wired = register_router(
+            source, names.plural_snake, url_prefix(names), names.kebab_plural, path
+        )
+    return format_python(wired)
 
 
 def _imports(context: dict[str, Any]) -> dict[str, str]:
