@@ -37,6 +37,7 @@ from sqlalchemy.sql.expression import (
     Executable,
     Grouping,
     Tuple,
+    Update,
 )
 
 from app.core.tenancy import check_statement
@@ -66,11 +67,14 @@ class _Parameter:
     default: Any
     required: bool
     process: Callable[[Any], Any] | None
+    generate: Callable[[], Any] | None  # a column's Python-side default, per run
 
     def value(self, params: Mapping[str, Any]) -> Any:
         """The parameter's value in `params`, else its default if it has one."""
         if self.name in params:
             return params[self.name]
+        if self.generate is not None:
+            return self.generate()
         if self.required:
             raise MissingParameter(
                 f"a value is required for the parameter {self.name!r}"
@@ -174,6 +178,24 @@ def _check_portable(statement: Executable) -> None:
                 f"the parameter {element.key!r} is rendered into the SQL when it runs, "
                 "which a prebuilt query cannot do; lists go in column.in_(...)"
             )
+        elif isinstance(element, Update) and element.whereclause is not None:
+            _check_update_parameters(element)
+
+
+def _check_update_parameters(statement: Update) -> None:
+    """Refuse a condition parameter of an UPDATE named after a column it could set.
+
+    SQLAlchemy reads such a name, passed when the statement runs, as a value to SET
+    and then refuses the statement; that happens on SQLite only, since the
+    PostgreSQL path compiles the statement once, without the values.
+    """
+    columns = set(statement.table.c.keys())
+    for element in visitors.iterate(statement.whereclause):
+        if isinstance(element, BindParameter) and element.key in columns:
+            raise UnportableQuery(
+                f"the UPDATE's parameter {element.key!r} is named after a column of "
+                f"{statement.table.name!r}; name it otherwise, such as 'b_{element.key}'"
+            )
 
 
 def _as_array(element: ClauseElement) -> ClauseElement | None:
@@ -193,15 +215,32 @@ def _as_array(element: ClauseElement) -> ClauseElement | None:
     return comparison.left != all_(array)
 
 
+def _generator(default: Any) -> Callable[[], Any]:
+    """What a column's Python-side default (`default=` or `onupdate=`) produces."""
+    if default.is_callable:
+        return lambda: default.arg(None)
+    return lambda: default.arg
+
+
 def _compile(statement: Executable, dialect: Dialect) -> CompiledQuery:
     if dialect.name == "postgresql":
         statement = visitors.replacement_traverse(statement, {}, _as_array)
     compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    # Columns an INSERT or UPDATE does not set but that have a Python-side default
+    # (timestamps, ids) are parameters too, computed for each run as SQLAlchemy does.
+    defaults = {
+        column.key: _generator(column.default) for column in compiled.insert_prefetch
+    }
+    defaults |= {
+        column.key: _generator(column.onupdate) for column in compiled.update_prefetch
+    }
     parameters = []
     for name in compiled.positiontup or ():
         bind = compiled.binds[name]
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        parameters.append(_Parameter(name, bind.value, bind.required, process))
+        parameters.append(
+            _Parameter(name, bind.value, bind.required, process, defaults.get(name))
+        )
     return CompiledQuery(compiled.string, tuple(parameters))
 
 
