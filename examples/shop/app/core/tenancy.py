@@ -115,6 +115,7 @@ def project_context(project_id: uuid.UUID) -> Iterator[None]:
 def unscoped() -> Iterator[None]:
     """Turn the ORM guard off for a block: for admin jobs and migrations only.
 
+    A prebuilt query built inside the block is not checked either (`check_statement`).
     Row-level security still applies on PostgreSQL unless the connection's role
     bypasses it.
     """
@@ -243,10 +244,12 @@ def _tenant_sources(
 def _written_project(statement: Insert | Update) -> ClauseElement | None:
     """What an INSERT or UPDATE writes into `project_id`, if it writes it.
 
-    SQLAlchemy keeps `.values(...)` in `_values` (keyed by column or by name), every
-    value as an expression: a plain Python value is a parameter of its own.
+    SQLAlchemy keeps `.values(...)` in `_values` (keyed by column or by name), and
+    SQLAlchemy 2.0 `.ordered_values(...)` in `_ordered_values`; every value is an
+    expression (a plain Python value becomes a parameter of its own).
     """
-    for key, value in (statement._values or {}).items():
+    ordered = getattr(statement, "_ordered_values", None) or ()
+    for key, value in [*(statement._values or {}).items(), *ordered]:
         if getattr(key, "key", key) == "project_id":
             written: ClauseElement = value
             return written
@@ -274,9 +277,8 @@ def scope_statement(statement: Executable) -> Executable:
         if isinstance(element, Insert) and element.table.name in tenants:
             element = element.values({"project_id": bindparam(PROJECT_PARAMETER)})
         done.add(element)
-        scoped = visitors.replacement_traverse(
-            element, {}, scope
-        )  # what it nests first
+        # The statements it nests first, then its own tables.
+        scoped = visitors.replacement_traverse(element, {}, scope)
         if isinstance(scoped, Insert):
             return scoped
         missing = [
@@ -303,40 +305,53 @@ def check_statement(statement: Executable) -> None:
     if _unscoped.get():
         return
     tenants = tenant_tables()
-    hint = "build it with scoped_query(...) (app/repositories/base.py)"
     for element in visitors.iterate(statement):
         if isinstance(element, TextClause):
             _check_text(element, tenants)
-        elif isinstance(element, Insert | Update) and element.table.name in tenants:
-            written = _written_project(element)
-            if isinstance(element, Update) and written is not None:
-                raise UnscopedStatement(
-                    f"an UPDATE may not change the project_id of {element.table.name!r}: "
-                    "a row never moves to another project"
-                )
-            if isinstance(element, Insert) and not (
-                isinstance(written, BindParameter) and written.key == PROJECT_PARAMETER
-            ):
-                raise UnscopedStatement(
-                    f"an INSERT into {element.table.name!r} must set project_id to "
-                    f":{PROJECT_PARAMETER}; use ProjectRepository.create, or {hint}"
-                )
-        if not isinstance(element, Select | Update | Delete):
+        if isinstance(element, Insert | Update) and element.table.name in tenants:
+            _check_write(element)
+        if isinstance(element, Select | Update | Delete):
+            _check_reads(element, tenants)
+
+
+_HINT = "build it with scoped_query(...) (app/repositories/base.py)"
+
+
+def _check_write(statement: Insert | Update) -> None:
+    """Refuse an INSERT into a tenant table of another project, or a row moved."""
+    written = _written_project(statement)
+    name = statement.table.name
+    if isinstance(statement, Update) and written is not None:
+        raise UnscopedStatement(
+            f"an UPDATE may not change the project_id of {name!r}: "
+            "a row never moves to another project"
+        )
+    if isinstance(statement, Insert) and not (
+        isinstance(written, BindParameter) and written.key == PROJECT_PARAMETER
+    ):
+        raise UnscopedStatement(
+            f"an INSERT into {name!r} must set project_id to :{PROJECT_PARAMETER}; "
+            f"use ProjectRepository.create, or {_HINT}"
+        )
+
+
+def _check_reads(
+    statement: Select[Any] | Update | Delete, tenants: frozenset[str]
+) -> None:
+    """Refuse a statement that reads or changes a tenant table it does not confine."""
+    for found in _tenant_sources(statement, tenants):
+        name = found.source.name
+        if found.confined:
             continue
-        for found in _tenant_sources(element, tenants):
-            if found.confined:
-                continue
-            name = found.source.name
-            if found.optional:
-                raise UnscopedStatement(
-                    f"{name!r} is on the optional side of an outer join and not "
-                    f"confined to the project: add in_project({name}) to that join's "
-                    "ON clause"
-                )
+        if found.optional:
             raise UnscopedStatement(
-                f"the statement reads or writes {name!r} without confining it to the "
-                f"current project; {hint}, or, for an admin job, inside unscoped()"
+                f"{name!r} is on the optional side of an outer join and not confined "
+                f"to the project: add in_project({name}) to that join's ON clause"
             )
+        raise UnscopedStatement(
+            f"the statement reads or writes {name!r} without confining it to the "
+            f"current project; {_HINT}, or, for an admin job, inside unscoped()"
+        )
 
 
 def _check_text(text: TextClause, tenants: frozenset[str]) -> None:
