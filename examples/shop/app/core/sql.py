@@ -10,7 +10,9 @@ compiled once per dialect and then run on the request's connection:
 
 Both return plain dicts and raise `UniqueViolation` or `ForeignKeyViolation` for the
 integrity errors that callers answer with a 409. Both take only the parameters the
-statement names, and refuse to run without a value for one of them.
+statement names, refuse to run without a value for one of them, and fill in the
+Python-side defaults (`default=`, `onupdate=`) of the columns an INSERT or UPDATE
+does not set.
 
 A query is checked once, when it is built, the same way for every database: what
 would run on one database and not on the other is refused then, and so is a
