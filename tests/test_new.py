@@ -33,6 +33,7 @@ def test_creates_the_seed_layout(tmp_path: Path) -> None:
         ".env.example",
         ".gitignore",
         "README.md",
+        "AGENTS.md",
         "backend-builder.toml",
     ):
         assert (target / path).is_file(), path

@@ -9,7 +9,15 @@ compiled once per dialect and then run on the request's connection:
 - on any other database (SQLite in development and tests), through SQLAlchemy Core.
 
 Both return plain dicts and raise `UniqueViolation` or `ForeignKeyViolation` for the
-integrity errors that callers answer with a 409.
+integrity errors that callers answer with a 409. Both take only the parameters the
+statement names, refuse to run without a value for one of them, and fill in the
+Python-side defaults (`default=`, `onupdate=`) of the columns an INSERT or UPDATE
+does not set.
+
+A query is checked once, when it is built, the same way for every database: what
+would run on one database and not on the other is refused then, and so is a
+statement that reads or writes a tenant table outside the current project
+(`app.core.tenancy.check_statement`).
 """
 
 from abc import ABC, abstractmethod
@@ -18,10 +26,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from sqlalchemy import ARRAY, all_, any_, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql.expression import (
+    BinaryExpression,
+    BindParameter,
+    ClauseElement,
+    CollectionAggregate,
+    Executable,
+    Grouping,
+    Tuple,
+    Update,
+)
+
+from app.core.tenancy import check_statement
 
 Row = dict[str, Any]
 
@@ -34,11 +55,33 @@ class ForeignKeyViolation(Exception):
     """A statement broke a foreign key: a missing target, or a row still referenced."""
 
 
+class UnportableQuery(ValueError):
+    """A prebuilt query would not run the same way on every database."""
+
+
+class MissingParameter(ValueError):
+    """A prebuilt query was run without a value for one of its parameters."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Parameter:
     name: str
     default: Any
+    required: bool
     process: Callable[[Any], Any] | None
+    generate: Callable[[], Any] | None  # a column's Python-side default, per run
+
+    def value(self, params: Mapping[str, Any]) -> Any:
+        """The parameter's value in `params`, else its default if it has one."""
+        if self.name in params:
+            return params[self.name]
+        if self.generate is not None:
+            return self.generate()
+        if self.required:
+            raise MissingParameter(
+                f"a value is required for the parameter {self.name!r}"
+            )
+        return self.default
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,23 +95,38 @@ class CompiledQuery:
         """The positional arguments of the SQL, from named parameters."""
         values = []
         for parameter in self.parameters:
-            value = params.get(parameter.name, parameter.default)
+            value = parameter.value(params)
             values.append(
                 value if parameter.process is None else parameter.process(value)
             )
         return values
+
+    def named(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of the statement's own parameters, by name, from `params`."""
+        return {
+            parameter.name: parameter.value(params) for parameter in self.parameters
+        }
 
 
 class Query:
     """A statement built once, at import time, and compiled once per dialect.
 
     Name its parameters with `bindparam("name")` and pass their values to
-    `Connection.fetch`. `IN` lists are not supported: use `= ANY(:name)`.
+    `Connection.fetch`. For a list of values, compare with
+    `column.in_(bindparam("name", expanding=True))` (or `not_in`) and pass a list:
+    PostgreSQL runs `= ANY($1)`, one statement for any length, other databases
+    `IN (...)`. Tuple IN lists and `any_()` or `all_()` of a parameter would run on
+    PostgreSQL only, so they are refused when the query is built (`UnportableQuery`),
+    as is a statement that reads or writes a tenant table outside the current
+    project (`app.core.tenancy.UnscopedStatement`; see `scoped_query` in
+    `app/repositories/base.py`).
     """
 
     __slots__ = ("_compiled", "statement")
 
     def __init__(self, statement: Executable) -> None:
+        _check_portable(statement)
+        check_statement(statement)
         self.statement = statement
         self._compiled: dict[str, CompiledQuery] = {}
 
@@ -80,17 +138,111 @@ class Query:
         return compiled
 
 
+def _list_comparison(element: ClauseElement) -> BinaryExpression[Any] | None:
+    """`element` if it is `x IN (:list)` or `x NOT IN (:list)` with a list parameter."""
+    if (
+        isinstance(element, BinaryExpression)
+        and element.operator in (operators.in_op, operators.not_in_op)
+        and isinstance(element.right, BindParameter)
+        and element.right.expanding
+    ):
+        return element
+    return None
+
+
+def _check_portable(statement: Executable) -> None:
+    """Refuse what a prebuilt query could not run the same way on every database."""
+    lists: set[int] = set()
+    for element in visitors.iterate(statement):
+        comparison = _list_comparison(element)
+        if comparison is not None:
+            if isinstance(comparison.left, Tuple):
+                raise UnportableQuery(
+                    "a prebuilt query cannot compare tuples with a list; compare "
+                    "each column, or run one query per tuple"
+                )
+            lists.add(id(comparison.right))
+        elif isinstance(element, CollectionAggregate):
+            compared = element.element
+            while isinstance(compared, Grouping):
+                compared = compared.element
+            if isinstance(compared, BindParameter):
+                raise UnportableQuery(
+                    "any_() and all_() of a parameter only run on PostgreSQL; compare "
+                    "with column.in_(bindparam(name, expanding=True)) and pass a list"
+                )
+        elif (
+            isinstance(element, BindParameter)
+            and (element.expanding or element.literal_execute)
+            and id(element) not in lists
+        ):
+            raise UnportableQuery(
+                f"the parameter {element.key!r} is rendered into the SQL when it runs, "
+                "which a prebuilt query cannot do; lists go in column.in_(...)"
+            )
+        elif isinstance(element, Update) and element.whereclause is not None:
+            _check_update_parameters(element)
+
+
+def _check_update_parameters(statement: Update) -> None:
+    """Refuse a condition parameter of an UPDATE named after a column it could set.
+
+    SQLAlchemy reads such a name, passed when the statement runs, as a value to SET
+    and then refuses the statement; that happens on SQLite only, since the
+    PostgreSQL path compiles the statement once, without the values.
+    """
+    columns = set(statement.table.c.keys())
+    for element in visitors.iterate(statement.whereclause):
+        if isinstance(element, BindParameter) and element.key in columns:
+            raise UnportableQuery(
+                f"the UPDATE's parameter {element.key!r} is named after a column of "
+                f"{statement.table.name!r}; name it otherwise, such as 'b_{element.key}'"
+            )
+
+
+def _as_array(element: ClauseElement) -> ClauseElement | None:
+    """`x IN (:list)` as `x = ANY(:list)`, and `x NOT IN (:list)` as `x != ALL(:list)`.
+
+    One statement and one array parameter, whatever the length of the list.
+    """
+    comparison = _list_comparison(element)
+    if comparison is None:
+        return None
+    values = comparison.right
+    array = bindparam(
+        values.key, values.value, type_=ARRAY(values.type), required=values.required
+    )
+    if comparison.operator is operators.in_op:
+        return comparison.left == any_(array)
+    return comparison.left != all_(array)
+
+
+def _generator(default: Any) -> Callable[[], Any]:
+    """What a column's Python-side default (`default=` or `onupdate=`) produces."""
+    if default.is_callable:
+        return lambda: default.arg(None)
+    return lambda: default.arg
+
+
 def _compile(statement: Executable, dialect: Dialect) -> CompiledQuery:
+    if dialect.name == "postgresql":
+        statement = visitors.replacement_traverse(statement, {}, _as_array)
     compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-    if "POSTCOMPILE" in compiled.string:
-        raise ValueError(
-            "a prebuilt query cannot expand IN lists; compare with = ANY(:name)"
-        )
+    # Columns an INSERT or UPDATE does not set but that have a Python-side default
+    # (timestamps, ids) are parameters too, computed for each run as SQLAlchemy does.
+    defaults = {
+        column.key: _generator(column.default) for column in compiled.insert_prefetch
+    }
+    defaults |= {
+        column.key: _generator(column.onupdate) for column in compiled.update_prefetch
+    }
     parameters = []
     for name in compiled.positiontup or ():
         bind = compiled.binds[name]
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        parameters.append(_Parameter(name, bind.value, process))
+        parameters.append(
+            _Parameter(name, bind.value, bind.required, process, defaults.get(name))
+        )
     return CompiledQuery(compiled.string, tuple(parameters))
 
 
@@ -135,8 +287,9 @@ class CoreConnection(Connection):
 
     async def fetch(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
         """Run `query` with `params` through SQLAlchemy and return its rows."""
+        values = query.compile(self.dialect).named(params)
         try:
-            result = await self.connection.execute(query.statement, dict(params))
+            result = await self.connection.execute(query.statement, values)
         except IntegrityError as error:
             message = str(error.orig)
             if "unique" in message.lower():

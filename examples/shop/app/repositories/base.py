@@ -6,6 +6,10 @@ repository for the current project and everything it reads or writes stays in it
 Its statements are SQLAlchemy Core, built once per table (and per sort order,
 filter set or set of columns written) and run on the request's connection as
 prebuilt queries: rows come back as dicts, ready for the response schemas.
+
+Queries you write yourself go through the same door: build the statement once with
+`scoped_query(...)`, which confines every tenant table in it to the project, and run
+it with `self.fetch(...)` or `self.fetch_one(...)`, which supply the project.
 """
 
 import base64
@@ -49,12 +53,14 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.core.config import settings
 from app.core.errors import AppError, Conflict
 from app.core.ids import uuid7
 from app.core.sql import Connection, ForeignKeyViolation, Query, Row, UniqueViolation
+from app.core.tenancy import PROJECT_PARAMETER, in_project, scope_statement
 from app.models.base import ProjectScoped, utcnow
 
 T = TypeVar("T")
@@ -146,12 +152,23 @@ def cursor_signature(project_id: uuid.UUID, payload: bytes) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _in_project(table: Table) -> Any:
+def scoped_query(statement: Executable) -> Query:
+    """A prebuilt query of `statement`, confined to the project of whoever runs it.
+
+    Every tenant table the statement reads or changes, in joins and subqueries too,
+    gets `project_id = :scope_project_id`, and an INSERT into one writes that
+    `project_id` (`app.core.tenancy.scope_statement`). Run it with
+    `ProjectRepository.fetch` or `fetch_one`, which supply the project. Build it
+    once, at import time, like every prebuilt query:
+
+        _OVERDUE = scoped_query(select(invoices).where(invoices.c.due_on < bindparam("d")))
+    """
+    return Query(scope_statement(statement))
+
+
+def _one_row(table: Table) -> Any:
     """The WHERE clause of one row of the project: the composite primary key."""
-    return and_(
-        table.c.project_id == bindparam("pk_project_id"),
-        table.c.id == bindparam("pk_id"),
-    )
+    return and_(in_project(table), table.c.id == bindparam("pk_id"))
 
 
 def _typed(column: Column[Any], name: str | None = None) -> Any:
@@ -160,30 +177,30 @@ def _typed(column: Column[Any], name: str | None = None) -> Any:
 
 @cache
 def _get_query(table: Table) -> Query:
-    return Query(select(table).where(_in_project(table)))
+    return scoped_query(select(table).where(_one_row(table)))
 
 
 @cache
 def _exists_query(table: Table) -> Query:
-    return Query(select(table.c.id).where(_in_project(table)))
+    return scoped_query(select(table.c.id).where(_one_row(table)))
 
 
 @cache
 def _delete_query(table: Table) -> Query:
-    return Query(delete(table).where(_in_project(table)).returning(table.c.id))
+    return scoped_query(delete(table).where(_one_row(table)).returning(table.c.id))
 
 
 @lru_cache(maxsize=256)
 def _insert_query(table: Table, columns: tuple[str, ...]) -> Query:
     values = {name: _typed(table.c[name]) for name in columns}
-    return Query(insert(table).values(values).returning(*table.c))
+    return scoped_query(insert(table).values(values).returning(*table.c))
 
 
 @lru_cache(maxsize=256)
 def _update_query(table: Table, columns: tuple[str, ...]) -> Query:
     values = {name: _typed(table.c[name]) for name in columns}
-    statement = update(table).where(_in_project(table)).values(values)
-    return Query(statement.returning(*table.c))
+    statement = update(table).where(_one_row(table)).values(values)
+    return scoped_query(statement.returning(*table.c))
 
 
 @lru_cache(maxsize=512)
@@ -191,7 +208,7 @@ def _page_query(
     table: Table, sort: SortOrder, after: bool, filters: tuple[str, ...]
 ) -> Query:
     column, id_column = table.c[sort.field], table.c.id
-    statement = select(table).where(table.c.project_id == bindparam("project_id"))
+    statement = select(table).where(in_project(table))
     for name in filters:
         statement = statement.where(table.c[name] == _typed(table.c[name], f"f_{name}"))
     # Ordered by the sort column, then the id; the rows after a cursor are one index
@@ -208,7 +225,7 @@ def _page_query(
         statement = statement.order_by(*(part.desc() for part in order))
     else:
         statement = statement.order_by(*(part.asc() for part in order))
-    return Query(statement.limit(bindparam("limit")))
+    return scoped_query(statement.limit(bindparam("limit")))
 
 
 class ProjectRepository:
@@ -227,13 +244,32 @@ class ProjectRepository:
         table: Table = self.model.__table__  # type: ignore[attr-defined]
         return table
 
+    async def fetch(
+        self, query: Query, params: Mapping[str, Any] | None = None
+    ) -> list[Row]:
+        """Run a prebuilt query in this project and return its rows.
+
+        The query's `:scope_project_id` is this repository's project, whatever
+        `params` say. Build hand-written queries with `scoped_query`.
+        """
+        return await self.db.fetch(
+            query, {**(params or {}), PROJECT_PARAMETER: self.project_id}
+        )
+
+    async def fetch_one(
+        self, query: Query, params: Mapping[str, Any] | None = None
+    ) -> Row | None:
+        """Run a prebuilt query in this project and return its first row, or None."""
+        rows = await self.fetch(query, params)
+        return rows[0] if rows else None
+
     async def get(self, object_id: uuid.UUID) -> Row | None:
         """The row with this id in this project, or None (also for other projects)."""
-        return await self.db.fetch_one(_get_query(self.table), self._key(object_id))
+        return await self.fetch_one(_get_query(self.table), {"pk_id": object_id})
 
     async def exists(self, object_id: uuid.UUID) -> bool:
         """Whether a row with this id exists in this project."""
-        row = await self.db.fetch_one(_exists_query(self.table), self._key(object_id))
+        row = await self.fetch_one(_exists_query(self.table), {"pk_id": object_id})
         return row is not None
 
     async def page(
@@ -251,7 +287,7 @@ class ProjectRepository:
         """
         column = self._column(sort.field)
         filters = filters or {}
-        params: dict[str, Any] = {"project_id": self.project_id, "limit": limit + 1}
+        params: dict[str, Any] = {"limit": limit + 1}
         for name, value in filters.items():
             self._column(name)
             params[f"f_{name}"] = value
@@ -262,7 +298,7 @@ class ProjectRepository:
         query = _page_query(
             self.table, sort, cursor is not None, tuple(sorted(filters))
         )
-        rows = await self.db.fetch(query, params)
+        rows = await self.fetch(query, params)
         if len(rows) <= limit:
             return Page(rows, None)
         rows = rows[:limit]
@@ -272,13 +308,15 @@ class ProjectRepository:
         """Insert a row into this project and return it."""
         now = utcnow()
         row = {"id": uuid7(), "created_at": now, "updated_at": now, **values}
-        row["project_id"] = self.project_id
+        row.pop(
+            "project_id", None
+        )  # the repository's project: `scoped_query` writes it
         for column in self.table.c:
             if column.name not in row and column.default is not None:
                 row[column.name] = self._default(column)
         query = _insert_query(self.table, tuple(sorted(row)))
         with self._integrity_errors(deleting=False):
-            rows = await self.db.fetch(query, row)
+            rows = await self.fetch(query, row)
         return rows[0]
 
     async def update(
@@ -288,16 +326,13 @@ class ProjectRepository:
         changes = {"updated_at": utcnow(), **values}
         query = _update_query(self.table, tuple(sorted(changes)))
         with self._integrity_errors(deleting=False):
-            return await self.db.fetch_one(query, {**changes, **self._key(object_id)})
+            return await self.fetch_one(query, {**changes, "pk_id": object_id})
 
     async def delete(self, object_id: uuid.UUID) -> bool:
         """Delete a row of this project; False if there is no such row."""
         query = _delete_query(self.table)
         with self._integrity_errors(deleting=True):
-            return await self.db.fetch_one(query, self._key(object_id)) is not None
-
-    def _key(self, object_id: uuid.UUID) -> dict[str, Any]:
-        return {"pk_project_id": self.project_id, "pk_id": object_id}
+            return await self.fetch_one(query, {"pk_id": object_id}) is not None
 
     @staticmethod
     def _default(column: Column[Any]) -> Any:

@@ -1,4 +1,8 @@
-"""Database access for notifications."""
+"""Database access for notifications.
+
+Queries of your own go in this class: build them once with `scoped_query` and run
+them with `self.fetch` (see `app/repositories/base.py` and the README).
+"""
 
 from app.models.notification import Notification
 from app.repositories.base import ProjectRepository
