@@ -6,6 +6,8 @@ failure half-way through writing restores every file to what it was.
 
 import difflib
 import enum
+import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterable
@@ -69,8 +71,12 @@ class Plan:
         return tuple(op for op in self.ops if op.action is not Action.IDENTICAL)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able description of the plan."""
-        return {"root": str(self.root), "files": [op.to_dict() for op in self.ops]}
+        """A JSON-able description of the plan, with its hash (`plan_hash`)."""
+        return {
+            "root": str(self.root),
+            "plan_hash": plan_hash(self),
+            "files": [op.to_dict() for op in self.ops],
+        }
 
 
 def plan_files(
@@ -204,3 +210,26 @@ def _rollback(root: Path, done: list[FileOp], created_dirs: list[Path]) -> None:
     for directory in sorted(created_dirs, key=lambda path: len(path.parts), reverse=True):
         if directory.exists() and not any(directory.iterdir()):
             directory.rmdir()
+
+
+def plan_hash(plan: Plan) -> str:
+    """A hash of the plan: every operation, what it writes and the file it read.
+
+    Two plans with the same hash write the same content over the same files as they
+    were; a plan applied by its hash is still refused if a file changed since.
+    """
+    entries = [
+        [
+            op.path,
+            str(op.action),
+            _sha(op.previous) if op.previous is not None else None,
+            _sha(op.content),
+        ]
+        for op in plan.ops
+    ]
+    document = json.dumps({"root": str(plan.root), "ops": entries}, sort_keys=True)
+    return hashlib.sha256(document.encode("utf-8")).hexdigest()[:16]
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

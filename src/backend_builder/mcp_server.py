@@ -1,0 +1,539 @@
+"""`backend-builder mcp`: a Model Context Protocol server over stdio, for coding agents.
+
+Built on the official `mcp` SDK (`MCPServer`); it holds no protocol code. Every
+tool calls the same core as the command line and returns its structured result:
+a plan with its diffs and its hash, or a structured error (`{"error": {...}}`,
+with `is_error` set) and nothing written.
+
+Changes can be made in one step (`generate_resource`, `add_field`, ...) or in two:
+`plan` returns the plan and its hash, and `apply_plan` writes exactly that plan,
+refusing if any file it read changed since. The server serves one backend, the
+one at or above the directory it was started in (`--path`).
+"""
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend_builder.errors import BuilderError
+from backend_builder.manifest import MANIFEST, find_root, load
+from backend_builder.migrations import Revision, read_revisions
+from backend_builder.plan import Plan, apply_plan, plan_hash
+from backend_builder.resource.layers import url_prefix
+from backend_builder.resource.spec import FieldType, ResourceSpec, SpecError, parse_fields
+
+INSTRUCTIONS = """\
+backend-builder generates and evolves a multi-tenant FastAPI backend: every resource is
+scoped to a project (the tenant), with a model, schemas, repository, service, router,
+tests and an Alembic migration. Use these tools instead of writing such files by hand.
+Start with describe_project. Every change tool takes dry_run=true to see the plan (files
+and diffs) first; or call plan, show it, then apply_plan with its plan_hash. After a
+change, run `alembic upgrade head` in the backend, then the check tool.
+"""
+
+
+class FieldInput(BaseModel):
+    """One field, as a structured object (the same as the `name:type:modifier` strings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="snake_case name, e.g. due_on (a ref `customer` is customer_id)")
+    type: Literal[
+        "str",
+        "text",
+        "int",
+        "bigint",
+        "float",
+        "decimal",
+        "bool",
+        "date",
+        "datetime",
+        "uuid",
+        "json",
+        "email",
+        "url",
+        "enum",
+        "ref",
+    ]
+    values: list[str] | None = Field(None, description="enum values, e.g. [draft, sent]")
+    target: str | None = Field(
+        None, description="ref target: a resource (Customer) or `users` (a project member)"
+    )
+    precision: int | None = Field(None, description="decimal: total digits (default 12)")
+    scale: int | None = Field(None, description="decimal: digits after the point (default 2)")
+    optional: bool = False
+    unique: bool = Field(False, description="unique within a project")
+    index: bool = False
+    default: str | int | float | bool | None = Field(
+        None, description="default value; existing rows get it when the field is added"
+    )
+
+    def to_token(self) -> str:
+        """The field language token of this field."""
+        parts = [self.name, self.type]
+        if self.type == FieldType.ENUM and self.values:
+            parts.append(",".join(self.values))
+        if self.type == FieldType.DECIMAL and self.precision is not None:
+            parts.append(f"{self.precision},{self.scale if self.scale is not None else 0}")
+        if self.type == FieldType.REF and self.target:
+            parts.append(self.target)
+        parts.extend(flag for flag in ("optional", "unique", "index") if getattr(self, flag))
+        if self.default is not None:
+            value = self.default
+            parts.append(f"default={str(value).lower() if isinstance(value, bool) else value}")
+        return ":".join(parts)
+
+
+FieldArg = Annotated[
+    str | FieldInput,
+    Field(
+        description="`name:type[:modifier...]` (e.g. `total:decimal:10,2:default=0`) or an object"
+    ),
+]
+DryRun = Annotated[bool, Field(description="return the plan and its diffs; write nothing")]
+
+
+def _tokens(fields: list[str | FieldInput]) -> list[str]:
+    return [field if isinstance(field, str) else field.to_token() for field in fields]
+
+
+class Change(BaseModel):
+    """A change to plan, for `plan`: its kind and the arguments of that kind's tool."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal[
+        "generate_resource",
+        "generate_model",
+        "generate_endpoint",
+        "add_field",
+        "remove_field",
+        "rename_field",
+        "change_field",
+        "destroy_resource",
+        "update",
+    ]
+    resource: str | None = Field(None, description="the resource, e.g. Invoice")
+    fields: list[FieldArg] = Field(
+        default_factory=list,
+        description="generate_resource, generate_model, add_field: the fields; change_field: "
+        "the one field's new definition",
+    )
+    names: list[str] = Field(default_factory=list, description="remove_field: field names")
+    old: str | None = Field(None, description="rename_field: the field's name now")
+    new: str | None = Field(None, description="rename_field: its new name")
+    force: bool = Field(False, description="destroy_resource: also delete edited files")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A planned change: its plan, its JSON summary, and whether it loses data."""
+
+    plan: Plan
+    summary: dict[str, Any]
+    data_loss: tuple[str, ...] = ()
+
+
+def _require(value: str | None, what: str) -> str:
+    if not value:
+        raise BuilderError(f"this change needs {what}", code="missing_argument", field=what)
+    return value
+
+
+def plan_change(root: Path, change: Change) -> Planned:
+    """Plan any change (nothing is written)."""
+    from backend_builder.resource import evolve
+    from backend_builder.resource.destroy import plan_destroy
+    from backend_builder.resource.generate import (
+        ALL_LAYERS,
+        ENDPOINT_LAYERS,
+        MODEL_LAYERS,
+        plan_generate,
+    )
+    from backend_builder.update import plan_update
+
+    kind = change.kind
+    if kind == "update":
+        update = plan_update(root)
+        return Planned(update.plan, update.to_dict())
+    resource = _require(change.resource, "resource")
+    tokens = _tokens(list(change.fields))
+    if kind in ("generate_resource", "generate_model", "generate_endpoint"):
+        layers = {
+            "generate_resource": ALL_LAYERS,
+            "generate_model": MODEL_LAYERS,
+            "generate_endpoint": ENDPOINT_LAYERS,
+        }[kind]
+        fields = None if kind == "generate_endpoint" else tokens
+        generation = plan_generate(root, resource, fields, layers=layers)
+        return Planned(generation.plan, generation.to_dict())
+    if kind == "destroy_resource":
+        destruction = plan_destroy(root, resource, force=change.force)
+        return Planned(destruction.plan, destruction.to_dict())
+    if kind == "add_field":
+        evolution = evolve.plan_add_fields(root, resource, tokens)
+    elif kind == "remove_field":
+        evolution = evolve.plan_remove_fields(root, resource, list(change.names))
+    elif kind == "rename_field":
+        old, new = _require(change.old, "old"), _require(change.new, "new")
+        evolution = evolve.plan_rename_field(root, resource, old, new)
+    else:
+        if len(tokens) != 1:
+            raise BuilderError(
+                "change_field takes exactly one field: its whole new definition",
+                code="missing_argument",
+                field="fields",
+            )
+        evolution = evolve.plan_change_field(root, resource, tokens[0])
+    return Planned(evolution.plan, evolution.to_dict(), evolution.data_loss)
+
+
+def _described(plan: Plan, summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary with the plan's hash and the diff of every changed file."""
+    files = [
+        {**op.to_dict(), **({"diff": op.diff()} if op.previous is not None else {})}
+        for op in plan.changes
+    ]
+    return {**summary, "plan_hash": plan_hash(plan), "changes": files}
+
+
+def describe(root: Path) -> dict[str, Any]:
+    """The backend: its resources (fields, refs, routes) and its migrations."""
+    manifest = load(root)
+    revisions = read_revisions(root)
+    resources = []
+    for saved in manifest.resources:
+        try:
+            spec = ResourceSpec(saved.resolved_names, parse_fields(saved.fields))
+        except SpecError as error:
+            raise BuilderError(
+                f"{MANIFEST}: resource {saved.name}: {error}", code="manifest_invalid"
+            ) from error
+        names = spec.names
+        prefix = f"/api/v1{url_prefix(names)}"
+        routes = (
+            [
+                f"GET {prefix}/",
+                f"POST {prefix}/",
+                f"GET {prefix}/{{id}}",
+                f"PUT {prefix}/{{id}}",
+                f"PATCH {prefix}/{{id}}",
+                f"DELETE {prefix}/{{id}}",
+            ]
+            if "router" in saved.layers
+            else []
+        )
+        resources.append(
+            {
+                "name": saved.name,
+                "table": names.table,
+                "fields": [field.to_dict() for field in spec.fields],
+                "tokens": list(saved.fields),
+                "refs": {field.name: field.ref_target for field in spec.refs},
+                "layers": list(saved.layers),
+                "routes": routes,
+                "migrations": list(saved.migrations),
+                "files": [record.path for record in saved.files],
+            }
+        )
+    return {
+        "root": str(root),
+        "name": manifest.name,
+        "database": manifest.database,
+        "generator_version": manifest.generator_version,
+        "resources": resources,
+        "migrations": sorted(revisions),
+        "pending_migrations": _pending(root, revisions),
+    }
+
+
+def _pending(root: Path, revisions: dict[str, Revision]) -> dict[str, Any]:
+    """The migrations not applied yet to the backend's configured database, if it answers."""
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "alembic", "current"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return {"known": False, "reason": str(error)}
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        return {"known": False, "reason": lines[-1] if lines else "alembic current failed"}
+    current = {word for line in result.stdout.splitlines() for word in line.split()[:1]}
+    applied: set[str] = set()
+    pending_from = [r for r in current if r in revisions]
+    while pending_from:  # every ancestor of the current revision is applied
+        revision = pending_from.pop()
+        if revision not in applied:
+            applied.add(revision)
+            pending_from.extend(revisions[revision].down_revisions)
+    return {"known": True, "current": sorted(current), "pending": sorted(set(revisions) - applied)}
+
+
+def _result(data: dict[str, Any]) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=json.dumps(data, indent=1, default=str))],
+        structured_content=data,
+    )
+
+
+def _error(error: BuilderError) -> CallToolResult:
+    data = {"error": error.to_dict()}
+    return CallToolResult(
+        content=[TextContent(type="text", text=json.dumps(data, indent=1))],
+        structured_content=data,
+        is_error=True,
+    )
+
+
+_READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
+_WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
+_DESTRUCTIVE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWorldHint=False)
+
+
+def build_server(start: Path) -> MCPServer:
+    """The MCP server of the backend at or above `start`."""
+    root = find_root(start)
+    server = MCPServer("backend-builder", instructions=INSTRUCTIONS)
+    plans: dict[str, Plan] = {}
+
+    def run(change: Change, *, dry_run: bool, confirm: bool = False) -> CallToolResult:
+        """Plan a change, and apply it unless this is a dry run."""
+        try:
+            planned = plan_change(root, change)
+            plan = planned.plan
+            if plan.conflicts:
+                raise BuilderError(
+                    f"{len(plan.conflicts)} file(s) exist that backend-builder did not "
+                    "generate: " + ", ".join(op.path for op in plan.conflicts),
+                    hint="move them away, or change the resource's name",
+                    code="conflict",
+                    details={"paths": [op.path for op in plan.conflicts]},
+                )
+            described = _described(plan, planned.summary)
+            plans[described["plan_hash"]] = plan
+            if planned.data_loss and not dry_run and not confirm:
+                raise BuilderError(
+                    f"this drops {', '.join(planned.data_loss)} with their data",
+                    hint="call again with confirm_data_loss=true, or apply this plan by hash",
+                    code="confirmation_needed",
+                    details={"columns": list(planned.data_loss), **described},
+                )
+            if not dry_run:
+                apply_plan(plan)
+            return _result({**described, "applied": not dry_run})
+        except BuilderError as error:
+            return _error(error)
+
+    def tool(
+        annotations: ToolAnnotations, description: str
+    ) -> Callable[[Callable[..., CallToolResult]], Callable[..., CallToolResult]]:
+        return server.tool(annotations=annotations, description=description)
+
+    @tool(_READ_ONLY, "The backend: resources with fields, refs and routes; migrations.")
+    def describe_project() -> CallToolResult:
+        try:
+            return _result(describe(root))
+        except BuilderError as error:
+            return _error(error)
+
+    @tool(
+        _READ_ONLY,
+        "Plan any change without writing: returns every file with its diff, and a "
+        "plan_hash to pass to apply_plan.",
+    )
+    def plan(change: Change) -> CallToolResult:
+        return run(change, dry_run=True)
+
+    @server.tool(
+        name="apply_plan",
+        annotations=_WRITES,
+        description="Write a plan returned by plan (or by a dry run), by its hash. Refused if "
+        "any file the plan read has changed since: plan again.",
+    )
+    def apply_plan_by_hash(plan_hash: str) -> CallToolResult:
+        planned = plans.get(plan_hash)
+        if planned is None:
+            return _error(
+                BuilderError(
+                    f"no plan {plan_hash} was made by this server",
+                    hint="call plan first, then pass its plan_hash",
+                    code="unknown_plan",
+                    token=plan_hash,
+                )
+            )
+        try:
+            apply_plan(planned)
+        except BuilderError as error:
+            return _error(error)
+        del plans[plan_hash]
+        return _result({"plan_hash": plan_hash, "applied": True})
+
+    @tool(
+        _WRITES,
+        "Generate a resource: model, migration, schemas, repository, service, router and "
+        "tests, scoped to the project and wired in.",
+    )
+    def generate_resource(
+        name: Annotated[str, Field(description="singular, e.g. Invoice")],
+        fields: list[FieldArg],
+        dry_run: DryRun = False,
+    ) -> CallToolResult:
+        change = Change(kind="generate_resource", resource=name, fields=fields)
+        return run(change, dry_run=dry_run)
+
+    @tool(_WRITES, "Generate a model and its migration only (no endpoints).")
+    def generate_model(
+        name: str, fields: list[FieldArg], dry_run: DryRun = False
+    ) -> CallToolResult:
+        return run(Change(kind="generate_model", resource=name, fields=fields), dry_run=dry_run)
+
+    @tool(_WRITES, "Generate the endpoints and tests of a model generated earlier.")
+    def generate_endpoint(name: str, dry_run: DryRun = False) -> CallToolResult:
+        return run(Change(kind="generate_endpoint", resource=name), dry_run=dry_run)
+
+    @tool(
+        _WRITES,
+        "Add fields to a resource in every layer, with a new add-column migration. A "
+        "required field needs a default (existing rows get it). Hand edits are kept.",
+    )
+    def add_field(resource: str, fields: list[FieldArg], dry_run: DryRun = False) -> CallToolResult:
+        return run(Change(kind="add_field", resource=resource, fields=fields), dry_run=dry_run)
+
+    @tool(
+        _DESTRUCTIVE,
+        "Remove fields from a resource, with a drop-column migration: the column data is "
+        "lost, so it needs confirm_data_loss=true.",
+    )
+    def remove_field(
+        resource: str,
+        names: list[str],
+        confirm_data_loss: bool = False,
+        dry_run: DryRun = False,
+    ) -> CallToolResult:
+        change = Change(kind="remove_field", resource=resource, names=names)
+        return run(change, dry_run=dry_run, confirm=confirm_data_loss)
+
+    @tool(_WRITES, "Rename a field in every layer; the migration renames the column (data kept).")
+    def rename_field(resource: str, old: str, new: str, dry_run: DryRun = False) -> CallToolResult:
+        change = Change(kind="rename_field", resource=resource, old=old, new=new)
+        return run(change, dry_run=dry_run)
+
+    @tool(
+        _WRITES,
+        "Change a field's type, modifiers or enum values (give its whole new definition); "
+        "the data is kept, and changes that would lose it are refused.",
+    )
+    def change_field(resource: str, field: FieldArg, dry_run: DryRun = False) -> CallToolResult:
+        change = Change(kind="change_field", resource=resource, fields=[field])
+        return run(change, dry_run=dry_run)
+
+    @tool(
+        _DESTRUCTIVE,
+        "Destroy a resource: delete its generated files, unwire it, and write a drop-table "
+        "migration (its rows are lost when it runs). Refused while another resource refers "
+        "to it; edited files need force=true.",
+    )
+    def destroy_resource(name: str, force: bool = False, dry_run: DryRun = False) -> CallToolResult:
+        change = Change(kind="destroy_resource", resource=name, force=force)
+        return run(change, dry_run=dry_run)
+
+    @tool(
+        _WRITES,
+        "Re-render every generated file with this backend-builder's templates, merged with "
+        "hand edits (for a template fix to reach this backend).",
+    )
+    def update(dry_run: DryRun = False) -> CallToolResult:
+        return run(Change(kind="update"), dry_run=dry_run)
+
+    @tool(_READ_ONLY, "Each generated file: as generated, edited or missing; the migration chain.")
+    def status() -> CallToolResult:
+        from backend_builder.status import backend_status
+
+        try:
+            return _result(backend_status(root).to_dict())
+        except BuilderError as error:
+            return _error(error)
+
+    @tool(
+        _READ_ONLY,
+        "Check the backend: lint, tenancy (by reading the code), a migration round trip "
+        "with drift detection, and its tests with coverage. Slow (minutes) with tests.",
+    )
+    def check(
+        only: Annotated[
+            list[Literal["lint", "tenancy", "migrations", "tests"]] | None,
+            Field(description="run only these checks (default: all)"),
+        ] = None,
+    ) -> CallToolResult:
+        from backend_builder.check import run_checks, select_checks
+
+        try:
+            report = run_checks(root, checks=select_checks(only or ()))
+        except BuilderError as error:
+            return _error(error)
+        return _result(report.to_dict())
+
+    @server.resource(
+        "backend://manifest",
+        name="manifest",
+        description="backend-builder.toml: resources, fields, migrations, generated files",
+        mime_type="application/toml",
+    )
+    def manifest() -> str:
+        return (root / MANIFEST).read_text(encoding="utf-8")
+
+    @server.resource(
+        "backend://resources/{name}",
+        name="resource",
+        description="One resource's spec: fields, refs, routes, migrations, files (JSON)",
+        mime_type="application/json",
+    )
+    def resource(name: str) -> str:
+        found = next((r for r in describe(root)["resources"] if r["name"] == name), None)
+        if found is None:
+            raise ValueError(f"no resource {name}")
+        return json.dumps(found, indent=1)
+
+    @server.prompt(
+        name="add_resource",
+        description="Add a resource to the backend with backend-builder, then migrate and check",
+    )
+    def add_resource(request: str) -> str:
+        return ADD_RESOURCE.format(request=request)
+
+    return server
+
+
+ADD_RESOURCE = """\
+Add this to the backend with backend-builder's tools, not by writing files: {request}
+
+1. Call describe_project to see the resources, their fields and refs.
+2. Choose the resource name (singular, CamelCase) and its fields. Types: str, text, int,
+   bigint, float, decimal, bool, date, datetime, uuid, json, email, url, enum (values),
+   ref (target: a resource, or users for a project member). Modifiers: optional, unique,
+   index, default. A ref's target must exist first.
+3. Call generate_resource with dry_run=true; read the plan and its diffs.
+4. Call apply_plan with the plan_hash (or generate_resource again without dry_run).
+5. In the backend, run `alembic upgrade head`.
+6. Call check (only: ["lint", "tenancy", "migrations"] for a quick one, then all) and
+   fix what it reports. To change the resource later, use add_field, rename_field,
+   change_field or remove_field: never edit its migration.
+"""
+
+
+def serve(start: Path) -> None:
+    """Run the server on stdio until the client disconnects."""
+    build_server(start).run("stdio")
