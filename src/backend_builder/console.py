@@ -49,7 +49,7 @@ def show_plan(plan: Plan, *, dry_run: bool, diffs: bool = True) -> None:
 
 
 def show_destruction(destruction: Destruction, *, dry_run: bool) -> None:
-    """After a destroy's plan: the files deleted with hand edits, those already gone, the rest."""
+    """After a destroy's plan: files deleted with their edits, files already gone, what is next."""
     for item in destruction.edited:
         note = "deleted with its edits (--force)"
         console.print(f"  [bold yellow]{item.state:>9}[/]  {escape(item.path)}: {note}")

@@ -63,7 +63,7 @@ def _import_from(statement: cst.BaseStatement) -> cst.ImportFrom | None:
 
 
 def _imported(node: cst.ImportFrom) -> set[str]:
-    """The names an import brings in (under their own name or an alias)."""
+    """The names an import takes from its module (aliased or not)."""
     if isinstance(node.names, cst.ImportStar):
         return set()
     return {alias.name.value for alias in node.names if isinstance(alias.name, cst.Name)}
