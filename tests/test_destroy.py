@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 
@@ -305,3 +306,47 @@ def test_help_has_examples() -> None:
     assert code == 0
     assert "backend-builder destroy resource Invoice --dry-run" in output
     assert "--force" in output and "--json" in output and "--path" in output
+
+
+def test_a_recorded_wiring_that_is_not_known_is_a_manifest_error(shop: Path) -> None:
+    _generate(shop, "resource", "Asset", "name:str")
+    text = (shop / MANIFEST).read_text()
+    (shop / MANIFEST).write_text(text.replace('"app/api/v1/api.py",\n]', '"app/mine.py",\n]'))
+    code, output = _destroy(shop, "Asset", "--json")
+    assert code == 1
+    error = json.loads(output)["error"]
+    assert error["code"] == "manifest_invalid" and "app/mine.py" in error["message"]
+
+
+def test_in_a_backend_from_before_provenance_only_the_directories_it_made_go(
+    shop: Path,
+) -> None:
+    """A format-1 backend has no base copies: `generate` makes their directories, and
+    `destroy` removes those it empties, never a standard one like app/schemas."""
+    document = tomllib.loads((shop / MANIFEST).read_text())
+    (shop / MANIFEST).write_text(
+        "[backend]\n"
+        f'name = "{document["backend"]["name"]}"\n'
+        'database = "sqlite"\n'
+        "[resources.Customer]\n"
+        f"fields = {json.dumps(document['resources']['Customer']['fields'])}\n"
+        f"layers = {json.dumps(document['resources']['Customer']['layers'])}\n"
+    )
+    shutil.rmtree(shop / ".backend-builder")
+    _generate(shop, "resource", "Asset", "name:str")
+    assert (shop / base_path("app/schemas/asset.py")).is_file()
+    code, output = _destroy(shop, "Asset")
+    assert code == 0, output
+    bases = shop / ".backend-builder"
+    folders = {p.relative_to(bases).as_posix() for p in bases.rglob("*") if p.is_dir()}
+    assert folders == {"base", "base/app", "base/app/models", "base/app/api", "base/app/api/v1"}
+    assert (shop / "app/schemas/base.py").is_file() and not (shop / "app/schemas/asset.py").exists()
+    # Files recorded without a hash may hold edits: Customer goes only when forced.
+    code, output = _destroy(shop, "Customer", "--json")
+    assert code == 1
+    assert json.loads(output)["error"]["code"] == "files_edited"
+    assert "app/models/customer.py (untracked)" in json.loads(output)["error"]["message"]
+    code, output = _destroy(shop, "Customer", "--force")
+    assert code == 0, output
+    assert "untracked  app/models/customer.py: deleted with its edits" in output
+    assert _invoke("status", "--path", str(shop))[0] == 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend_builder.errors import BuilderError
-from backend_builder.manifest import FileRecord, Manifest, base_path
+from backend_builder.manifest import MANIFEST, FileRecord, Manifest, base_path
 from backend_builder.render import format_python
 from backend_builder.resource.inject import (
     Edit,
@@ -70,6 +70,14 @@ def wire_in(root: Path, manifest: Manifest, names: Names, layers: Iterable[str])
 def wire_out(root: Path, manifest: Manifest, names: Names, modules: Iterable[str]) -> Wiring:
     """Unregister the resource `names` from the shared `modules` it is wired into."""
     changes = _changes(names)
+    unknown = [path for path in modules if path not in changes]
+    if unknown:
+        raise BuilderError(
+            f"{MANIFEST}: resource {names.class_name} is recorded as wired into "
+            f"{', '.join(unknown)}, a module that backend-builder does not wire",
+            code="manifest_invalid",
+            resource=names.class_name,
+        )
     return _apply(root, manifest, {path: changes[path][1] for path in modules})
 
 
