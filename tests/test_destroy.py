@@ -350,3 +350,37 @@ def test_in_a_backend_from_before_provenance_only_the_directories_it_made_go(
     assert code == 0, output
     assert "untracked  app/models/customer.py: deleted with its edits" in output
     assert _invoke("status", "--path", str(shop))[0] == 0
+
+
+def test_destroy_after_field_changes_keeps_every_migration_and_drops_the_table_as_it_is(
+    shop: Path,
+) -> None:
+    before = _tree(shop)
+    manifest_before = (shop / MANIFEST).read_text()
+    _generate(shop, "resource", "Invoice", *INVOICE)
+    for command in (
+        ["generate", "field", "Invoice", "due_on:date:optional"],
+        ["rename", "field", "Invoice", "note", "memo"],
+    ):
+        code, output = _invoke(*command, "--path", str(shop))
+        assert code == 0, output
+    code, output = _destroy(shop, "Invoice")
+    assert code == 0, output
+    after = _tree(shop)
+    changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+    assert changed == [
+        "alembic/versions/0003_create_invoices.py",
+        "alembic/versions/0004_add_due_on_to_invoices.py",
+        "alembic/versions/0005_rename_invoices_note_to_memo.py",
+        "alembic/versions/0006_drop_invoices.py",
+        MANIFEST,
+    ]
+    manifest = load(shop)
+    assert replace(manifest, destroyed=()).dumps() == manifest_before
+    (gone,) = manifest.destroyed
+    assert len(gone.migrations) == 4 and gone.migrations[-1] == "0006_drop_invoices"
+    assert "memo:str:index" in gone.fields and "due_on:date:optional" in gone.fields
+    drop = after["alembic/versions/0006_drop_invoices.py"].decode()
+    assert f'down_revision: str | None = "{gone.migrations[2]}"' in drop
+    assert '"memo"' in drop and '"due_on"' in drop and '"note"' not in drop
+    assert _invoke("status", "--path", str(shop))[0] == 0

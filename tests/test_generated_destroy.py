@@ -1,9 +1,10 @@
 """A backend stays green after `destroy resource`, and its drop migration goes both ways.
 
-Customer is kept; Invoice, which refers to it, is destroyed. The backend migrates
-to the head (the table dropped), passes its linters and a couple of its test
-files; one step down brings the invoices table back exactly as its create
-migration made it (keys, indexes, row-level security), one step up drops it again.
+Customer is kept; Invoice, which refers to it, gets a field, then is destroyed.
+The backend migrates to the head (the table dropped), passes its linters and a
+couple of its test files; one step down brings the invoices table back as it was
+before the drop (columns, keys, indexes, row-level security), one step up drops it
+again.
 """
 
 import asyncio
@@ -34,11 +35,12 @@ COMMANDS = [
         "customer:ref",
         "owner:ref:users:optional",
     ],
+    ["generate", "field", "Invoice", "due_on:date:optional"],
     ["destroy", "resource", "Invoice"],
 ]
 # The generated tests that run: the kept resource's, and the isolation layers'.
 TESTS = ("app/tests/test_customers.py", "app/tests/test_isolation.py")
-CREATE = "0003_invoices"
+BEFORE_DROP = "0004_add_due_on_to_invoices"
 
 
 def _build(backend: Path) -> None:
@@ -53,20 +55,24 @@ def _alembic(backend: Path, url: str, *args: str) -> None:
 
 
 def _shape(connection: Connection, table: str) -> dict[str, Any] | None:
-    """Everything the create migration makes of `table`, or None if there is no such table."""
+    """Everything the migrations make of `table`, or None if there is no such table.
+
+    Columns and constraints are compared by name, not by position: a column added
+    by a later migration comes last, and the recreated table has it among the others.
+    """
     inspector = sa.inspect(connection)
     if not inspector.has_table(table):
         return None
     shape: dict[str, Any] = {
-        "columns": [
+        "columns": sorted(
             (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
             for c in inspector.get_columns(table)
-        ],
+        ),
         "primary_key": inspector.get_pk_constraint(table),
-        "foreign_keys": inspector.get_foreign_keys(table),
-        "unique": inspector.get_unique_constraints(table),
-        "indexes": inspector.get_indexes(table),
-        "checks": inspector.get_check_constraints(table),
+        "foreign_keys": _by_name(inspector.get_foreign_keys(table)),
+        "unique": _by_name(inspector.get_unique_constraints(table)),
+        "indexes": _by_name(inspector.get_indexes(table)),
+        "checks": _by_name(inspector.get_check_constraints(table)),
     }
     if connection.dialect.name == "postgresql":
         shape["row_level_security"] = tuple(
@@ -91,6 +97,10 @@ def _shape(connection: Connection, table: str) -> dict[str, Any] | None:
     return shape
 
 
+def _by_name(items: list[Any]) -> list[Any]:
+    return sorted(items, key=lambda item: str(item.get("name")))
+
+
 def _table(url: str, table: str) -> dict[str, Any] | None:
     async_url = make_url(url)
     driver = (
@@ -109,14 +119,14 @@ def _table(url: str, table: str) -> dict[str, Any] | None:
 
 
 def _check(backend: Path, url: str, **env: str) -> None:
-    # The table as the create migration made it.
-    _alembic(backend, url, "upgrade", CREATE)
-    created = _table(url, "invoices")
-    assert created is not None
-    assert len(created["foreign_keys"]) == 3 and len(created["indexes"]) >= 3
-    assert created["unique"] and created["checks"]  # UNIQUE (project_id, number); the enum
+    # The table as the migrations before the drop made it.
+    _alembic(backend, url, "upgrade", BEFORE_DROP)
+    before_drop = _table(url, "invoices")
+    assert before_drop is not None and ("due_on", "DATE", True, "None") in before_drop["columns"]
+    assert len(before_drop["foreign_keys"]) == 3 and len(before_drop["indexes"]) >= 3
+    assert before_drop["unique"] and before_drop["checks"]  # UNIQUE (project_id, number); the enum
     if make_url(url).get_backend_name() == "postgresql":
-        assert created["row_level_security"] == (True, True) and created["policies"]
+        assert before_drop["row_level_security"] == (True, True) and before_drop["policies"]
     # The head drops it, without drift from the models; the backend is green.
     _alembic(backend, url, "upgrade", "head")
     _alembic(backend, url, "check")
@@ -128,7 +138,7 @@ def _check(backend: Path, url: str, **env: str) -> None:
     assert " passed" in output and "failed" not in output
     # One step down brings it back as it was; one step up drops it again.
     _alembic(backend, url, "downgrade", "-1")
-    assert _table(url, "invoices") == created
+    assert _table(url, "invoices") == before_drop
     _alembic(backend, url, "upgrade", "head")
     assert _table(url, "invoices") is None
 

@@ -180,8 +180,8 @@ def _check_dependants(manifest: Manifest, saved: SavedResource) -> None:
     raise BuilderError(
         f"resource '{saved.name}' is referred to by {listed}; it is not destroyed while "
         "another resource refers to it",
-        hint=f"destroy {first} first, or remove its field {field} (the field commands are "
-        "planned)",
+        hint=f"destroy {first} first, or remove the field: "
+        f"backend-builder remove field {first} {field}",
         code="has_dependants",
         resource=saved.name,
         field=field,
