@@ -18,8 +18,8 @@ Format 2 (written since provenance was added) records:
   name, table and field tokens, and `migrations`, the revisions that created (and
   changed) it followed by the one that dropped its table. Migrations are history:
   a destroyed resource's migrations stay in `alembic/versions`, and this record
-  keeps them known to `status`. A destroyed resource has no files (its create
-  migration's file record and base copy go with it); the same name can be
+  keeps them known to `status`. A destroyed resource has no files (its
+  migrations' file records and base copies go with it); the same name can be
   generated again, and destroyed again (one record each time).
 
 Each recorded file's content as generated (its *base*) is also stored in the

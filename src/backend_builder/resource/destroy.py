@@ -2,9 +2,10 @@
 
 Undo is the inverse plan: each file the resource's layers generated is deleted
 with its base copy, the resource is wired out of the shared modules, and a new
-migration drops its table (its downgrade creates the table again). Migrations are
-history: the create migration stays, and the manifest keeps its revision, with
-the drop's, in a `[[destroyed]]` record (see `backend_builder.manifest`).
+migration drops its table (its downgrade creates the table again, as it is now).
+Migrations are history: the resource's migrations (its create migration, and
+those of field changes) stay, and the manifest keeps their revisions, with the
+drop's, in a `[[destroyed]]` record (see `backend_builder.manifest`).
 
 Nothing is planned while another resource refers to this one, and a generated
 file that may hold hand edits (edited, or recorded without a hash) is only
@@ -98,7 +99,7 @@ def plan_destroy(start: Path, name: str, *, force: bool = False) -> Destruction:
     _check_dependants(manifest, saved)
     names = saved.resolved_names
     spec = saved_spec(saved)
-    # The create migration stays (history); every other generated file goes.
+    # Its migrations stay (history); every other generated file goes.
     files = tuple(
         RemovedFile(record.path, record.layer, file_state(root, record))
         for record in saved.files
