@@ -210,3 +210,17 @@ def test_endpoints_need_no_migration_chain(backend: Path) -> None:
     code, output = _generate(backend, "endpoint", "Asset")
     assert code == 0, output
     assert (backend / "app/api/v1/endpoints/assets.py").is_file()
+
+
+def test_a_shared_module_without_its_anchors_is_refused_with_the_step_to_do(
+    backend: Path,
+) -> None:
+    (backend / "app/api/v1/api.py").write_text("from fastapi import APIRouter\n")
+    before = _tree(backend)
+    code, output = _generate(backend, "resource", "Asset", "name:str", "--json")
+    assert code == 1
+    error = json.loads(output)["error"]
+    assert error["code"] == "cannot_wire" and error["path"] == "app/api/v1/api.py"
+    assert "add this yourself" in error["message"]
+    assert "api_router.include_router(assets.router" in error["details"]["instruction"]
+    assert _tree(backend) == before

@@ -11,6 +11,7 @@ from rich.markup import escape
 from backend_builder import __version__
 from backend_builder.console import (
     console,
+    show_destruction,
     show_error,
     show_json,
     show_next_steps,
@@ -550,3 +551,45 @@ def update(
     )
     console.print(f"\n[bold green]Updated[/] {versions}.")
     show_next_steps("git diff", "make test")
+
+
+destroy_app = typer.Typer(
+    help="Remove what `generate` made, keeping the migration history.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(destroy_app, name="destroy")
+
+
+@destroy_app.command(
+    "resource",
+    epilog="[bold]Examples[/]\n\n"
+    "  backend-builder destroy resource Invoice --dry-run\n\n"
+    "  backend-builder destroy resource Invoice\n\n"
+    "  backend-builder destroy resource Invoice --force   # its edited files too\n\n"
+    "Its create migration is kept (it may have run on a database): a new migration drops "
+    "the table, and its downgrade creates it again. A resource that another one refers to "
+    "is not destroyed.",
+)
+def destroy_resource(
+    name: Name,
+    path: PathOption = Path("."),
+    force: Annotated[
+        bool,
+        typer.Option("--force", "-f", help="Also delete generated files that were edited since."),
+    ] = False,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """Delete a resource's files and wiring; a new migration drops its table."""
+    from backend_builder.resource.destroy import plan_destroy
+
+    try:
+        destruction = plan_destroy(path, name, force=force)
+        _execute(destruction.plan, dry_run=dry_run, as_json=as_json, summary=destruction.to_dict())
+    except BuilderError as error:
+        if error.code == "files_edited":
+            error.hint = "keep what you need from them, then run it again with --force"
+        _fail(error, as_json)
+    if not as_json:
+        show_destruction(destruction, dry_run=dry_run)

@@ -12,6 +12,7 @@ from rich.table import Table
 from backend_builder.errors import BuilderError
 from backend_builder.manifest import BASE_DIR
 from backend_builder.plan import Action, Plan
+from backend_builder.resource.destroy import Destruction
 from backend_builder.status import FileState, Status
 
 console = Console(highlight=False, emoji=False)
@@ -23,7 +24,11 @@ _STYLES = {
     Action.MODIFY: "cyan",
     Action.IDENTICAL: "dim",
     Action.CONFLICT: "bold red",
+    Action.DELETE: "red",
 }
+
+
+_DIFFED = (Action.OVERWRITE, Action.MODIFY, Action.CONFLICT)  # a deletion is not shown whole
 
 
 def show_plan(plan: Plan, *, dry_run: bool, diffs: bool = True) -> None:
@@ -37,10 +42,27 @@ def show_plan(plan: Plan, *, dry_run: bool, diffs: bool = True) -> None:
             continue
         style = _STYLES[op.action]
         console.print(f"  [{style}]{op.action:>9}[/]  {op.path}")
-        if dry_run and diffs and op.previous is not None and op.action is not Action.IDENTICAL:
+        if dry_run and diffs and op.previous is not None and op.action in _DIFFED:
             console.print(Syntax(op.diff(), "diff", theme="ansi_dark", background_color="default"))
     for action, count in bases.items():
         console.print(f"  [{_STYLES[action]}]{action:>9}[/]  {BASE_DIR}/ ({count} base copies)")
+
+
+def show_destruction(destruction: Destruction, *, dry_run: bool) -> None:
+    """After a destroy's plan: files deleted with their edits, files already gone, what is next."""
+    for item in destruction.edited:
+        note = "deleted with its edits (--force)"
+        console.print(f"  [bold yellow]{item.state:>9}[/]  {escape(item.path)}: {note}")
+    for item in destruction.missing:
+        console.print(f"  [dim]{item.state:>9}[/]  {escape(item.path)}: already gone")
+    if dry_run:
+        return
+    kept = ", ".join(destruction.kept_migrations) or "none"
+    console.print(
+        f"\n[bold green]Destroyed[/] {destruction.resource}. Its migrations stay ({kept}); "
+        f"{destruction.drop_migration.revision} drops its table."
+    )
+    show_next_steps(*destruction.next_steps)
 
 
 def show_error(error: BuilderError, *, as_json: bool = False) -> None:

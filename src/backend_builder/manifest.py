@@ -13,7 +13,14 @@ Format 2 (written since provenance was added) records:
 - `[resources.NAME]`: the field tokens, the layers, the migration revisions that
   created (and later changed) it, the shared modules it is wired into, its
   resolved names (`[resources.NAME.names]`), and `[[resources.NAME.files]]`, one
-  record per generated file (path, layer, sha256, generator and black versions).
+  record per generated file (path, layer, sha256, generator and black versions);
+- `[[destroyed]]` (only once a resource was destroyed): per destroyed resource its
+  name, table and field tokens, and `migrations`, the revisions that created (and
+  changed) it followed by the one that dropped its table. Migrations are history:
+  a destroyed resource's migrations stay in `alembic/versions`, and this record
+  keeps them known to `status`. A destroyed resource has no files (its
+  migrations' file records and base copies go with it); the same name can be
+  generated again, and destroyed again (one record each time).
 
 Each recorded file's content as generated (its *base*) is also stored in the
 backend under `.backend-builder/base/<path>.base`, so that a later three-way merge
@@ -140,6 +147,35 @@ class SavedResource:
 
 
 @dataclass(frozen=True)
+class DestroyedResource:
+    """A resource that was destroyed: what it was, and the migrations that made and dropped it."""
+
+    name: str
+    table: str
+    fields: tuple[str, ...]
+    migrations: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A TOML/JSON-able form."""
+        return {
+            "name": self.name,
+            "table": self.table,
+            "fields": list(self.fields),
+            "migrations": list(self.migrations),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "DestroyedResource":
+        """Read a record written by `to_dict`."""
+        return cls(
+            str(data["name"]),
+            str(data["table"]),
+            tuple(str(token) for token in data.get("fields", ())),
+            tuple(str(revision) for revision in data["migrations"]),
+        )
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What backend-builder knows about a backend it made."""
 
@@ -151,6 +187,7 @@ class Manifest:
     migrations: tuple[str, ...] = ()
     files: tuple[FileRecord, ...] = ()
     source_format: int = FORMAT
+    destroyed: tuple[DestroyedResource, ...] = ()
 
     def resource(self, name: str) -> SavedResource | None:
         """The saved resource of this class name, if any."""
@@ -160,6 +197,22 @@ class Manifest:
         """A copy with `resource` added or replaced."""
         others = tuple(r for r in self.resources if r.name != resource.name)
         return replace(self, resources=(*others, resource))
+
+    def without_resource(self, name: str, drop_revision: str) -> "Manifest":
+        """A copy with resource `name` removed, recorded as destroyed by `drop_revision`."""
+        gone = self.resource(name)
+        assert gone is not None, name
+        record = DestroyedResource(
+            gone.name,
+            gone.resolved_names.table,
+            gone.fields,
+            (*gone.migrations, drop_revision),
+        )
+        return replace(
+            self,
+            resources=tuple(r for r in self.resources if r.name != name),
+            destroyed=(*self.destroyed, record),
+        )
 
     def with_files(self, records: Iterable[FileRecord]) -> "Manifest":
         """A copy with the backend-level `records` added or replaced (sorted by path)."""
@@ -196,6 +249,8 @@ class Manifest:
             "files": [record.to_dict() for record in self.files],
             "resources": {r.name: r.to_dict() for r in self.resources},
         }
+        if self.destroyed:
+            document["destroyed"] = [record.to_dict() for record in self.destroyed]
         header = "# Written by backend-builder; it reads this file. Edit with care.\n"
         return header + tomli_w.dumps(document)
 
@@ -228,6 +283,9 @@ class Manifest:
                 migrations=tuple(str(r) for r in backend.get("migrations", ())),
                 files=tuple(FileRecord.from_dict(f) for f in document.get("files", ())),
                 source_format=version,
+                destroyed=tuple(
+                    DestroyedResource.from_dict(d) for d in document.get("destroyed", ())
+                ),
             )
         except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, SpecError) as error:
             raise BuilderError(

@@ -1,7 +1,7 @@
 """Plans of file operations: built first, checked for conflicts, then written all at once.
 
 Nothing touches the disk until the whole plan is known and conflict-free, and a
-failure half-way through writing restores every file to what it was.
+failure half-way through writing (or deleting) restores every file to what it was.
 """
 
 import difflib
@@ -26,11 +26,15 @@ class Action(enum.StrEnum):
     MODIFY = "modify"
     IDENTICAL = "identical"
     CONFLICT = "conflict"
+    DELETE = "delete"
 
 
 @dataclass(frozen=True, slots=True)
 class FileOp:
-    """One file to write: its path relative to the root, new content, and what it was."""
+    """One file to write or delete: its path relative to the root, new content, and what it was.
+
+    A deletion has no new content (`content` is empty) and always a `previous`.
+    """
 
     path: str
     content: str
@@ -55,10 +59,15 @@ class FileOp:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Every file operation of one command, rooted at a directory."""
+    """Every file operation of one command, rooted at a directory.
+
+    `prune` lists directories (relative to the root) to remove when the plan's
+    deletions leave them empty.
+    """
 
     root: Path
     ops: tuple[FileOp, ...]
+    prune: tuple[str, ...] = ()
 
     @property
     def conflicts(self) -> tuple[FileOp, ...]:
@@ -84,13 +93,17 @@ def plan_files(
     created: dict[str, str],
     modified: dict[str, str] | None = None,
     *,
+    deleted: Iterable[str] = (),
+    prune: Iterable[str] = (),
     force: bool = False,
 ) -> Plan:
     """Plan writing `created` (new files) and `modified` (edits of existing files).
 
     A new file that already exists with other content is a conflict, unless
     `force` turns it into an overwrite. A modified file that does not exist yet
-    (such as a base copy) is created.
+    (such as a base copy) is created. Each file of `deleted` that exists is
+    deleted (one that is already gone needs nothing); the directories of `prune`
+    are removed if the deletions leave them empty.
     """
     ops: list[FileOp] = []
     for path, content in created.items():
@@ -111,7 +124,10 @@ def plan_files(
         previous = _read(root / path)
         action = Action.IDENTICAL if previous == content else Action.MODIFY
         ops.append(FileOp(path, content, action, previous))
-    return Plan(root, tuple(ops))
+    for path in deleted:
+        if (root / path).exists():
+            ops.append(FileOp(path, "", Action.DELETE, _read(root / path)))
+    return Plan(root, tuple(ops), tuple(prune))
 
 
 def _read(path: Path) -> str:
@@ -122,13 +138,14 @@ def _read(path: Path) -> str:
 
 
 def apply_plan(plan: Plan) -> None:
-    """Write every change of the plan, or none of them.
+    """Write (and delete) every change of the plan, or none of them.
 
     The plan is applied only if every file it changes is still as it was when the
     plan was made; otherwise nothing is written. Each file is written to a
-    temporary file beside it and renamed into place. If anything fails, files
-    written so far are restored (or removed, with the directories the plan
-    created), and the error is raised.
+    temporary file beside it and renamed into place. Directories to prune are
+    removed last, if empty. If anything fails, files written or deleted so far
+    are restored (or removed, with the directories the plan created), and the
+    error is raised.
     """
     if plan.conflicts:
         names = ", ".join(op.path for op in plan.conflicts)
@@ -141,19 +158,31 @@ def apply_plan(plan: Plan) -> None:
     _check_fresh(plan)
     done: list[FileOp] = []
     created_dirs: list[Path] = []
+    verb, path = "write", ""
     try:
         for op in plan.changes:
-            target = plan.root / op.path
-            created_dirs.extend(_make_parents(target.parent))
-            _atomic_write(target, op.content)
+            path = op.path
+            target = plan.root / path
+            if op.action is Action.DELETE:
+                verb = "delete"
+                target.unlink()
+            else:
+                verb = "write"
+                created_dirs.extend(_make_parents(target.parent))
+                _atomic_write(target, op.content)
             done.append(op)
+        verb = "remove the empty directory"
+        for path in _deepest_first(plan.prune):
+            directory = plan.root / path
+            if directory.is_dir() and not any(directory.iterdir()):
+                directory.rmdir()
     except OSError as error:
         _rollback(plan.root, done, created_dirs)
         raise BuilderError(
-            f"could not write {plan.root / op.path}: {error.strerror or error}; "
+            f"could not {verb} {plan.root / path}: {error.strerror or error}; "
             "nothing was changed",
             code="write_failed",
-            path=op.path,
+            path=path,
         ) from error
 
 
@@ -200,12 +229,17 @@ def _atomic_write(target: Path, content: str) -> None:
         raise
 
 
+def _deepest_first(paths: Iterable[str]) -> list[str]:
+    return sorted(set(paths), key=lambda path: len(Path(path).parts), reverse=True)
+
+
 def _rollback(root: Path, done: list[FileOp], created_dirs: list[Path]) -> None:
     for op in reversed(done):
         target = root / op.path
         if op.previous is None:
             target.unlink(missing_ok=True)
         else:
+            target.parent.mkdir(parents=True, exist_ok=True)  # a pruned directory comes back
             target.write_text(op.previous, encoding="utf-8")
     for directory in sorted(created_dirs, key=lambda path: len(path.parts), reverse=True):
         if directory.exists() and not any(directory.iterdir()):

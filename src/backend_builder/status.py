@@ -2,8 +2,9 @@
 
 For each recorded file: as generated, edited, missing, or untracked (recorded by
 an old manifest without a hash). For the migrations: the chain on disk, checked
-against the revisions the manifest recorded. Edited files are normal; missing
-files, missing migrations and a broken chain are problems.
+against the revisions the manifest recorded (those of destroyed resources too).
+Edited files are normal; missing files, missing migrations and a broken chain are
+problems.
 """
 
 import enum
@@ -205,12 +206,26 @@ def backend_status(start: Path) -> Status:
     )
 
 
+def file_state(root: Path, record: FileRecord) -> FileState:
+    """How the recorded file compares with its content as generated."""
+    target = root / record.path
+    if not target.is_file():
+        return FileState.MISSING
+    if record.sha256 is None:
+        return FileState.UNTRACKED
+    try:
+        current = digest(target.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        current = None
+    return FileState.GENERATED if current == record.sha256 else FileState.EDITED
+
+
 def _file(
     root: Path, record: FileRecord, owner: str, problems: list[Problem], notes: list[str]
 ) -> FileStatus:
     """The state of one recorded file; a missing one is a problem."""
-    target = root / record.path
-    if not target.is_file():
+    state = file_state(root, record)
+    if state is FileState.MISSING:
         problems.append(
             Problem(
                 "file_missing",
@@ -220,16 +235,8 @@ def _file(
                 resource=None if owner == BACKEND else owner,
             )
         )
-        return FileStatus(record.path, owner, record.layer, FileState.MISSING)
-    if record.sha256 is None:
-        return FileStatus(record.path, owner, record.layer, FileState.UNTRACKED)
-    if not (root / base_path(record.path)).is_file():
+    elif state is not FileState.UNTRACKED and not (root / base_path(record.path)).is_file():
         notes.append(f"the base copy of {record.path} is missing ({base_path(record.path)})")
-    try:
-        current = digest(target.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        current = None
-    state = FileState.GENERATED if current == record.sha256 else FileState.EDITED
     return FileStatus(record.path, owner, record.layer, state)
 
 
@@ -240,9 +247,16 @@ def _migrations(root: Path, manifest: Manifest, problems: list[Problem]) -> Migr
     except BuilderError as error:
         problems.append(Problem(error.code, error.message, path=error.path))
         return MigrationStatus((), (), ())
-    recorded: dict[str, str] = dict.fromkeys(manifest.migrations, BACKEND)
+    # revision -> (the resource it belongs to, or the backend; what it did)
+    recorded = dict.fromkeys(manifest.migrations, (BACKEND, f"which created {BACKEND}"))
+    for gone in manifest.destroyed:
+        recorded.update(
+            dict.fromkeys(gone.migrations, (gone.name, f"of the destroyed resource {gone.name}"))
+        )
     for resource in manifest.resources:
-        recorded.update(dict.fromkeys(resource.migrations, resource.name))
+        recorded.update(
+            dict.fromkeys(resource.migrations, (resource.name, f"which created {resource.name}"))
+        )
         if "migration" in resource.layers and not resource.migrations:
             problems.append(
                 Problem(
@@ -252,12 +266,12 @@ def _migrations(root: Path, manifest: Manifest, problems: list[Problem]) -> Migr
                     resource=resource.name,
                 )
             )
-    for revision, owner in recorded.items():
+    for revision, (owner, what) in recorded.items():
         if revision not in revisions:
             problems.append(
                 Problem(
                     "migration_missing",
-                    f"migration {revision}, which created {owner}, is missing",
+                    f"migration {revision}, {what}, is missing",
                     hint="restore it from version control; a database that ran it still "
                     "has its tables",
                     resource=None if owner == BACKEND else owner,

@@ -46,12 +46,13 @@ from backend_builder.manifest import (
 from backend_builder.merge import Merge
 from backend_builder.plan import Action, Plan, plan_files
 from backend_builder.project import project_context
-from backend_builder.render import render_tree
-from backend_builder.resource.generate import render_layers, wire
-from backend_builder.resource.inject import CannotInject
+from backend_builder.render import format_python, render_tree
+from backend_builder.resource.generate import render_layers
+from backend_builder.resource.inject import Outcome
 from backend_builder.resource.layers import LAYERS, ROUTER_MODULE, VERSIONS, WIRING
 from backend_builder.resource.rewrite import Rewrite, conflict_error, rewrite, stored_base
 from backend_builder.resource.spec import ResourceSpec, SpecError, parse_fields
+from backend_builder.resource.wiring import register
 
 __all__ = ["Update", "plan_update"]
 
@@ -218,18 +219,18 @@ def _wired(root: Path, manifest: Manifest, path: str, content: str) -> str:
     if path == ROUTER_MODULE and base is not None:
         wired.sort(key=lambda saved: _router_position(base, saved))
     for saved in wired:
-        try:
-            content = wire(path, saved.resolved_names, content)
-        except CannotInject as error:
+        edit = register(path, saved.resolved_names, content)
+        if edit.outcome is Outcome.CANNOT_INJECT:
             raise BuilderError(
                 f"{path} as this version generates it cannot have {saved.name} wired in: "
-                f"{error}",
+                f"{edit.message}",
                 hint="report this to backend-builder; nothing was written",
                 code="cannot_wire",
                 path=path,
                 resource=saved.name,
-                details={"add": error.instruction},
-            ) from error
+                details={"instruction": edit.instruction},
+            )
+        content = format_python(edit.source)
     return content
 
 

@@ -22,20 +22,16 @@ from backend_builder.manifest import (
 )
 from backend_builder.migrations import next_migration
 from backend_builder.plan import Plan, plan_files
-from backend_builder.render import format_python, render
+from backend_builder.render import render
 from backend_builder.resource.context import USERS, RefTarget, ref_target_of, resource_context
 from backend_builder.resource.imports import Imports
-from backend_builder.resource.inject import CannotInject, register_model, register_router
 from backend_builder.resource.layers import (
     ALL_LAYERS,
+    DROP_MIGRATION,
     ENDPOINT_LAYERS,
     LAYERS,
     MODEL_LAYERS,
-    MODELS_MODULE,
-    WIRING,
-    url_prefix,
 )
-from backend_builder.resource.rewrite import stored_base
 from backend_builder.resource.spec import (
     FieldType,
     Names,
@@ -44,6 +40,7 @@ from backend_builder.resource.spec import (
     parse_fields,
     parse_names,
 )
+from backend_builder.resource.wiring import wire_in
 
 __all__ = [
     "ALL_LAYERS",
@@ -52,8 +49,9 @@ __all__ = [
     "MODEL_LAYERS",
     "Generation",
     "plan_generate",
+    "render_drop_migration",
     "render_layers",
-    "wire",
+    "saved_spec",
 ]
 
 # The commands that change an existing resource's fields (`resource.evolve`).
@@ -124,7 +122,8 @@ def plan_generate(
         layer for layer in ALL_LAYERS if layer in layers or (saved and layer in saved.layers)
     )
     records = [FileRecord.of(outputs[layer], created[outputs[layer]], layer) for layer in layers]
-    modified, shared = _wiring(root, manifest, spec, layers)
+    wiring = wire_in(root, manifest, names, layers)
+    modified = dict(wiring.modified)
     resource = SavedResource(
         names.class_name,
         tuple(f.to_token() for f in spec.fields),
@@ -132,11 +131,13 @@ def plan_generate(
         names,
         (*(saved.migrations if saved else ()), *([revision] if "migration" in layers else [])),
         (*(saved.files if saved else ()), *records),
-        tuple(dict.fromkeys((*(saved.wired_into if saved else ()), *(r.path for r in shared)))),
+        tuple(
+            dict.fromkeys((*(saved.wired_into if saved else ()), *(r.path for r in wiring.records)))
+        ),
     )
     for record in records:
         modified[base_path(record.path)] = created[record.path]
-    modified[MANIFEST] = manifest.with_resource(resource).with_files(shared).dumps()
+    modified[MANIFEST] = manifest.with_resource(resource).with_files(wiring.records).dumps()
     plan = plan_files(root, created, modified, force=force)
     steps = ["alembic upgrade head"] if "migration" in layers else []
     if "tests" in layers:
@@ -163,6 +164,20 @@ def render_layers(
     context = resource_context(spec, refs, revision=revision, down_revision=down_revision)
     context["imports"] = _imports(context)
     return {layer: render(LAYERS[layer].template, context) for layer in layers}
+
+
+def render_drop_migration(
+    manifest: Manifest, spec: ResourceSpec, *, revision: str, down_revision: str
+) -> str:
+    """The migration dropping the table of `spec`, whose downgrade recreates it.
+
+    Both directions come from the template partial that the create migration uses,
+    so the table comes back as the create migration (with the field changes since,
+    which `spec` holds) made it.
+    """
+    refs = _ref_targets(manifest, spec, ("migration",))
+    context = resource_context(spec, refs, revision=revision, down_revision=down_revision)
+    return render(DROP_MIGRATION, context)
 
 
 def _exists(saved: SavedResource, tokens: list[str]) -> BuilderError:
@@ -263,13 +278,18 @@ def _spec(
             code="unknown_resource",
             resource=class_name,
         )
+    return saved_spec(saved)
+
+
+def saved_spec(saved: SavedResource) -> ResourceSpec:
+    """The spec of a generated resource, parsed again from the field tokens it was saved with."""
     try:
-        return ResourceSpec.parse(class_name, list(saved.fields))
+        return ResourceSpec.parse(saved.name, list(saved.fields))
     except SpecError as error:
         raise BuilderError(
-            f"{MANIFEST}: resource {class_name}: {error}",
+            f"{MANIFEST}: resource {saved.name}: {error}",
             code="manifest_invalid",
-            resource=class_name,
+            resource=saved.name,
         ) from error
 
 
@@ -336,52 +356,6 @@ def _no_migration(saved: SavedResource | None) -> tuple[str, str, str]:
 def _new_migration(root: Path, names: Names) -> tuple[str, str, str]:
     """Revision, parent revision and path of a new migration creating `names.table`."""
     return next_migration(root, f"create_{names.table}", names.table)
-
-
-def _wiring(
-    root: Path, manifest: Manifest, spec: ResourceSpec, layers: tuple[str, ...]
-) -> tuple[dict[str, str], list[FileRecord]]:
-    """Edits of the shared modules (register the model and the router), and their records.
-
-    The wiring is applied to the file as it is (keeping hand edits) and, for the
-    record, to its base copy: the recorded base stays the generator's output.
-    """
-    modified: dict[str, str] = {}
-    records: list[FileRecord] = []
-    for path in [path for layer, path in WIRING.items() if layer in layers]:
-        try:
-            source = (root / path).read_text(encoding="utf-8")
-            modified[path] = wire(path, spec.names, source)
-            base = stored_base(root, manifest.file(path))
-            wired_base = wire(path, spec.names, base) if base is not None else modified[path]
-        except CannotInject as error:
-            raise BuilderError(
-                str(error), code="cannot_wire", path=path, details={"add": error.instruction}
-            ) from error
-        except OSError as error:
-            raise BuilderError(
-                f"cannot read {path} to wire the resource in: {error}",
-                code="cannot_wire",
-                path=path,
-            ) from error
-        modified[base_path(path)] = wired_base
-        records.append(FileRecord.of(path, wired_base))
-    return modified, records
-
-
-def wire(path: str, names: Names, source: str) -> str:
-    """The shared module `path` (one of `WIRING`'s) with the resource `names` wired in.
-
-    `source` is the module's text; the result is formatted as generated files are.
-    Raises `CannotInject` when the module does not have the shape the edit expects.
-    """
-    if path == MODELS_MODULE:
-        wired = register_model(source, names.snake, [names.class_name], path)
-    else:
-        wired = register_router(
-            source, names.plural_snake, url_prefix(names), names.kebab_plural, path
-        )
-    return format_python(wired)
 
 
 def _imports(context: dict[str, Any]) -> dict[str, str]:

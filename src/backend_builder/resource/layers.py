@@ -34,6 +34,8 @@ class Layer:
 
 # The template of a migration that changes an existing table (`resource.alter`).
 ALTER_MIGRATION = "resource/alter_migration.py.jinja"
+# The template of the migration that drops a destroyed resource's table (`resource.destroy`).
+DROP_MIGRATION = "resource/drop_migration.py.jinja"
 
 LAYERS: dict[str, Layer] = {
     layer.name: layer
