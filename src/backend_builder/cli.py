@@ -77,14 +77,13 @@ def _fail(error: BuilderError, as_json: bool) -> NoReturn:
 def _execute(
     plan: Plan, *, dry_run: bool, as_json: bool, summary: dict[str, Any] | None = None
 ) -> None:
-    """Show a plan (as text or JSON), then write it unless this is a dry run."""
-    if as_json:
-        if not dry_run:
-            apply_plan(plan)
-        show_json({**(summary or plan.to_dict()), "dry_run": dry_run})
-        return
+    """Show a plan (as text or JSON), then write it unless this is a dry run.
+
+    A plan with conflicts is an error (exit code 1), in a dry run too.
+    """
     if plan.conflicts:
-        show_plan(plan, dry_run=dry_run)
+        if not as_json:
+            show_plan(plan, dry_run=dry_run)
         raise BuilderError(
             f"{len(plan.conflicts)} file(s) already exist with other content; "
             "nothing was written",
@@ -92,6 +91,11 @@ def _execute(
             code="conflict",
             details={"paths": [op.path for op in plan.conflicts]},
         )
+    if as_json:
+        if not dry_run:
+            apply_plan(plan)
+        show_json({**(summary or plan.to_dict()), "dry_run": dry_run})
+        return
     show_plan(plan, dry_run=dry_run)
     if not dry_run:
         apply_plan(plan)
@@ -593,3 +597,19 @@ def destroy_resource(
         _fail(error, as_json)
     if not as_json:
         show_destruction(destruction, dry_run=dry_run)
+
+
+@app.command(
+    epilog="[bold]Register it with an MCP client[/] (a JSON config entry):\n\n"
+    '  {"mcpServers": {"backend-builder": {"command": "backend-builder", '
+    '"args": ["mcp", "--path", "/abs/path/to/my-api"]}}}\n\n'
+    "It speaks MCP over stdin and stdout until the client disconnects."
+)
+def mcp(path: PathOption = Path(".")) -> None:
+    """Serve the backend's tools to coding agents: a Model Context Protocol server (stdio)."""
+    from backend_builder.mcp_server import serve
+
+    try:
+        serve(path)
+    except BuilderError as error:
+        _fail(error, False)
