@@ -6,8 +6,9 @@ end only presents them. The checks, in the order they run:
 
 - `lint`: ruff and black (check only), with the backend's own configuration;
 - `tenancy`: the backend's code read with `ast` (`backend_builder.check_tenancy`),
-  and, on PostgreSQL, the catalog of a migrated scratch database: every tenant
-  table has row-level security enabled and forced, and a policy;
+  and, when a PostgreSQL server URL is given, the catalog of a scratch database
+  the migrations built: every tenant table has row-level security enabled and
+  forced, and a policy;
 - `migrations`: on a scratch database, `alembic upgrade head`, `alembic check` (the
   models and the migrations agree), `downgrade base`, and `upgrade head` again;
 - `tests`: the backend's tests with coverage; the threshold is the manifest's
@@ -164,8 +165,9 @@ def run_checks(
     """Run `checks` on the backend at or above `start`.
 
     `database_url` is a PostgreSQL server on which scratch databases are created
-    (and dropped); without it a PostgreSQL backend uses the local server
-    (`DEFAULT_POSTGRES_URL`) and a SQLite backend a file in a temporary directory.
+    (and dropped), and whose catalog the tenancy check reads; without it a
+    PostgreSQL backend uses the local server (`DEFAULT_POSTGRES_URL`) for its
+    migrations and tests, and a SQLite backend a file in a temporary directory.
     """
     root = find_root(start)
     manifest = load(root)
@@ -176,9 +178,12 @@ def run_checks(
             code="invalid_database_url",
             token=database_url,
         )
+    catalog = database_url is not None
     if database_url is None and manifest.database == "postgresql":
         database_url = DEFAULT_POSTGRES_URL
-    context = _Context(root, manifest, _python(root), reporter or _Silent(), database_url)
+    context = _Context(
+        root, manifest, _python(root), reporter or _Silent(), database_url, catalog=catalog
+    )
     runners: dict[str, Callable[[_Context], CheckResult]] = {
         "lint": _lint,
         "tenancy": _tenancy,
@@ -233,6 +238,7 @@ class _Context:
     python: str
     reporter: Reporter
     server: str | None
+    catalog: bool  # read the PostgreSQL catalog (when a server URL was given)
     scratch: "_Scratch" = field(init=False)
 
     def __post_init__(self) -> None:
@@ -495,7 +501,7 @@ def _tenancy(context: _Context) -> CheckResult:
     tenancy = analyze(context.root, context.manifest)
     findings = list(tenancy.findings)
     where = "the code and the migrations"
-    if context.server is not None:
+    if context.catalog:
         findings += _catalog(context, tenancy)
         where += ", and the PostgreSQL catalog"
     tables = len(tenancy.tenant_tables)
@@ -661,7 +667,8 @@ def _tests(context: _Context) -> CheckResult:
         "junit_family=xunit1",
         **env,
     )
-    if result.returncode == 5:
+    counts, findings = _junit(context, junit)
+    if result.returncode == 5 or (result.returncode == 1 and not any(counts.values())):
         raise BuilderError(
             f"no tests were collected in {context.root}",
             hint="the backend's tests live in app/tests (pyproject.toml: testpaths)",
@@ -674,7 +681,6 @@ def _tests(context: _Context) -> CheckResult:
             code="tests_not_run",
             details={"output": _tail(result)},
         )
-    counts, findings = _junit(context, junit)
     percent = _coverage(coverage)
     if percent is not None and percent < threshold:
         findings.append(

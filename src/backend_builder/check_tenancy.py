@@ -749,13 +749,15 @@ class _Queries:
             if isinstance(term, ast.Compare) and len(term.ops) == 1:
                 if not isinstance(term.ops[0], ast.Eq | ast.Is):
                     continue
-                left = context.project_column(term.left)
-                right = context.project_column(term.comparators[0])
-                found = left or right
+                sides = (term.left, term.comparators[0])
+                left, right = (context.project_column(side) for side in sides)
                 if left is not None and right is not None:
                     pairs.append((left.key, right.key))
-                elif found is not None:
-                    keys.add(found.key)
+                elif left is not None or right is not None:
+                    # `t.project_id == value`; not `t.project_id == other.id` (a join)
+                    column, value = (left, sides[1]) if left is not None else (right, sides[0])
+                    if context.target(value) is None:
+                        keys.add(column.key)
             elif isinstance(term, ast.Call) and _name(term) in self.filters:
                 for index in self.filters[_name(term) or ""]:
                     argument = term.args[index] if index < len(term.args) else None
@@ -794,10 +796,14 @@ class _Queries:
             if statement.kind == "insert":
                 missing = [] if _inserts_project(statement) is not False else missing
             for target in missing:
+                problem = (
+                    "does not set project_id: add .values(project_id=...)"
+                    if statement.kind == "insert"
+                    else f"is not confined to the project: {self._hint(target)}"
+                )
                 findings.append(
                     Finding(
-                        f"{statement.kind.upper()} on {target.describe()} is not "
-                        f"confined to the project: {self._hint(target)}",
+                        f"{statement.kind.upper()} on {target.describe()} {problem}",
                         statement.module.path,
                         statement.constructor.lineno,
                         "query_without_project",
@@ -958,7 +964,11 @@ class _Context:
         )
         self.variables: dict[str, _Target] = {}
         for body in (module.tree.body, function.body if function is not None else []):
-            for node in _scope_nodes(body):
+            in_order = sorted(
+                (n for n in _scope_nodes(body) if isinstance(n, ast.Assign | ast.AnnAssign)),
+                key=lambda n: (n.lineno, n.col_offset),
+            )
+            for node in in_order:
                 if isinstance(node, ast.Assign):
                     self._bind(node.targets[0], node.value)
                 elif isinstance(node, ast.AnnAssign) and node.value is not None:

@@ -635,9 +635,10 @@ def check(
         str | None,
         typer.Option(
             "--database-url",
-            help="A PostgreSQL server on which to create (and drop) scratch databases. "
-            "Default: a SQLite file for a SQLite backend, the local server "
-            "(postgres@127.0.0.1:5432) for a PostgreSQL one.",
+            help="A PostgreSQL server on which to create (and drop) scratch databases, "
+            "and whose catalog the tenancy check reads. Default: a SQLite file for a "
+            "SQLite backend, the local server (postgres@127.0.0.1:5432) for a PostgreSQL "
+            "one.",
             show_default=False,
         ),
     ] = None,
