@@ -203,6 +203,8 @@ def test_statements_through_the_scoping_helpers_pass(backend: Path, code: str) -
         "assets = Asset.__table__\nother = assets.alias()\n\n\n"
         'def mine(table):\n    return table.c.project_id == bindparam("p")\n\n\n'
         "def query_of(statement):\n    return scoped_query(statement)\n\n\n"
+        "def of_project(project_id):\n"
+        "    return select(assets).where(assets.c.project_id == project_id)\n\n\n"
         f"Q = {code}\n",
     )
     result = _check(backend, "tenancy")

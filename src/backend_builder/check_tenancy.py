@@ -167,7 +167,7 @@ class _Module:
     @property
     def dotted(self) -> str:
         """The module's import name: `app.api.v1.endpoints.assets`."""
-        return self.path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        return _dotted(self.path)
 
     def index(self) -> None:
         """Link every node to its parent; note what is imported from where."""
@@ -226,6 +226,11 @@ class _Code:
             for node in ast.walk(module.tree):
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     yield module, node
+
+
+def _dotted(path: str) -> str:
+    """The import name of the module at `path`: `app/models/asset.py` -> `app.models.asset`."""
+    return path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
 
 
 def _name(node: ast.AST | None) -> str | None:
@@ -524,17 +529,16 @@ class _Routes:
             if c.name != REPOSITORY_BASE and models.inherits(c.name, REPOSITORY_BASE)
         }
         tenant_names = repositories | {m.name for m in models.tenants.values()}
-        defining = {
-            c.path for c in models.classes.values() if c.name in tenant_names
-        }  # the modules that define tenant models and repositories
-        self.direct = {
-            m.dotted for m in code.modules if self._imports_tenant(m, tenant_names, defining)
+        defining = {  # the modules that define tenant models and repositories
+            _dotted(c.path) for c in models.classes.values() if c.name in tenant_names
         }
-
-    def _imports_tenant(self, module: _Module, names: set[str], defining: set[str]) -> bool:
-        """Whether `module` imports a tenant model or repository (or their module)."""
-        paths = {f"{p.removesuffix('.py').replace('/', '.')}" for p in defining}
-        return any(local in names or source in paths for local, source in module.imported.items())
+        self.direct = {  # the modules that import them
+            m.dotted
+            for m in code.modules
+            if any(
+                name in tenant_names or source in defining for name, source in m.imported.items()
+            )
+        }
 
     def _tenant_module(self, module: _Module) -> bool:
         """A router recorded by the manifest, or one that reaches tenant code."""
@@ -674,7 +678,7 @@ class _Target:
 
 @dataclass
 class _Statement:
-    """A statement: the constructor, the calls that build it further, and its name."""
+    """A statement: its constructor, the calls that build it further, and its tables."""
 
     module: _Module
     kind: str
@@ -756,7 +760,7 @@ class _Queries:
                 elif left is not None or right is not None:
                     # `t.project_id == value`; not `t.project_id == other.id` (a join)
                     column, value = (left, sides[1]) if left is not None else (right, sides[0])
-                    if context.target(value) is None:
+                    if not context.is_column(value):
                         keys.add(column.key)
             elif isinstance(term, ast.Call) and _name(term) in self.filters:
                 for index in self.filters[_name(term) or ""]:
@@ -778,17 +782,14 @@ class _Queries:
     def check(self) -> list[Finding]:
         """A finding for each statement on a tenant table that is not confined."""
         findings: list[Finding] = []
-        factories: dict[str, list[_Statement]] = {}
         statements: list[tuple[_Statement, set[str], str | None]] = []
         for module in self.code.modules:
             for body, function, owner in _scopes(module):
                 context = _Context(self, module, function, owner)
-                for statement, filtered, factory in self._statements(context, body):
-                    statements.append((statement, filtered, factory))
-                    if factory is not None:
-                        factories.setdefault(factory, []).append(statement)
+                statements += self._statements(context, body)
                 findings += self._texts(context, body)
-        wrapped_factories = self._wrapped_factories(set(factories))
+        factories = {factory for _, _, factory in statements if factory is not None}
+        wrapped_factories = self._wrapped_factories(factories)
         for statement, filtered, factory in statements:
             if statement.scoped or factory in wrapped_factories:
                 continue
@@ -1084,6 +1085,13 @@ class _Context:
             tenant = self.module.path.startswith(REPOSITORIES)
             return _Target(f"param:{name}", name, tenant, f"the table `{name}` (in a repository)")
         return None
+
+    def is_column(self, node: ast.AST) -> bool:
+        """Whether `node` is a table's column (`Project.id`, `t.c.id`), not a value."""
+        if isinstance(node, ast.Name):
+            found = self._named(node.id)
+            return found is not None and not found.key.startswith("param:")
+        return isinstance(node, ast.Attribute | ast.Subscript) and self.target(node) is not None
 
     def project_column(self, node: ast.AST) -> _Target | None:
         """The table whose project_id `node` is: `t.project_id`, `t.c.project_id`, ..."""
