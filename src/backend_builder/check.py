@@ -30,7 +30,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -194,14 +194,7 @@ def run_checks(
     with context.scratch:
         for name in checks:
             started = time.monotonic()
-            result = runners[name](context)
-            result = CheckResult(
-                result.name,
-                result.passed,
-                time.monotonic() - started,
-                result.summary,
-                result.findings,
-            )
+            result = replace(runners[name](context), duration=time.monotonic() - started)
             context.reporter.done(result)
             results.append(result)
     return CheckReport(
