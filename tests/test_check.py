@@ -287,6 +287,28 @@ def test_a_route_guarded_by_its_decorator_passes(backend: Path) -> None:
     assert _check(backend, "tenancy").passed
 
 
+def test_a_route_with_the_scope_under_another_name_passes(backend: Path) -> None:
+    _edit(
+        backend,
+        ROUTER,
+        "from app.api.deps import",
+        "from app.api.deps import ReaderScope as Viewer,",
+    )
+    _edit(
+        backend,
+        ROUTER,
+        "asset_id: uuid.UUID, scope: ReaderScope, db",
+        "asset_id: uuid.UUID, scope: Viewer, db",
+    )
+    _edit(
+        backend,
+        ROUTER,
+        "scope: WriterScope,",
+        "scope: Annotated[ProjectScope, Depends(require_role(Role.MEMBER))],",
+    )
+    assert _check(backend, "tenancy").passed
+
+
 # --------------------------------------------------------------------------
 # tenancy: models
 # --------------------------------------------------------------------------

@@ -717,17 +717,26 @@ def _junit(context: _Context, path: Path) -> tuple[dict[str, int], list[Finding]
         path_, line = _failure_place(context, text, test_file)
         if path_ is None and test_file:
             path_, line = test_file, int(case.get("line") or 0) + 1
-        message = (problem.get("message") or "").strip().splitlines()
         findings.append(
             Finding(
                 f"{name} {'failed' if failure is not None else 'errored'}: "
-                f"{(message[0] if message else 'see pytest output')[:300]}",
+                f"{_failure_message(problem.get('message') or '', text)}",
                 path_,
                 line,
                 "test_failed" if failure is not None else "test_error",
             )
         )
     return counts, findings
+
+
+def _failure_message(message: str, text: str) -> str:
+    """What went wrong: pytest's message, or the error lines (`E ...`) of a traceback."""
+    errors = re.findall(r"^E\s+(\S.*)$", text, re.MULTILINE)
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    generic = first in ("", "collection failure") or first.startswith("failed on setup")
+    if errors and generic:
+        first = errors[-1]
+    return (first or "see the output of pytest")[:300]
 
 
 def _failure_place(

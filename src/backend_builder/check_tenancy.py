@@ -161,6 +161,7 @@ class _Module:
     tree: ast.Module
     parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
     imported: dict[str, str] = field(default_factory=dict)  # local name -> module
+    renamed: dict[str, str] = field(default_factory=dict)  # `import x as y`: y -> x
     sqlalchemy: dict[str, str] = field(default_factory=dict)  # local name -> original
     sqlalchemy_modules: set[str] = field(default_factory=set)
 
@@ -178,6 +179,8 @@ class _Module:
                 for alias in node.names:
                     local = alias.asname or alias.name
                     self.imported[local] = node.module
+                    if alias.asname is not None:
+                        self.renamed[alias.asname] = alias.name
                     if node.module.split(".")[0] == "sqlalchemy":
                         self.sqlalchemy[local] = alias.name
             elif isinstance(node, ast.Import):
@@ -564,12 +567,14 @@ class _Routes:
             return _name(target) == ROLE_DEPENDENCY
         return _name(target) in self.dependencies
 
-    def _parameter_scope(self, annotation: ast.expr | None, default: ast.expr | None) -> bool:
-        if _name(annotation) in self.aliases or self._annotated_scope(annotation):
+    def _parameter_scope(
+        self, module: _Module, annotation: ast.expr | None, default: ast.expr | None
+    ) -> bool:
+        """Whether a parameter brings the scope: `scope: ReaderScope`, or its long forms."""
+        name = _name(annotation) or ""
+        if module.renamed.get(name, name) in self.aliases or self._annotated_scope(annotation):
             return True
-        return self._depends(default) or (
-            _name(annotation) == SCOPE_TYPE and isinstance(default, ast.Call)
-        )
+        return self._depends(default) or (name == SCOPE_TYPE and isinstance(default, ast.Call))
 
     def _router_scoped(self, module: _Module) -> set[str]:
         """Routers of the module built with `dependencies=[Depends(require_role(...))]`."""
@@ -599,7 +604,7 @@ class _Routes:
                     if route is None:
                         continue
                     router, method, path = route
-                    if router in scoped_routers or self._route_scoped(node, decorator):
+                    if router in scoped_routers or self._route_scoped(module, node, decorator):
                         continue
                     findings.append(
                         Finding(
@@ -615,14 +620,14 @@ class _Routes:
         return findings
 
     def _route_scoped(
-        self, function: ast.FunctionDef | ast.AsyncFunctionDef, decorator: ast.Call
+        self, module: _Module, function: ast.FunctionDef | ast.AsyncFunctionDef, decorator: ast.Call
     ) -> bool:
         arguments = function.args
         positional = [*arguments.posonlyargs, *arguments.args]
         defaults: list[ast.expr | None] = [None] * (len(positional) - len(arguments.defaults))
         pairs = list(zip(positional, [*defaults, *arguments.defaults], strict=True))
         pairs += list(zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True))
-        if any(self._parameter_scope(a.annotation, d) for a, d in pairs):
+        if any(self._parameter_scope(module, a.annotation, d) for a, d in pairs):
             return True
         dependencies = _keyword(decorator, "dependencies")
         return isinstance(dependencies, ast.List | ast.Tuple) and any(
