@@ -2,7 +2,7 @@
 
 import json
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -10,12 +10,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
-from backend_builder.check import CheckReport, CheckResult
 from backend_builder.errors import BuilderError
 from backend_builder.manifest import BASE_DIR
 from backend_builder.plan import Action, Plan
 from backend_builder.resource.destroy import Destruction
 from backend_builder.status import FileState, Status
+
+if TYPE_CHECKING:  # imported by `check` alone, which imports the checks
+    from backend_builder.check import CheckReport, CheckResult
 
 console = Console(highlight=False, emoji=False)
 errors = Console(stderr=True, highlight=False, emoji=False)
@@ -200,7 +202,7 @@ class CheckProgress:
         self.progress.start_task(task)
         self.progress.update(task, description=f"[bold]{check}[/]: {escape(description)}")
 
-    def done(self, result: CheckResult) -> None:
+    def done(self, result: "CheckResult") -> None:
         """`result`'s check has finished."""
         task = self.tasks[result.name]
         self.progress.start_task(task)
@@ -208,7 +210,7 @@ class CheckProgress:
         self.progress.update(task, description=f"[bold]{result.name}[/]: {mark}", completed=1)
 
 
-def show_check_report(report: CheckReport) -> None:
+def show_check_report(report: "CheckReport") -> None:
     """A table of the checks, then each failed check's findings, at file:line."""
     title = f"Checks of {escape(str(report.root))}"
     if report.database == "postgresql" or {"migrations", "tests"} & {
