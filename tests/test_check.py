@@ -6,6 +6,7 @@ resource.
 """
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -131,8 +132,7 @@ def test_every_check_passes_on_a_fresh_backend(backend: Path) -> None:
 HAND_WRITTEN = '''
     async def by_name(self, name: str) -> Row | None:
         """The asset with this name in the project (written by hand)."""
-        params = {{"project_id": self.project_id, "name": name}}
-        return await self.db.fetch_one(_BY_NAME, params)
+        return await self.fetch_one(_BY_NAME, {{"name": name}})
 
 
 assets = Asset.__table__
@@ -142,20 +142,25 @@ _BY_NAME = Query(
     )
 )
 '''
-IMPORTS = (
-    "from sqlalchemy import bindparam, select\n\n"
-    "from app.core.sql import Query, Row\n"
-    "from app.models.asset import Asset\n"
-)
+FILTER = "in_project(assets),\n        "
 
 
 def _hand_written_query(root: Path, condition: str) -> None:
-    _edit(root, REPOSITORY, "from app.models.asset import Asset\n", IMPORTS)
+    """A repository method and its query, built with `Query` and a condition."""
+    imports = "from sqlalchemy import bindparam, select\n\nfrom app.core.sql import Query, Row\n"
+    if "in_project" in condition:
+        imports += "from app.core.tenancy import in_project\n"
+    _edit(
+        root,
+        REPOSITORY,
+        "from app.models.asset import Asset\n",
+        imports + "from app.models.asset import Asset\n",
+    )
     _append(root, REPOSITORY, HAND_WRITTEN.format(condition=condition))
 
 
 def test_a_hand_written_query_with_the_project_filter_passes(backend: Path) -> None:
-    _hand_written_query(backend, 'assets.c.project_id == bindparam("project_id"),\n        ')
+    _hand_written_query(backend, FILTER)
     assert _check(backend, "tenancy").passed
     assert _check(backend, "lint").passed  # the sabotages below are realistic code
 
@@ -165,24 +170,31 @@ def test_the_project_filter_removed_from_a_repository_query_fails(backend: Path)
     finding = _only(_check(backend, "tenancy"), "query_without_project")
     assert (finding.path, finding.line) == (REPOSITORY, _line(backend, REPOSITORY, "select("))
     assert "SELECT on the tenant table assets is not confined to the project" in finding.message
+    assert "scoped_query(...)" in finding.message  # the backend's own helper, named
 
 
-def test_the_project_filter_removed_from_the_base_repository_fails(backend: Path) -> None:
+def test_the_scoping_removed_from_the_base_repository_fails(backend: Path) -> None:
+    """The get query of every repository, built without its scoping or its filter."""
     base = "app/repositories/base.py"
-    old = "return Query(select(table).where(_in_project(table)))"
-    if old not in (backend / base).read_text(encoding="utf-8"):
-        pytest.skip("the base repository no longer builds its get query this way")
-    line = _edit(backend, base, old, "return Query(select(table))")
+    text = (backend / base).read_text(encoding="utf-8")
+    get = re.search(r"def _get_query\(table: Table\) -> Query:\n(    return .*)\n", text)
+    assert get is not None, "the base repository has no _get_query"
+    line = _edit(
+        backend,
+        base,
+        get[1],
+        '    return Query(select(table).where(table.c.id == bindparam("pk_id")))',
+    )
     finding = _only(_check(backend, "tenancy"), "query_without_project")
     assert (finding.path, finding.line) == (base, line)
-    assert "`table`" in finding.message and "_in_project(table)" in finding.message
+    assert finding.message.startswith("SELECT on the table `table` (in a repository)")
 
 
 @pytest.mark.parametrize(
     "code",
     [
-        # the base repository's helper, and a hand-written one, both read as filters
-        'select(assets).where(_in_project(assets), assets.c.name == "x")',
+        # the tenancy module's helper, and a hand-written one, both read as filters
+        'select(assets).where(in_project(assets), assets.c.name == "x")',
         'select(assets).where(and_(mine(assets), assets.c.name == "x"))',
         # a scoping helper that confines the whole statement, and one that uses it
         'scoped_query(select(assets).where(assets.c.name == "x"))',
@@ -199,7 +211,8 @@ def test_statements_through_the_scoping_helpers_pass(backend: Path, code: str) -
         backend,
         REPOSITORY,
         "\n\nfrom sqlalchemy import and_, bindparam, select  # noqa: E402\n"
-        "from app.repositories.base import _in_project, scoped_query  # noqa: E402\n\n"
+        "from app.core.tenancy import in_project  # noqa: E402\n"
+        "from app.repositories.base import scoped_query  # noqa: E402\n\n"
         "assets = Asset.__table__\nother = assets.alias()\n\n\n"
         'def mine(table):\n    return table.c.project_id == bindparam("p")\n\n\n'
         "def query_of(statement):\n    return scoped_query(statement)\n\n\n"

@@ -16,10 +16,11 @@ migration is parsed with `ast`, and four rules are checked, each failure a
    the route or its router.
 3. **queries**: every SQLAlchemy statement (`select`, `update`, `delete`, `insert`,
    `text`) on a tenant table is confined to the project: a comparison of the
-   table's `project_id`, a helper whose result compares it (such as the
-   repositories' `_in_project(table)` or `in_project(table)`, found by reading the
-   helpers), or the statement handed to a scoping helper (`scoped_query`,
-   `scope_statement`, or a function that hands its argument to one). A statement
+   table's `project_id`, a helper whose result compares it (`in_project(table)`,
+   or one of the application's own, such as the repositories' `_one_row(table)`,
+   found by reading what it returns), or the statement handed to a scoping helper
+   (`scoped_query`, `scope_statement`, or a function that hands its argument to
+   one). A statement
    built step by step in a variable counts as one; statements built inside
    `with unscoped():` (the explicit escape hatch) are left alone. Inside
    `app/repositories/`, a table that comes in as a parameter or as `self.table` is
@@ -52,8 +53,8 @@ SCOPE_TYPE = "ProjectScope"
 ROLE_DEPENDENCY = "require_role"
 ESCAPE_HATCH = "unscoped"
 GLOBAL_TABLES = frozenset({"memberships"})
-SCOPING_WRAPPERS = frozenset({"scoped_query", "scope_statement"})
-FILTER_HELPERS = frozenset({"in_project"})
+SCOPING_WRAPPERS = ("scoped_query", "scope_statement")  # the one to suggest first
+FILTER_HELPERS = ("in_project",)
 RLS_HELPER = "rls_statements"
 STATEMENTS = frozenset({"select", "update", "delete", "insert"})
 JOINS = {"join": 1, "outerjoin": 1, "join_from": 2, "outerjoin_from": 2}
@@ -818,22 +819,17 @@ class _Queries:
         return findings
 
     def _hint(self, target: _Target) -> str:
-        wrapper = next((w for w in sorted(self.wrappers) if w in self._defined), None)
+        """What to write instead: the backend's own scoping helper, or a filter."""
+        defined = {f.name for _, f in self.code.functions()}
+        wrapper = next((w for w in self.wrappers if w in defined), None)  # known ones first
         if wrapper is not None:
-            return (
-                f"build it with {wrapper}(...), or add a {target.code}.project_id condition "
-                "(or, for an admin job, build it inside unscoped())"
-            )
-        helper = next((f for f in sorted(self.filters) if f in self._defined), None)
+            return f"build it with {wrapper}(...) (or, for an admin job, inside unscoped())"
+        helper = next((f for f in self.filters if f in defined), None)
         if helper is None or target.key.startswith("model:"):
             condition = f"{target.code}.project_id == ..."
         else:
             condition = f"{helper}({target.code})"
         return f"add .where({condition}) (or, for an admin job, build it inside unscoped())"
-
-    @property
-    def _defined(self) -> set[str]:
-        return {f.name for _, f in self.code.functions()}
 
     def _wrapped_factories(self, factories: set[str]) -> set[str]:
         """Functions returning a statement whose every call is handed to a scoping helper."""
