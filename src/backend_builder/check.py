@@ -214,6 +214,7 @@ def _python(root: Path) -> str:
 
 
 def _is_postgres(url: str) -> bool:
+    """Whether `url` names a PostgreSQL server."""
     return urlsplit(url).scheme.split("+")[0] in ("postgresql", "postgres")
 
 
@@ -390,6 +391,7 @@ class _Scratch:
 
 
 def _hide_password(url: str) -> str:
+    """`url` with its password masked, for a message."""
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -403,6 +405,7 @@ def _hide_password(url: str) -> str:
 
 
 def _lint(context: _Context) -> CheckResult:
+    """ruff and black, with the backend's configuration; a finding per problem."""
     findings = sorted(
         [*_ruff(context), *_black(context)], key=lambda f: (f.path or "", f.line or 0)
     )
@@ -413,6 +416,7 @@ def _lint(context: _Context) -> CheckResult:
 
 
 def _ruff(context: _Context) -> Iterator[Finding]:
+    """ruff check, read from its JSON output."""
     result = context.run(
         "lint",
         "ruff check",
@@ -448,6 +452,7 @@ _BLACK_ERROR = re.compile(r"error: cannot \w+:? (?P<path>[^\s:]+\.pyi?)(?P<rest>
 
 
 def _black(context: _Context) -> Iterator[Finding]:
+    """black --check, each file it would reformat at its first changed line."""
     result = context.run(
         "lint", "black --check", "-m", "black", "--check", "--diff", "--quiet", "."
     )
@@ -490,6 +495,7 @@ WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
 
 
 def _tenancy(context: _Context) -> CheckResult:
+    """The code read as syntax trees, and the catalog when a server URL was given."""
     context.reporter.step("tenancy", "reading the code")
     tenancy = analyze(context.root, context.manifest)
     findings = list(tenancy.findings)
@@ -545,6 +551,7 @@ def _catalog(context: _Context, tenancy: Tenancy) -> list[Finding]:
 
 
 def _at(place: Place, message: str) -> Finding:
+    """A catalog finding at the model of its table."""
     return Finding(message, place.path, place.line, "rls_catalog")
 
 
@@ -560,6 +567,7 @@ _NEW_TABLE = re.compile(r"'add_table', Table\('(?P<table>\w+)'")
 
 
 def _migrations(context: _Context) -> CheckResult:
+    """upgrade head, check, downgrade base, upgrade head, on a scratch database."""
     url = context.scratch.database("migrations")
     steps = (
         ("upgrade", "head"),
@@ -638,6 +646,7 @@ def _drift(context: _Context, result: subprocess.CompletedProcess[str]) -> list[
 
 
 def _tests(context: _Context) -> CheckResult:
+    """The backend's tests with coverage; a finding per failure, and for low coverage."""
     threshold = context.manifest.coverage_threshold
     reports = context.scratch.path
     junit, coverage = reports / "junit.xml", reports / "coverage.json"

@@ -263,6 +263,7 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 
 
 def _true(node: ast.AST | None) -> bool:
+    """Whether `node` is the literal `True`."""
     return isinstance(node, ast.Constant) and node.value is True
 
 
@@ -284,6 +285,8 @@ def _scope_nodes(body: Iterable[ast.AST]) -> Iterator[ast.AST]:
 
 @dataclass(frozen=True)
 class _Column:
+    """A mapped column of a class: its name, where it is, and its `mapped_column` call."""
+
     name: str
     line: int
     path: str
@@ -292,6 +295,8 @@ class _Column:
 
 @dataclass
 class _Class:
+    """A class of the application: its bases, and for a model its table and columns."""
+
     name: str
     path: str
     line: int
@@ -373,6 +378,7 @@ class _Models:
         return findings
 
     def _distributable(self, table: str, model: _Class) -> list[Finding]:
+        """The key and unique constraints of a tenant table include project_id."""
         columns = self.columns(model)
         findings: list[Finding] = []
         keys = [c for c in model.table_args if _name(c) == "PrimaryKeyConstraint"]
@@ -422,6 +428,7 @@ class _Models:
         return findings
 
     def _foreign_keys(self, table: str, model: _Class) -> list[Finding]:
+        """Foreign keys into tenant tables include project_id."""
         findings: list[Finding] = []
         for column in self.columns(model).values():
             for argument in column.call.args if column.call else ():
@@ -465,6 +472,7 @@ class _Models:
 
 
 def _kw(column: _Column, name: str) -> ast.expr | None:
+    """A keyword argument of the column's `mapped_column(...)`, if any."""
     return _keyword(column.call, name) if column.call is not None else None
 
 
@@ -637,6 +645,7 @@ class _Routes:
 
 
 def _example(aliases: set[str]) -> str:
+    """A scope alias to suggest."""
     return "ReaderScope" if "ReaderScope" in aliases or not aliases else sorted(aliases)[0]
 
 
@@ -843,6 +852,7 @@ class _Queries:
         return {name for name, wrapped in calls.items() if wrapped and all(wrapped)}
 
     def _inside_wrapper(self, module: _Module, node: ast.AST) -> bool:
+        """Whether `node` is an argument (at any depth) of a scoping helper's call."""
         current = module.parents.get(node)
         while current is not None and not isinstance(current, ast.stmt):
             if isinstance(current, ast.Call) and _name(current) in self.wrappers:
