@@ -2,10 +2,11 @@
 
 import json
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -14,6 +15,9 @@ from backend_builder.manifest import BASE_DIR
 from backend_builder.plan import Action, Plan
 from backend_builder.resource.destroy import Destruction
 from backend_builder.status import FileState, Status
+
+if TYPE_CHECKING:  # imported by `check` alone, which imports the checks
+    from backend_builder.check import CheckReport, CheckResult
 
 console = Console(highlight=False, emoji=False)
 errors = Console(stderr=True, highlight=False, emoji=False)
@@ -157,3 +161,89 @@ def show_status(status: Status) -> None:
         console.print("[bold green]Consistent[/] with the manifest.")
     else:
         console.print(f"[bold red]{len(status.problems)} problem(s)[/] against the manifest.")
+
+
+# --------------------------------------------------------------------------
+# `check`: a live line per check while it runs, then a table and the findings
+# --------------------------------------------------------------------------
+
+FINDINGS_SHOWN = 30  # per check; --json lists them all
+
+
+class CheckProgress:
+    """Shows each check's current step while it runs, and its result when it is done.
+
+    The display starts with the first step, so that a mistake found before any check
+    runs (not a backend, say) is reported alone.
+    """
+
+    def __init__(self, checks: tuple[str, ...]) -> None:
+        self.progress = Progress(
+            SpinnerColumn(finished_text=" "),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.tasks = {
+            name: self.progress.add_task(f"[dim]{name}: waiting[/]", start=False, total=1)
+            for name in checks
+        }
+
+    def __enter__(self) -> "CheckProgress":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.progress.stop()
+
+    def step(self, check: str, description: str) -> None:
+        """`check` is running `description`."""
+        self.progress.start()  # the first time only: it is idempotent
+        task = self.tasks[check]
+        self.progress.start_task(task)
+        self.progress.update(task, description=f"[bold]{check}[/]: {escape(description)}")
+
+    def done(self, result: "CheckResult") -> None:
+        """`result`'s check has finished."""
+        task = self.tasks[result.name]
+        self.progress.start_task(task)
+        mark = "[green]passed[/]" if result.passed else "[bold red]failed[/]"
+        self.progress.update(task, description=f"[bold]{result.name}[/]: {mark}", completed=1)
+
+
+def show_check_report(report: "CheckReport") -> None:
+    """A table of the checks, then each failed check's findings, at file:line."""
+    title = f"Checks of {escape(str(report.root))}"
+    if report.database == "postgresql" or {"migrations", "tests"} & {
+        r.name for r in report.results
+    }:
+        title += f" (scratch databases: {report.database})"
+    table = Table(title=title, title_justify="left")
+    for column in ("check", "result", "time", "summary"):
+        table.add_column(column, overflow="fold", no_wrap=column != "summary")
+    for result in report.results:
+        mark = "[green]passed[/]" if result.passed else "[bold red]failed[/]"
+        table.add_row(result.name, mark, f"{result.duration:.1f}s", escape(result.summary))
+    console.print(table)
+    for result in report.results:
+        if not result.findings:
+            continue
+        console.print(f"\n[bold]{result.name}[/] ({len(result.findings)} finding(s))")
+        for finding in result.findings[:FINDINGS_SHOWN]:
+            where = f"[cyan]{escape(finding.location)}[/]  " if finding.location else ""
+            console.print(f"  {where}{escape(finding.message)}", soft_wrap=True)
+        if len(result.findings) > FINDINGS_SHOWN:
+            hidden = len(result.findings) - FINDINGS_SHOWN
+            console.print(f"  ... and {hidden} more (--json lists them all)")
+    if report.skipped:
+        console.print(f"[dim]skipped:[/] {', '.join(report.skipped)}")
+    failed = [r.name for r in report.results if not r.passed]
+    if failed:
+        console.print(
+            f"\n[bold red]{len(failed)} of {len(report.results)} check(s) failed[/]: "
+            f"{', '.join(failed)}"
+        )
+    else:
+        console.print(
+            f"\n[bold green]All {len(report.results)} check(s) passed[/] "
+            f"in {report.duration:.0f}s."
+        )

@@ -3,7 +3,10 @@
 Format 2 (written since provenance was added) records:
 
 - `[backend]`: name, database, `format = 2`, the generator and black versions of
-  the last write, and `migrations`, the revisions `new` wrote;
+  the last write, and `migrations`, the revisions `new` wrote; optionally
+  `coverage`, the test coverage (percent) that `backend-builder check` requires
+  (`DEFAULT_COVERAGE` when absent; written back only when set, so manifests
+  without it stay as they are);
 - `[[files]]`: every file `new` wrote (except `.env` and the manifest itself),
   with the sha256 of its content as generated. The shared modules that resources
   are wired into (`app/models/__init__.py`, `app/api/v1/api.py`) are recorded
@@ -62,6 +65,7 @@ BASE_DIR = ".backend-builder/base"
 BASE_SUFFIX = ".base"
 BLACK_VERSION = str(black.__version__)
 NOT_RECORDED = (MANIFEST, ".env")  # the manifest itself, and a backend's own secrets
+DEFAULT_COVERAGE = 90
 
 
 def digest(content: str) -> str:
@@ -188,6 +192,12 @@ class Manifest:
     files: tuple[FileRecord, ...] = ()
     source_format: int = FORMAT
     destroyed: tuple[DestroyedResource, ...] = ()
+    coverage: float | None = None
+
+    @property
+    def coverage_threshold(self) -> float:
+        """The test coverage (percent) that `check` requires of the backend."""
+        return DEFAULT_COVERAGE if self.coverage is None else self.coverage
 
     def resource(self, name: str) -> SavedResource | None:
         """The saved resource of this class name, if any."""
@@ -244,6 +254,8 @@ class Manifest:
         if self.black_version is not None:
             backend["black_version"] = BLACK_VERSION
         backend["migrations"] = list(self.migrations)
+        if self.coverage is not None:
+            backend["coverage"] = self.coverage
         document: dict[str, Any] = {
             "backend": backend,
             "files": [record.to_dict() for record in self.files],
@@ -286,6 +298,7 @@ class Manifest:
                 destroyed=tuple(
                     DestroyedResource.from_dict(d) for d in document.get("destroyed", ())
                 ),
+                coverage=_coverage(backend.get("coverage")),
             )
         except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, SpecError) as error:
             raise BuilderError(
@@ -293,6 +306,15 @@ class Manifest:
                 code="manifest_invalid",
                 path=MANIFEST,
             ) from error
+
+
+def _coverage(value: Any) -> float | None:
+    """The optional `[backend] coverage`: a percentage from 0 to 100."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise ValueError(f"[backend] coverage must be a percentage from 0 to 100, not {value!r}")
+    return value
 
 
 def _resource(name: str, spec: Mapping[str, Any], *, legacy: bool) -> SavedResource:

@@ -1,0 +1,630 @@
+"""`backend-builder check`: a fresh backend passes; each sabotage fails, saying where.
+
+Each sabotage runs only the check it concerns (`checks=(...)`, the CLI's `--only`);
+one test runs every check, the backend's whole suite included, on a backend with one
+resource.
+"""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backend_builder.check import CHECKS, CheckResult, Finding, run_checks, select_checks
+from backend_builder.cli import app
+from backend_builder.errors import BuilderError
+from backend_builder.manifest import MANIFEST, Manifest
+from backend_builder.plan import apply_plan
+from backend_builder.project import plan_new
+from backend_builder.resource.generate import ALL_LAYERS, plan_generate
+
+runner = CliRunner()
+FIELDS = ["name:str", "serial:str:unique", "note:text:optional"]
+REPOSITORY = "app/repositories/asset_repo.py"
+ROUTER = "app/api/v1/endpoints/assets.py"
+
+
+def _make(root: Path, database: str) -> Path:
+    apply_plan(plan_new(root, database=database))
+    apply_plan(plan_generate(root, "Asset", FIELDS, layers=ALL_LAYERS).plan)
+    return root
+
+
+@pytest.fixture(scope="module")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite backend with one resource, Asset, generated once."""
+    return _make(tmp_path_factory.mktemp("sqlite") / "shop-api", "sqlite")
+
+
+@pytest.fixture(scope="module")
+def postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same backend on PostgreSQL (its code is read without a server)."""
+    return _make(tmp_path_factory.mktemp("postgresql") / "shop-api", "postgresql")
+
+
+@pytest.fixture
+def backend(sqlite_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the SQLite backend, for one test to sabotage."""
+    return Path(shutil.copytree(sqlite_template, tmp_path / "shop-api"))
+
+
+@pytest.fixture
+def pg_backend(postgres_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the PostgreSQL backend, for one test to sabotage."""
+    return Path(shutil.copytree(postgres_template, tmp_path / "shop-api"))
+
+
+def _check(root: Path, name: str, database_url: str | None = None) -> CheckResult:
+    (result,) = run_checks(root, checks=(name,), database_url=database_url).results
+    return result
+
+
+def _edit(root: Path, path: str, old: str, new: str) -> int:
+    """Replace `old` (which must be there) by `new`; return the line where it starts."""
+    file = root / path
+    text = file.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} is not in {path}"
+    file.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return text[: text.index(old)].count("\n") + 1
+
+
+def _append(root: Path, path: str, text: str) -> None:
+    file = root / path
+    file.write_text(file.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+def _line(root: Path, path: str, fragment: str) -> int:
+    lines = (root / path).read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, 1) if fragment in line)
+
+
+def _only(result: CheckResult, code: str) -> Finding:
+    assert not result.passed
+    found = [f for f in result.findings if f.code == code]
+    assert len(found) == 1, result.findings
+    return found[0]
+
+
+# --------------------------------------------------------------------------
+# A fresh backend
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("template", ["sqlite_template", "postgres_template"])
+def test_a_fresh_backend_passes_lint_and_tenancy(
+    template: str, request: pytest.FixtureRequest
+) -> None:
+    root = request.getfixturevalue(template)
+    report = run_checks(root, checks=("lint", "tenancy"))
+    assert report.passed, report.to_dict()
+    tenancy = report.results[1]
+    assert tenancy.summary.startswith("1 tenant table(s)")
+    assert report.skipped == ("migrations", "tests")
+
+
+def test_the_example_backend_passes_tenancy() -> None:
+    """examples/shop: four resources, refs, and a hand-written service method."""
+    root = Path(__file__).parents[1] / "examples" / "shop"
+    result = _check(root, "tenancy")
+    assert result.passed, result.findings
+    assert result.summary.startswith("4 tenant table(s)")
+
+
+@pytest.mark.slow
+def test_every_check_passes_on_a_fresh_backend(backend: Path) -> None:
+    result = runner.invoke(app, ["check", "--path", str(backend), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["passed"] is True and report["database"] == "sqlite"
+    assert [c["name"] for c in report["checks"]] == list(CHECKS)
+    tests = report["checks"][-1]
+    assert "failed" not in tests["summary"] and "(90% required)" in tests["summary"]
+    assert not (backend / ".coverage").exists()  # reports go to a temporary directory
+
+
+# --------------------------------------------------------------------------
+# tenancy: queries
+# --------------------------------------------------------------------------
+
+HAND_WRITTEN = '''
+    async def by_name(self, name: str) -> Row | None:
+        """The asset with this name in the project (written by hand)."""
+        return await self.fetch_one(_BY_NAME, {{"name": name}})
+
+
+assets = Asset.__table__
+_BY_NAME = Query(
+    select(assets).where(
+        {condition}assets.c.name == bindparam("name"),
+    )
+)
+'''
+FILTER = "in_project(assets),\n        "
+
+
+def _hand_written_query(root: Path, condition: str) -> None:
+    """A repository method and its query, built with `Query` and a condition."""
+    imports = "from sqlalchemy import bindparam, select\n\nfrom app.core.sql import Query, Row\n"
+    if "in_project" in condition:
+        imports += "from app.core.tenancy import in_project\n"
+    _edit(
+        root,
+        REPOSITORY,
+        "from app.models.asset import Asset\n",
+        imports + "from app.models.asset import Asset\n",
+    )
+    _append(root, REPOSITORY, HAND_WRITTEN.format(condition=condition))
+
+
+def test_a_hand_written_query_with_the_project_filter_passes(backend: Path) -> None:
+    _hand_written_query(backend, FILTER)
+    assert _check(backend, "tenancy").passed
+    assert _check(backend, "lint").passed  # the sabotages below are realistic code
+
+
+def test_the_project_filter_removed_from_a_repository_query_fails(backend: Path) -> None:
+    _hand_written_query(backend, "")
+    finding = _only(_check(backend, "tenancy"), "query_without_project")
+    assert (finding.path, finding.line) == (REPOSITORY, _line(backend, REPOSITORY, "select("))
+    assert "SELECT on the tenant table assets is not confined to the project" in finding.message
+    assert "scoped_query(...)" in finding.message  # the backend's own helper, named
+
+
+def test_the_scoping_removed_from_the_base_repository_fails(backend: Path) -> None:
+    """The get query of every repository, built without its scoping or its filter."""
+    base = "app/repositories/base.py"
+    text = (backend / base).read_text(encoding="utf-8")
+    get = re.search(r"def _get_query\(table: Table\) -> Query:\n(    return .*)\n", text)
+    assert get is not None, "the base repository has no _get_query"
+    line = _edit(
+        backend,
+        base,
+        get[1],
+        '    return Query(select(table).where(table.c.id == bindparam("pk_id")))',
+    )
+    finding = _only(_check(backend, "tenancy"), "query_without_project")
+    assert (finding.path, finding.line) == (base, line)
+    assert finding.message.startswith("SELECT on the table `table` (in a repository)")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # the tenancy module's helper, and a hand-written one, both read as filters
+        'select(assets).where(in_project(assets), assets.c.name == "x")',
+        'select(assets).where(and_(mine(assets), assets.c.name == "x"))',
+        # a scoping helper that confines the whole statement, and one that uses it
+        'scoped_query(select(assets).where(assets.c.name == "x"))',
+        'query_of(select(assets).where(assets.c.name == "x"))',
+        # built step by step
+        'select(assets)\nQ = Q.where(assets.c.project_id == bindparam("p"))',
+        # a join confines the joined table through the one it is joined to
+        "select(assets, other).join(other, and_(other.c.project_id == assets.c.project_id))"
+        '.where(assets.c.project_id == bindparam("p"))',
+    ],
+)
+def test_statements_through_the_scoping_helpers_pass(backend: Path, code: str) -> None:
+    _append(
+        backend,
+        REPOSITORY,
+        "\n\nfrom sqlalchemy import and_, bindparam, select  # noqa: E402\n"
+        "from app.core.tenancy import in_project  # noqa: E402\n"
+        "from app.repositories.base import scoped_query  # noqa: E402\n\n"
+        "assets = Asset.__table__\nother = assets.alias()\n\n\n"
+        'def mine(table):\n    return table.c.project_id == bindparam("p")\n\n\n'
+        "def query_of(statement):\n    return scoped_query(statement)\n\n\n"
+        "def of_project(project_id):\n"
+        "    return select(assets).where(assets.c.project_id == project_id)\n\n\n"
+        f"Q = {code}\n",
+    )
+    result = _check(backend, "tenancy")
+    assert result.passed, result.findings
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ('update(Asset).values(name="x")', "UPDATE on the tenant table assets"),
+        ('delete(Asset).where(Asset.name == "x")', "DELETE on the tenant table assets"),
+        ('insert(Asset).values(name="x")', "INSERT on the tenant table assets does not set"),
+        # conditions that do not confine: OR, or a join with no project at all
+        (
+            'select(Asset).where(or_(Asset.project_id == bindparam("p"), Asset.name == "x"))',
+            "SELECT on the tenant table assets",
+        ),
+        (
+            "select(Asset.name).join(Project, Project.id == Asset.project_id)",
+            "SELECT on the tenant table assets",
+        ),
+    ],
+)
+def test_unconfined_statements_fail(backend: Path, code: str, message: str) -> None:
+    _append(
+        backend,
+        REPOSITORY,
+        "\n\nfrom sqlalchemy import bindparam, delete, insert, or_, select, update  # noqa\n"
+        "from app.models.project import Project  # noqa\n\n"
+        f"Q = {code}\n",
+    )
+    finding = _only(_check(backend, "tenancy"), "query_without_project")
+    assert finding.path == REPOSITORY and message in finding.message
+
+
+def test_sql_text_on_a_tenant_table_fails_unless_in_the_escape_hatch(backend: Path) -> None:
+    _append(
+        backend,
+        "app/services/asset_service.py",
+        "\n\nfrom sqlalchemy import text  # noqa: E402\n\n"
+        'COUNT = text("SELECT count(*) FROM assets")\n',
+    )
+    finding = _only(_check(backend, "tenancy"), "query_without_project")
+    assert "SQL text names the tenant table assets" in finding.message
+    _edit(
+        backend,
+        "app/services/asset_service.py",
+        'COUNT = text("SELECT count(*) FROM assets")',
+        'with unscoped():\n    COUNT = text("SELECT count(*) FROM assets")',
+    )
+    assert _check(backend, "tenancy").passed
+
+
+# --------------------------------------------------------------------------
+# tenancy: routes
+# --------------------------------------------------------------------------
+
+
+def test_the_auth_dependency_dropped_from_a_route_fails(backend: Path) -> None:
+    _edit(backend, ROUTER, "asset_id: uuid.UUID, scope: ReaderScope, db", "asset_id: uuid.UUID, db")
+    _edit(backend, ROUTER, "AssetService(db, scope).get(", "AssetService(db, None).get(")
+    finding = _only(_check(backend, "tenancy"), "route_without_scope")
+    assert (finding.path, finding.line) == (ROUTER, _line(backend, ROUTER, "def get_asset("))
+    assert "route GET /{asset_id} (get_asset)" in finding.message
+
+
+def test_a_route_guarded_by_its_decorator_passes(backend: Path) -> None:
+    _edit(backend, ROUTER, "asset_id: uuid.UUID, scope: ReaderScope, db", "asset_id: uuid.UUID, db")
+    _edit(
+        backend, ROUTER, "from fastapi import APIRouter,", "from fastapi import APIRouter, Depends,"
+    )
+    _edit(backend, ROUTER, "ReaderScope, WriterScope", "ReaderScope, WriterScope, require_role")
+    _edit(backend, ROUTER, "\nrouter = ", "from app.models.membership import Role\n\nrouter = ")
+    _edit(
+        backend,
+        ROUTER,
+        '@router.get(\n    "/{asset_id}",',
+        '@router.get(\n    "/{asset_id}",\n    dependencies=[Depends(require_role(Role.VIEWER))],',
+    )
+    assert _check(backend, "tenancy").passed
+
+
+def test_a_route_with_the_scope_under_another_name_passes(backend: Path) -> None:
+    _edit(
+        backend,
+        ROUTER,
+        "from app.api.deps import",
+        "from app.api.deps import ReaderScope as Viewer,",
+    )
+    _edit(
+        backend,
+        ROUTER,
+        "asset_id: uuid.UUID, scope: ReaderScope, db",
+        "asset_id: uuid.UUID, scope: Viewer, db",
+    )
+    _edit(
+        backend,
+        ROUTER,
+        "scope: WriterScope,",
+        "scope: Annotated[ProjectScope, Depends(require_role(Role.MEMBER))],",
+    )
+    assert _check(backend, "tenancy").passed
+
+
+# --------------------------------------------------------------------------
+# tenancy: models
+# --------------------------------------------------------------------------
+
+LABEL_MODEL = '''"""Labels, written by hand."""
+
+import uuid
+
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, ProjectScoped, TimestampMixin
+
+
+class Label(TimestampMixin, Base):
+    """A label with a project, but not project-scoped."""
+
+    __tablename__ = "labels"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class Tag(ProjectScoped, Base):
+    """A tag: project-scoped, but not distributable by project."""
+
+    __tablename__ = "tags"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        ForeignKeyConstraint(["asset_id"], ["assets.id"]),
+    )
+
+    name: Mapped[str] = mapped_column(String(40))
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    asset_id: Mapped[uuid.UUID]
+    other_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id"))
+'''
+
+
+def test_models_must_be_project_scoped_and_distributable(backend: Path) -> None:
+    path = "app/models/label.py"
+    (backend / path).write_text(LABEL_MODEL, encoding="utf-8")
+    result = _check(backend, "tenancy")
+    found = {(f.code, f.line): f.message for f in result.findings if f.path == path}
+    line = _line(backend, path, "class Label(")
+    assert "does not inherit ProjectScoped" in found["model_not_scoped", line]
+    unique = found["unique_without_project", _line(backend, path, 'UniqueConstraint("name")')]
+    assert "(name) does not include project_id" in unique
+    column = found["unique_without_project", _line(backend, path, "code: Mapped")]
+    assert 'UniqueConstraint("project_id", "code")' in column
+    key = found["foreign_key_without_project", _line(backend, path, "ForeignKeyConstraint([")]
+    assert "into the tenant table assets (asset_id)" in key
+    column_key = found["foreign_key_without_project", _line(backend, path, "other_id:")]
+    assert "tags.other_id refers to the tenant table assets by its id alone" in column_key
+
+
+# --------------------------------------------------------------------------
+# tenancy: row-level security (PostgreSQL)
+# --------------------------------------------------------------------------
+
+RLS_OFF = '''"""Row-level security off, by hand.
+
+Revision ID: 0003_rls_off
+Revises: 0002_assets
+"""
+
+from alembic import op
+
+revision = "0003_rls_off"
+down_revision = "0002_assets"
+
+
+def upgrade() -> None:
+    """Turn it off."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("{statement}")
+
+
+def downgrade() -> None:
+    """Nothing to undo."""
+'''
+RLS_MIGRATION = "alembic/versions/0003_rls_off.py"
+
+
+@pytest.mark.parametrize(
+    ("statement", "what"),
+    [
+        ("ALTER TABLE assets NO FORCE ROW LEVEL SECURITY", "no longer forced"),
+        ("ALTER TABLE assets DISABLE ROW LEVEL SECURITY", "no longer enabled"),
+        ("DROP POLICY assets_project_isolation ON assets", "has no row-level security policy"),
+    ],
+)
+def test_row_level_security_turned_off_by_a_migration_fails(
+    pg_backend: Path, statement: str, what: str
+) -> None:
+    (pg_backend / RLS_MIGRATION).write_text(RLS_OFF.format(statement=statement), "utf-8")
+    finding = _only(
+        _check(pg_backend, "tenancy"), "rls_disabled" if "ALTER" in statement else "rls_missing"
+    )
+    assert (finding.path, finding.line) == (
+        RLS_MIGRATION,
+        _line(pg_backend, RLS_MIGRATION, "op.execute"),
+    )
+    assert what in finding.message and "assets" in finding.message
+
+
+def test_a_tenant_table_created_without_row_level_security_fails(pg_backend: Path) -> None:
+    migration = "alembic/versions/0002_create_assets.py"
+    text = (pg_backend / migration).read_text(encoding="utf-8")
+    start = text.index('    if op.get_bind().dialect.name == "postgresql":')
+    end = text.index("def downgrade")
+    (pg_backend / migration).write_text(text[:start] + "\n\n" + text[end:], encoding="utf-8")
+    result = _check(pg_backend, "tenancy")
+    create = _line(pg_backend, migration, "op.create_table(")
+    assert {(f.path, f.line, f.code) for f in result.findings} == {
+        (migration, create, "rls_missing")
+    }
+    messages = " ".join(f.message for f in result.findings)
+    assert "created without `ALTER TABLE assets ENABLE ROW LEVEL SECURITY`" in messages
+    assert "FORCE ROW LEVEL SECURITY" in messages and "no row-level security policy" in messages
+
+
+@pytest.mark.postgres
+def test_the_catalog_of_a_migrated_database_shows_row_level_security(
+    pg_backend: Path, postgres_database: str
+) -> None:
+    """With a server, the catalog is read too; the migrations round trip on PostgreSQL."""
+    report = run_checks(
+        pg_backend, checks=("tenancy", "migrations"), database_url=postgres_database
+    )
+    assert report.passed and report.database == "postgresql", report.to_dict()
+    assert "the PostgreSQL catalog" in report.results[0].summary
+    (pg_backend / RLS_MIGRATION).write_text(
+        RLS_OFF.format(statement="ALTER TABLE assets NO FORCE ROW LEVEL SECURITY"), "utf-8"
+    )
+    result = _check(pg_backend, "tenancy", postgres_database)
+    catalog = _only(result, "rls_catalog")
+    assert (catalog.path, catalog.line) == (
+        "app/models/asset.py",
+        _line(pg_backend, "app/models/asset.py", "class Asset("),
+    )
+    assert "row-level security is not forced (relforcerowsecurity)" in catalog.message
+
+
+# --------------------------------------------------------------------------
+# migrations, lint, tests
+# --------------------------------------------------------------------------
+
+
+def test_a_model_edited_without_a_migration_fails(backend: Path) -> None:
+    model = "app/models/asset.py"
+    _edit(
+        backend,
+        model,
+        "    name: Mapped[str]",
+        "    label: Mapped[str | None]\n\n    name: Mapped[str]",
+    )
+    result = _check(backend, "migrations")
+    finding = _only(result, "migration_drift")
+    assert (finding.path, finding.line) == (model, _line(backend, model, "label: Mapped"))
+    assert "assets.label is in the model but no migration adds it" in finding.message
+    assert result.summary == "3 of 4 steps passed"
+
+
+def test_a_migration_that_fails_names_its_line(backend: Path) -> None:
+    (backend / RLS_MIGRATION).write_text(
+        RLS_OFF.format(statement="ALTER TABLE assets NO FORCE ROW LEVEL SECURITY").replace(
+            'if op.get_bind().dialect.name == "postgresql":\n        ', ""
+        ),
+        "utf-8",
+    )
+    finding = _only(_check(backend, "migrations"), "migration_failed")
+    assert (finding.path, finding.line) == (
+        RLS_MIGRATION,
+        _line(backend, RLS_MIGRATION, "op.execute"),
+    )
+    assert finding.message.startswith(
+        "alembic upgrade head failed: sqlalchemy.exc.OperationalError"
+    )
+
+
+def test_a_lint_error_fails(backend: Path) -> None:
+    service = "app/services/asset_service.py"
+    _edit(backend, service, "import uuid\n", "import os\nimport uuid\n")
+    _append(backend, "app/models/asset.py", "\nCOLORS = [ 'red',\n 'blue' ]\n")
+    result = _check(backend, "lint")
+    ruff = _only(result, "F401")
+    assert (ruff.path, ruff.line) == (service, 3) and "`os` imported but unused" in ruff.message
+    black = _only(result, "black")
+    assert black.path == "app/models/asset.py"
+    assert black.line == _line(backend, "app/models/asset.py", "COLORS")
+    assert result.summary == "ruff: 1, black: 1"
+
+
+SMALL_SUITE = '''"""A small suite with one failing test."""
+
+from app.core.config import settings
+
+
+def test_passes() -> None:
+    assert settings.environment == "test"
+
+
+def test_fails() -> None:
+    total = 1 + 1
+    assert total == 3
+'''
+
+
+def _small_suite(root: Path, suite: str | None) -> None:
+    """Keep only the backend's conftest (the full suite takes minutes), plus `suite`."""
+    for test in (root / "app" / "tests").glob("test_*.py"):
+        test.unlink()
+    if suite is not None:
+        (root / "app" / "tests" / "test_small.py").write_text(suite, encoding="utf-8")
+
+
+def test_a_failing_test_fails_and_so_does_low_coverage(backend: Path) -> None:
+    _small_suite(backend, SMALL_SUITE)
+    result = _check(backend, "tests")
+    failed = _only(result, "test_failed")
+    test = "app/tests/test_small.py"
+    assert (failed.path, failed.line) == (test, _line(backend, test, "assert total == 3"))
+    assert failed.message == "app.tests.test_small.test_fails failed: assert 2 == 3"
+    low = next(f for f in result.findings if f.code == "coverage")
+    assert "below the 90% required" in low.message
+    assert result.summary.startswith("1 passed, 1 failed; coverage ")
+
+    # The manifest's threshold: low enough, and only the failing test is left.
+    manifest = backend / MANIFEST
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("format = 2\n", "format = 2\ncoverage = 20\n"), "utf-8")
+    result = _check(backend, "tests")
+    assert [f.code for f in result.findings] == ["test_failed"]
+    assert result.summary.endswith("(20% required)")
+
+
+def test_no_tests_collected_is_a_mistake(backend: Path) -> None:
+    _small_suite(backend, None)
+    with pytest.raises(BuilderError) as raised:
+        run_checks(backend, checks=("tests",))
+    assert raised.value.code == "no_tests"
+
+
+# --------------------------------------------------------------------------
+# Selection, the manifest's threshold, and the command line
+# --------------------------------------------------------------------------
+
+
+def test_checks_are_selected_by_name() -> None:
+    assert select_checks() == CHECKS
+    assert select_checks(["tests,lint"]) == ("lint", "tests")
+    assert select_checks(skip=["tests", "migrations"]) == ("lint", "tenancy")
+    for only, skip, code in (
+        (["lnt"], [], "unknown_check"),
+        (["lint"], ["tests"], "invalid_selection"),
+        ([], list(CHECKS), "invalid_selection"),
+    ):
+        with pytest.raises(BuilderError) as raised:
+            select_checks(only, skip)
+        assert raised.value.code == code
+
+
+def test_the_coverage_threshold_is_optional_in_the_manifest(sqlite_template: Path) -> None:
+    text = (sqlite_template / MANIFEST).read_text(encoding="utf-8")
+    manifest = Manifest.loads(text)
+    assert manifest.coverage is None and manifest.coverage_threshold == 90
+    assert "coverage" not in manifest.dumps()  # manifests without it stay as they are
+    strict = Manifest.loads(text.replace("format = 2\n", "format = 2\ncoverage = 95.5\n"))
+    assert strict.coverage_threshold == 95.5
+    assert Manifest.loads(strict.dumps()).coverage == 95.5
+    with pytest.raises(BuilderError) as raised:
+        Manifest.loads(text.replace("format = 2\n", 'format = 2\ncoverage = "all"\n'))
+    assert raised.value.code == "manifest_invalid" and "coverage" in raised.value.message
+
+
+def test_the_command_shows_a_table_and_where_each_check_failed(backend: Path) -> None:
+    _hand_written_query(backend, "")
+    result = runner.invoke(
+        app, ["check", "--path", str(backend), "--only", "tenancy,lint"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 1
+    output = result.output
+    assert "│ tenancy │ failed │" in output and "│ lint    │ passed │" in output
+    line = _line(backend, REPOSITORY, "select(")
+    assert f"{REPOSITORY}:{line}  SELECT on the tenant table assets" in output
+    assert "1 of 2 check(s) failed: tenancy" in output
+    assert "skipped: migrations, tests" in output
+
+
+def test_the_command_reports_mistakes_without_a_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["check", "--path", str(tmp_path), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.output)["error"]["code"] == "not_a_backend"
+    result = runner.invoke(app, ["check", "--only", "lint", "--skip", "tests"])
+    assert result.exit_code == 1 and "not both" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_json_output_for_agents(backend: Path) -> None:
+    result = runner.invoke(app, ["check", "--path", str(backend), "--only", "tenancy", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["passed"] is True and report["skipped"] == ["lint", "migrations", "tests"]
+    (check,) = report["checks"]
+    assert set(check) == {"name", "passed", "duration", "summary", "findings"}
