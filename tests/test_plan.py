@@ -93,7 +93,9 @@ def test_a_deletion_is_planned_and_applied(tmp_path: Path) -> None:
         ("new.txt", Action.CREATE, None),
         ("gone.txt", Action.DELETE, "bye"),
     ]
-    assert {"path": "gone.txt", "action": "delete"} in plan.to_dict()["files"]
+    deletion = plan.to_dict()["files"][1]
+    assert (deletion["path"], deletion["action"]) == ("gone.txt", "delete")
+    assert "-bye" in deletion["diff"]
     apply_plan(plan)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.txt"]
 

@@ -362,6 +362,7 @@ def test_json_output_shape(shop: Path, templates: Path) -> None:
     document = json.loads(output)
     assert set(document) == {
         "root",
+        "plan_hash",
         "files",
         "from_version",
         "to_version",

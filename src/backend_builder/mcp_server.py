@@ -197,12 +197,14 @@ def plan_change(root: Path, change: Change) -> Planned:
 
 
 def _described(plan: Plan, summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary with the plan's hash and the diff of every changed file."""
-    files = [
-        {**op.to_dict(), **({"diff": op.diff()} if op.previous is not None else {})}
-        for op in plan.changes
-    ]
-    return {**summary, "plan_hash": plan_hash(plan), "changes": files}
+    """The summary with the plan's hash and every change (with its diff, for a file that
+    exists); files left as they are are only counted."""
+    return {
+        **{key: value for key, value in summary.items() if key != "files"},
+        "plan_hash": plan_hash(plan),
+        "changes": [op.to_dict() for op in plan.changes],
+        "unchanged": len(plan.ops) - len(plan.changes),
+    }
 
 
 def describe(root: Path) -> dict[str, Any]:

@@ -53,8 +53,11 @@ class FileOp:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able description of the operation."""
-        return {"path": self.path, "action": str(self.action)}
+        """A JSON-able description of the operation; a change of a file has its diff."""
+        document: dict[str, Any] = {"path": self.path, "action": str(self.action)}
+        if self.previous is not None and self.action is not Action.IDENTICAL:
+            document["diff"] = self.diff()
+        return document
 
 
 @dataclass(frozen=True, slots=True)
