@@ -187,7 +187,7 @@ def status(
 
 
 generate_app = typer.Typer(
-    help="Generate a resource, a model or the endpoints of a model, in the current backend.",
+    help="Generate a resource, a model, the endpoints of a model, or fields of a resource.",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
