@@ -353,24 +353,12 @@ def _evolve(
         if evolution.conflicts and not dry_run:
             raise typer.Exit(1)
         return
-    for path in evolution.merged:
-        console.print(f"  [cyan]merged[/]  {path}: your edits are kept")
     for mention in evolution.mentions:
         console.print(
             f"  [yellow]check[/]  {mention.path}:{mention.line}: your code still names "
             f"'{mention.name}': {escape(mention.text)}"
         )
-    if evolution.conflicts:
-        verb = "would write" if dry_run else "wrote"
-        for merge in evolution.conflicts:
-            lines = ", ".join(f"{hunk.start}-{hunk.end}" for hunk in merge.hunks)
-            console.print(f"  [bold red]conflict[/]  {merge.path} (lines {lines})")
-        console.print(
-            f"\n[bold red]{verb} conflict markers[/] in {len(evolution.conflicts)} file(s): "
-            "resolve them, then run the tests."
-        )
-        if not dry_run:
-            raise typer.Exit(1)
+    _show_merges(evolution.merged, evolution.conflicts, dry_run=dry_run)
     if not dry_run:
         console.print(f"\n[bold green]Changed[/] {evolution.resource} ({evolution.command}).")
         show_next_steps(*evolution.next_steps)
