@@ -68,6 +68,8 @@ def test_generate_field_writes_a_migration_and_every_layer(shop: Path) -> None:
     assert 'down_revision: str | None = "0003_invoices"' in source
     assert 'batch.add_column(sa.Column("paid_on", sa.Date(), nullable=True))' in source
     assert 'batch.create_index("ix_invoices_project_id_paid_on"' in source
+    base = shop / ".backend-builder/base/alembic/versions/0004_add_paid_on_to_invoices.py.base"
+    assert base.read_text() == source  # the base copy, as for every generated file
     assert "paid_on: Mapped[date | None]" in (shop / "app/models/invoice.py").read_text()
     assert "paid_on: IsoDate | None" in (shop / "app/schemas/invoice.py").read_text()
     saved = load(shop).resource("Invoice")

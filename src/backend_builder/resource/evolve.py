@@ -516,6 +516,7 @@ def _evolve(
             names.table, operations, message, migration_revision, down_revision
         )
         records.append(FileRecord.of(path, created[path], "migration"))
+        created[base_path(path)] = created[path]  # its base copy, as for every generated file
         migrations = (*migrations, migration_revision)
     by_path = {record.path: record for record in saved.files}
     by_path.update({record.path: record for record in records})
