@@ -392,8 +392,8 @@ def field(
 @remove_app.command(
     "field",
     epilog=MERGE_NOTE + "\n\n[bold]Examples[/]\n\n"
-    "  backend-builder remove field Invoice note\n\n"
-    "  backend-builder remove field Invoice note paid_on --yes\n\n"
+    "  backend-builder remove field Invoice paid_on\n\n"
+    "  backend-builder remove field Invoice paid_on due_on --yes\n\n"
     "The columns' data is lost: the command asks on a terminal, and needs --yes otherwise. "
     "The migration's downgrade adds the columns back (empty).",
 )
