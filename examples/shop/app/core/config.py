@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         default_factory=lambda: max(1, (os.cpu_count() or 1) // 4), ge=1
     )
     password_hash_queue_seconds: float = Field(default=1.0, ge=0)
+    # Test suites only: Argon2 at its lowest cost, so that a suite can register
+    # hundreds of users in seconds. Ignored, and refused at start-up, unless
+    # ENVIRONMENT is test (see `argon2_parameters`).
+    password_hash_insecure_for_tests: bool = False
 
     @field_validator("database_url")
     @classmethod
@@ -80,11 +84,18 @@ class Settings(BaseSettings):
         backend started by accident with the placeholder key refuses to start
         instead of signing tokens that anyone could forge.
 
+        Cheap test-only password hashes are refused anywhere but in tests.
+
         On PostgreSQL in production the rate limit store must be chosen: such
         deployments run several workers, often on several machines, and counters
         kept in each process's memory would let each worker grant the full limit.
         `memory://` stays possible, but only when set on purpose (a single worker).
         """
+        if self.password_hash_insecure_for_tests and self.environment != "test":
+            raise InsecureSettings(
+                "PASSWORD_HASH_INSECURE_FOR_TESTS is for test suites only "
+                f"(ENVIRONMENT is {self.environment}): unset it"
+            )
         if (
             self.environment == "production"
             and not self.is_sqlite
@@ -109,6 +120,17 @@ class Settings(BaseSettings):
             "set it in the environment or in .env, or set ENVIRONMENT=development "
             "to run locally"
         )
+
+    @property
+    def argon2_parameters(self) -> dict[str, int]:
+        """Argon2's cost: pwdlib's defaults (64 MiB, 3 passes, 4 lanes), or the lowest.
+
+        Only a test suite that sets PASSWORD_HASH_INSECURE_FOR_TESTS gets the lowest.
+        A hash records its own parameters, so either kind verifies under the other.
+        """
+        if self.password_hash_insecure_for_tests and self.environment == "test":
+            return {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+        return {}
 
     @property
     def is_sqlite(self) -> bool:

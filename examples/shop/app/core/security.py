@@ -34,7 +34,7 @@ ALGORITHM = "HS256"
 TokenKind = Literal["access", "refresh"]
 T = TypeVar("T")
 
-_password_hash = PasswordHash((Argon2Hasher(),))
+_password_hash = PasswordHash((Argon2Hasher(**settings.argon2_parameters),))
 _DUMMY_HASH = _password_hash.hash(uuid.uuid4().hex)
 
 

@@ -13,13 +13,14 @@ import os
 import secrets
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 APP_ROLE, APP_PASSWORD = "app_test_user", "app-test-password"
 OWNER_URL = os.environ.get("TEST_DATABASE_URL") or (
@@ -37,12 +38,16 @@ os.environ["ENVIRONMENT"] = "test"
 os.environ["SECRET_KEY"] = secrets.token_urlsafe(48)
 os.environ["DATABASE_URL"] = APP_URL
 os.environ["MIGRATION_DATABASE_URL"] = OWNER_URL
-os.environ["DATABASE_POOL_SIZE"] = "0"  # one connection per request: any event loop
+# A pool, as in production: opening a connection costs more than most requests.
+os.environ["DATABASE_POOL_SIZE"] = "5"
 # One client registers and logs in hundreds of users here: limits that never bind.
 # test_ratelimit.py sets strict ones.
 os.environ["RATE_LIMIT_STORAGE_URL"] = "memory://"
 os.environ["RATE_LIMIT_PER_ACCOUNT"] = "10000/minute"
 os.environ["RATE_LIMIT_PER_CLIENT"] = "10000/minute"
+# Every test registers and logs in users of its own: Argon2 at its lowest cost keeps
+# that cheap. Production refuses the setting (test_config.py proves it).
+os.environ["PASSWORD_HASH_INSECURE_FOR_TESTS"] = "true"
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
@@ -59,7 +64,33 @@ from app.main import app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
+T = TypeVar("T")
 _database_ready = False
+
+_session_client: TestClient | None = None
+
+
+@event.listens_for(engine.sync_engine, "checkout")
+def _on_its_own_event_loop(_dbapi: Any, record: Any, _proxy: Any) -> None:
+    """Hand a pooled connection out only on the event loop that opened it.
+
+    asyncpg's connections belong to their event loop, and tests run several: the
+    session's client has one, and so has every `asyncio.run` or `TestClient` used
+    without `with`. A connection of another loop is replaced by a new one.
+    """
+    loop = asyncio.get_running_loop()
+    if record.info.setdefault("event_loop", loop) is not loop:
+        raise DisconnectionError("the pooled connection belongs to another event loop")
+
+
+if engine.dialect.name == "sqlite":
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _skip_fsync(dbapi_connection: Any, _record: Any) -> None:
+        """The throw-away test database need not survive a power cut: no fsync."""
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.close()
 
 
 def prepare_database() -> None:
@@ -137,7 +168,7 @@ def register_user(
 ) -> TestUser:
     """Register a new user (with their own project) and log them in."""
     prepare_database()
-    client = client or TestClient(app)
+    client = client or _session_client or TestClient(app)
     email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
     response = client.post(
         "/api/v1/auth/register", json={"email": email, "password": PASSWORD}
@@ -186,7 +217,18 @@ def concurrently(*requests: tuple[str, str, dict[str, Any]]) -> list[httpx.Respo
                 )
             )
 
-    return asyncio.run(send_all())
+    return run_async(send_all())
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on the event loop of the session's client, if it is open.
+
+    The application's pooled connections then serve it (see
+    `_on_its_own_event_loop`); without that client, on a loop of its own.
+    """
+    if _session_client is not None:
+        return _session_client.portal.call(lambda: coroutine)
+    return asyncio.run(coroutine)
 
 
 # Statements of the auth and tenancy of a project-scoped request: one query loads
@@ -264,8 +306,13 @@ def database() -> None:
 @pytest.fixture(scope="session")
 def client() -> Iterator[TestClient]:
     """An HTTP client for the application."""
+    global _session_client
     with TestClient(app) as test_client:
-        yield test_client
+        _session_client = test_client
+        try:
+            yield test_client
+        finally:
+            _session_client = None
 
 
 @pytest.fixture

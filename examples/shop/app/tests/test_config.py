@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 from fastapi.testclient import TestClient
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import literal, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -18,6 +19,13 @@ from app.core.config import (
     settings,
 )
 from app.core.sql import Query
+from app.tests.conftest import PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def deployed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings built here read the environment of a deployment, not of this suite."""
+    monkeypatch.delenv("PASSWORD_HASH_INSECURE_FOR_TESTS")
 
 
 def test_without_an_environment_it_runs_as_production(
@@ -53,6 +61,31 @@ def test_local_environments_accept_a_weak_secret_with_a_warning() -> None:
 
 def test_production_accepts_a_real_secret() -> None:
     Settings(environment="production", secret_key="s" * 48).ensure_safe_to_serve()
+
+
+@pytest.mark.parametrize("environment", ["production", "development"])
+def test_cheap_password_hashes_are_for_tests_only(
+    environment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PASSWORD_HASH_INSECURE_FOR_TESTS", "true")
+    cheap = Settings(
+        environment=environment,
+        secret_key="s" * 48,
+        rate_limit_storage_url="memory://",
+    )
+    assert cheap.argon2_parameters == {}
+    with pytest.raises(InsecureSettings, match="PASSWORD_HASH_INSECURE_FOR_TESTS"):
+        cheap.ensure_safe_to_serve()
+
+
+def test_production_hashes_passwords_at_full_cost() -> None:
+    production = Settings(environment="production", secret_key="s" * 48)
+    hasher = Argon2Hasher(**production.argon2_parameters)
+    hashed = hasher.hash(PASSWORD)
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), hashed
+    assert settings.argon2_parameters, "this suite hashes cheaply"
+    cheap = Argon2Hasher(**settings.argon2_parameters).hash(PASSWORD)
+    assert hasher.verify(PASSWORD, cheap)
 
 
 def test_production_describes_the_api_nowhere(monkeypatch: pytest.MonkeyPatch) -> None:

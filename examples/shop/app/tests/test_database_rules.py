@@ -5,7 +5,6 @@ answers the repositories give when the database refuses a write (raced for real 
 `test_races.py`), and the bounds a cursor value must keep to reach a query.
 """
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from app.models.membership import Role
 from app.repositories.base import cursor_adapter
 from app.repositories.tenant_repo import TenantRepository
 from app.repositories.user_repo import UserRepository
+from app.tests.conftest import run_async
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ def in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
             finally:
                 await session.rollback()
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 def test_a_taken_email_is_reported_not_raised() -> None:

@@ -281,6 +281,7 @@ def test_production_on_postgresql_needs_an_explicit_rate_limit_storage(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("RATE_LIMIT_STORAGE_URL")
+    monkeypatch.delenv("PASSWORD_HASH_INSECURE_FOR_TESTS")
     production = {
         "environment": "production",
         "secret_key": "s" * 48,
