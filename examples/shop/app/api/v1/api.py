@@ -1,10 +1,8 @@
 """The version 1 router: every resource router is included here.
 
-Resource routers come first (the generator inserts them before the account
-routers): FastAPI tries routes in order, and the resources carry the traffic.
+`app/main.py` includes each of these routers in the application under `/api/v1`,
+behind an index that finds a request's router by its path (`app/core/routing.py`).
 """
-
-from fastapi import APIRouter
 
 from app.api.v1.endpoints import (
     assets,
@@ -15,8 +13,9 @@ from app.api.v1.endpoints import (
     projects,
     users,
 )
+from app.core.routing import ApiRouter
 
-api_router = APIRouter()
+api_router = ApiRouter()
 api_router.include_router(customers.router, prefix="/customers", tags=["customers"])
 api_router.include_router(invoices.router, prefix="/invoices", tags=["invoices"])
 api_router.include_router(
