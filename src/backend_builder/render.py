@@ -31,12 +31,27 @@ def render(template: str, context: Mapping[str, Any]) -> str:
     return format_python(content) if template.endswith(".py" + SUFFIX) else content
 
 
+_FORMATTED: dict[str, str] = {}
+_FORMATTED_KEPT = 256
+
+
 def format_python(source: str) -> str:
-    """Format Python source as black would."""
-    try:
-        return black.format_str(source, mode=_BLACK_MODE)
-    except black.NothingChanged:
-        return source
+    """Format Python source as black would.
+
+    Black costs most of a generation, and a file is often formatted twice (a wired
+    file and its base copy, a file formatted once more after an edit): each result
+    is remembered, and so is the fact that it is formatted already.
+    """
+    formatted = _FORMATTED.get(source)
+    if formatted is None:
+        try:
+            formatted = black.format_str(source, mode=_BLACK_MODE)
+        except black.NothingChanged:
+            formatted = source
+        if len(_FORMATTED) >= _FORMATTED_KEPT:
+            _FORMATTED.clear()
+        _FORMATTED[source] = _FORMATTED[formatted] = formatted
+    return formatted
 
 
 def render_tree(folder: str, context: Mapping[str, Any]) -> dict[str, str]:
