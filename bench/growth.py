@@ -323,6 +323,21 @@ def file_times(junit_xml: str) -> dict[str, float]:
     return times
 
 
+def failures(junit_xml: str) -> list[str]:
+    """The tests that failed or errored, as `file::name: first line of the message`."""
+    found = []
+    for case in ET.fromstring(junit_xml).iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        if problem is None:
+            continue
+        path = case.get("file") or _file_of_class(case.get("classname", ""))
+        message = (problem.get("message") or "").strip().splitlines()
+        found.append(f"{path}::{case.get('name')}" + (f": {message[0][:200]}" if message else ""))
+    return found
+
+
 def _file_of_class(classname: str) -> str:
     parts = classname.split(".")
     for end in range(len(parts), 0, -1):
@@ -342,6 +357,7 @@ class SuiteRun:
     summary: str  # pytest's last line
     files: dict[str, float]  # test file -> seconds
     resource_files: frozenset[str]  # which of `files` test a resource
+    failed: tuple[str, ...] = ()  # tests that failed or errored (growth.failures)
 
     @property
     def base_s(self) -> float:
@@ -439,7 +455,17 @@ def suite_section(runs: Sequence[SuiteRun], timeout_s: float) -> list[str]:
             f"| {len(r.per_resource)} of {len(r.resource_files)} | {per_file} | {slowest} "
             f"| {base} |"
         )
-    return [*lines, ""]
+    lines.append("")
+    for r in runs:
+        if r.failed:
+            lines += [
+                f"Failed in the {r.resources}-resource suite on {r.database}:",
+                "",
+                *(f"- `{test}`" for test in r.failed[:10]),
+                *([f"- and {len(r.failed) - 10} more"] if len(r.failed) > 10 else []),
+                "",
+            ]
+    return lines
 
 
 # -- generating into a grown backend ------------------------------------------------------

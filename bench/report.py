@@ -860,7 +860,7 @@ def write_markdown(results: Results, path: Path) -> None:
         "## Reproduce",
         "",
         "```bash",
-        "make bench                      # the full run (about 7 minutes on 2 cores)",
+        "make bench                      # the full run (see bench/run.py --help for times)",
         "make bench BENCH_ARGS=--quick   # small data, 3 s measurements, one round",
         "# some phases only, e.g. those of a backend that grows (issue #12):",
         "make bench BENCH_ARGS='--phases scale,serving,memory,suite,generate'",

@@ -107,8 +107,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="bench/run.py",
         description=__doc__,
         epilog=(
-            "Writes RESULTS.md and results.png into --output-dir. The full run takes about\n"
-            "7 minutes on 2 cores, --quick about 1.5. Examples:\n"
+            "Writes RESULTS.md and results.png into --output-dir. On 2 cores the phases on\n"
+            "the Asset backend take about 15 minutes (--quick: 3), those of a backend that\n"
+            "grows about 7 (--quick: 4) plus the generated test suites, which --quick does\n"
+            "not shorten: about 25 minutes for 1, 10 and 40 resources on both databases\n"
+            "while their tests hash passwords with Argon2 (--suite-resources, --phases).\n"
+            "Examples:\n"
             "  make bench\n"
             "  make bench BENCH_ARGS=--quick\n"
             "  .venv/bin/python bench/run.py --quick --servers generated,raw --keep\n"
@@ -155,7 +159,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--phases",
         default="all",
-        help="comma-separated phases to run, or all [all]: " + ", ".join(PHASES),
+        help="comma-separated phases to run, or all [all]: " + ", ".join(PHASES) + ". "
+        "The first ten measure the Asset backend (its data loaded first); scale (list and "
+        "get, 1 and 40 resources) and memory share Thing backends on databases of their "
+        "own; suite times the generated test suites (the Asset backend's and the Things'); "
+        "generate times generating a resource (Invoice, and the 41st Thing)",
     )
     parser.add_argument(
         "--suite-resources",
@@ -182,7 +190,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keep",
         action="store_true",
-        help=f"keep the database {DATABASE}, the role {APP_ROLE} and the generated backend",
+        help=f"keep the databases {DATABASE} and {DATABASE}_things_*, the roles {APP_ROLE} "
+        f"and {SCALE_ROLE}, and the generated backends",
     )
     parser.add_argument(
         "--output-dir",
@@ -487,9 +496,8 @@ class Bench:
                 self.setup_scale()
             self.note_cpu_busy()
             if "scale" in phases:
-                with self.phase(
-                    f"scale: list and get, {' and '.join(map(str, SCALE_SIZES))} " "resources"
-                ):
+                sizes_shown = " and ".join(map(str, SCALE_SIZES))
+                with self.phase(f"scale: list and get, {sizes_shown} resources"):
                     self.scale()
             for backend in self.scale_backends.values():
                 backend.server.stop()
@@ -497,7 +505,8 @@ class Bench:
                 with self.phase("memory per worker"):
                     self.measure_memory()
         if "suite" in phases:
-            with self.phase(f"generated test suites of {shown} resources"):
+            suites = ", ".join(map(str, self.args.suite_resources))
+            with self.phase(f"generated test suites of {suites} resources"):
                 self.time_suites()
         if "generate" in phases:
             with self.phase(f"generate resource {max(SCALE_SIZES) + 1}"):
@@ -813,6 +822,7 @@ class Bench:
                         summary=output.summary,
                         files=growth.file_times(output.junit_xml) if output.junit_xml else {},
                         resource_files=frozenset(things.test_file(i) for i in range(size)),
+                        failed=tuple(growth.failures(output.junit_xml) if output.junit_xml else ()),
                     )
                     self.results.growth.suites.append(run)
                     per_file = run.per_resource_s

@@ -216,7 +216,8 @@ JUNIT = """\
 <testcase classname="app.tests.test_thing00s" name="c" file="app/tests/test_thing00s.py"
  time="17.25" />
 <testcase classname="app.tests.test_thing01s.TestList" name="d" time="3.0" />
-<testcase classname="app.tests.test_thing01s.TestList" name="e" time="0.5" />
+<testcase classname="app.tests.test_thing01s.TestList" name="e" time="0.5">
+<failure message="assert 3 == 4&#10;more">trace</failure></testcase>
 </testsuite></testsuites>
 """
 RESOURCE_FILES = frozenset({"app/tests/test_thing00s.py", "app/tests/test_thing01s.py"})
@@ -251,6 +252,10 @@ def test_junit_times_are_summed_per_file_with_or_without_the_file_attribute() ->
     assert run.per_resource_s == pytest.approx((17.25 + 3.5) / 2)
     assert run.slowest_base() == [("app/tests/test_auth.py", 3.5)]
     assert run.complete
+    assert growth.failures(JUNIT) == ["app/tests/test_thing01s.py::e: assert 3 == 4"]
+    failed = replace(run, returncode=1, failed=tuple(growth.failures(JUNIT)))
+    section = "\n".join(growth.suite_section([failed], 60.0))
+    assert "FAILED (exit 1)" in section and "`app/tests/test_thing01s.py::e: assert 3" in section
 
 
 def test_suite_targets_per_database_and_incomplete_runs_fail() -> None:
