@@ -173,7 +173,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--suite-databases",
         default="sqlite,postgresql",
-        help="suite phase: where the suites run [sqlite,postgresql]",
+        help="suite phase: where the suites run, the Asset backend's too [sqlite,postgresql]",
     )
     parser.add_argument(
         "--suite-timeout",
@@ -576,11 +576,15 @@ class Bench:
         self.results.generation["runs"] = len(timings)
 
     def time_generated_suite(self) -> None:
-        """Run the generated backend's own tests, on SQLite and on PostgreSQL, timed."""
+        """Run the generated backend's own tests, on SQLite and on PostgreSQL, timed.
+
+        Only on the databases of --suite-databases (both by default).
+        """
         clean = {k: v for k, v in os.environ.items() if k not in self.env or k == "PATH"}
         clean["PYTHONDONTWRITEBYTECODE"] = "1"
         database = f"{DATABASE}_tests"
         targets = {"SQLite": None, "PostgreSQL": _with_database(self.admin_dsn, database)}
+        targets = {k: v for k, v in targets.items() if k in self.args.suite_databases}
         for label, url in targets.items():
             env = dict(clean)
             if url is not None:
