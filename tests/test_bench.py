@@ -277,7 +277,13 @@ def test_a_suite_with_a_resource_file_missing_is_incomplete() -> None:
     partial = replace(run, files={k: v for k, v in run.files.items() if "thing01s" not in k})
     assert not partial.complete
     rows = growth.suite_targets([partial], ("SQLite",))
-    assert rows[0][2] == "FAIL" and "(incomplete)" in rows[0][1]
+    assert rows[0][2] == "FAIL" and "(some files not timed)" in rows[0][1]
+    stopped = replace(run, returncode=None, files={})
+    rows = growth.suite_targets([stopped], ("SQLite",))
+    assert [(shown, verdict) for _, shown, verdict in rows] == [
+        ("2 resources: stopped at the time limit", "FAIL"),
+        ("2 resources: stopped at the time limit", "FAIL"),
+    ]
 
 
 def _scale(rps: dict[str, float]) -> growth.Scale:
