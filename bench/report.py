@@ -13,8 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
+import growth
 import login_flood
 from dataset import Sizes
+from growth import Growth
 from load import LoadResult, Probe
 from login_flood import LoginFlood
 
@@ -30,6 +32,24 @@ SERVER_NOTES = {
     "seed_literal": "bench/servers/seed_literal.py: the seed's template literally: `async def` "
     "endpoints over a sync SQLAlchemy `Session` (psycopg 3), blocking the event loop",
 }
+# The phases of a run (bench/run.py --phases): those on the Asset backend of the main
+# benchmark, then those of a backend that grows (bench/growth.py).
+CORE_PHASES = (
+    "reads",
+    "depth",
+    "statements",
+    "writes",
+    "overload",
+    "serving",
+    "login-flood",
+    "pgbouncer",
+    "faults",
+    "profile",
+)
+GROWTH_PHASES = ("scale", "memory", "suite", "generate")
+# The serving settings of the serving phase's targets (bench/run.py's SERVING_OPTIONS).
+UVLOOP_1 = "1 worker, uvloop + httptools"
+SERVING_FLOOR, SERVING_AIM = 0.55, 0.65
 ENDPOINTS = {
     "list": "GET /api/v1/assets/?limit=50",
     "get": "GET /api/v1/assets/{id}",
@@ -206,18 +226,26 @@ class Results:
     phases: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     overload: Overload | None = None
-    serving: dict[str, LoadResult] = field(default_factory=dict)
+    # uvicorn settings -> server (generated, raw) -> list/get -> rounds
+    serving: dict[str, dict[str, dict[str, list[LoadResult]]]] = field(default_factory=dict)
     pooler: dict[str, "Pooled"] = field(default_factory=dict)
     pooler_version: str = ""
     faults: Faults | None = None
     generation: dict[str, float] = field(default_factory=dict)
     suite: dict[str, tuple[float, str, int]] = field(default_factory=dict)
     login_flood: LoginFlood | None = None
+    growth: Growth = field(default_factory=Growth)
+    phases_run: list[str] = field(default_factory=lambda: [*CORE_PHASES, *GROWTH_PHASES])
 
     def summary(self, kind: str, server: str, endpoint: str) -> Summary | None:
         """The median figures of a server on an endpoint (`kind` is reads or writes)."""
         table = self.reads if kind == "reads" else self.writes
         runs = table.get(server, {}).get(endpoint)
+        return Summary.of(runs) if runs else None
+
+    def serving_summary(self, options: str, server: str, endpoint: str) -> Summary | None:
+        """The median figures of a server on an endpoint under some uvicorn settings."""
+        runs = self.serving.get(options, {}).get(server, {}).get(endpoint)
         return Summary.of(runs) if runs else None
 
 
@@ -232,6 +260,10 @@ def _cpu_ratio(server: Summary | None, raw: Summary | None) -> float | None:
     if server is None or raw is None or not server.cpu_ms or not raw.cpu_ms:
         return None
     return raw.cpu_ms / server.cpu_ms
+
+
+def _rps(summary: Summary | None) -> str:
+    return "n/a" if summary is None else f"{summary.rps:,.0f}"
 
 
 def _x(value: float | None) -> str:
@@ -337,6 +369,34 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
         )
     rows.append(_faults_target(results.faults))
     rows += login_flood.targets(results.login_flood)
+    rows += _serving_targets(results)
+    rows += growth.targets(results.growth)
+    return rows
+
+
+def _serving_targets(results: Results) -> list[tuple[str, str, str]]:
+    """generated against raw, both under 1 worker with uvloop and httptools."""
+    rows = []
+    for endpoint in ("list", "get"):
+        generated = results.serving_summary(UVLOOP_1, "generated", endpoint)
+        raw = results.serving_summary(UVLOOP_1, "raw", endpoint)
+        ratio = _ratio(generated, raw)
+        shown = ""
+        if ratio is not None and generated and raw:
+            shown = (
+                f"{_x(ratio)} ({generated.rps:,.0f} vs {raw.rps:,.0f} req/s; by CPU "
+                f"{_x(_cpu_ratio(generated, raw))})"
+                + (" (aim met)" if ratio >= SERVING_AIM else "")
+            )
+        rows.append(
+            _target(
+                f"serving, {UVLOOP_1}: {endpoint} req/s >= {SERVING_FLOOR}x raw under the "
+                f"same settings (aim {SERVING_AIM}x)",
+                ratio,
+                lambda value: value >= SERVING_FLOOR,
+                shown,
+            )
+        )
     return rows
 
 
@@ -573,22 +633,37 @@ def _faults_section(results: Results) -> list[str]:
 def _serving_section(results: Results) -> list[str]:
     if not results.serving:
         return []
-    first = next(iter(results.serving.values()))
+    first = next(iter(results.serving))
     lines = [
         "## Serving options",
         "",
-        f"The generated app's list under other uvicorn settings, one {results.duration:.0f} s "
-        f"run each with {results.connections} connections, after a warm-up. The rest of "
-        "this report uses the first row's settings for every server.",
+        "`generated` and `raw` under other uvicorn settings, each pair started together "
+        f"under the same settings: {results.rounds} round(s) of {results.duration:.0f} s "
+        f"per server and endpoint with {results.connections} connections (the servers' "
+        "order alternating between rounds), after a warm-up; medians over rounds. The rest "
+        "of this report uses the first row's settings for every server. Server CPU is that "
+        "of every process of the server (with 2 workers: both, and their supervisor).",
         "",
-        "| uvicorn | req/s | p50 ms | p99 ms | vs the first row |",
-        "|---|---:|---:|---:|---:|",
+        "| uvicorn | endpoint | generated req/s | raw req/s | generated / raw "
+        "| p99 ms: generated, raw | server CPU ms/req: generated, raw | by CPU "
+        "| generated vs the first row |",
+        "|---|---|---:|---:|---:|---|---|---:|---:|",
     ]
-    for label, result in results.serving.items():
-        lines.append(
-            f"| {label} | {result.rps:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} "
-            f"| {result.rps / first.rps:.2f}x |"
-        )
+    for label in results.serving:
+        for endpoint in ("list", "get"):
+            generated = results.serving_summary(label, "generated", endpoint)
+            raw = results.serving_summary(label, "raw", endpoint)
+            start = results.serving_summary(first, "generated", endpoint)
+            if generated is None and raw is None:
+                continue
+            pair = (generated, raw)
+            p99 = ", ".join(f"{s.p99_ms:.1f}" if s else "n/a" for s in pair)
+            cpu = ", ".join(f"{s.cpu_ms:.2f}" if s and s.cpu_ms else "n/a" for s in pair)
+            lines.append(
+                f"| {label} | {endpoint} | {_rps(generated)} | {_rps(raw)} "
+                f"| {_x(_ratio(generated, raw))} | {p99} | {cpu} "
+                f"| {_x(_cpu_ratio(generated, raw))} | {_x(_ratio(generated, start))} |"
+            )
     lines += [
         "",
         "wrk and PostgreSQL share the same 2 cores, so a second worker has little room "
@@ -660,6 +735,8 @@ def _generation_section(results: Results) -> list[str]:
 def write_markdown(results: Results, path: Path) -> None:
     """Write RESULTS.md."""
     sizes = results.sizes
+    core = bool(set(results.phases_run) & set(CORE_PHASES))
+    every = set(results.phases_run) >= {*CORE_PHASES, *GROWTH_PHASES}
     lines = [
         "# Benchmark: a generated backend against reference servers",
         "",
@@ -670,26 +747,30 @@ def write_markdown(results: Results, path: Path) -> None:
         "",
         *(f"- {key}: {value}" for key, value in results.machine.items()),
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in results.versions.items()),
+        "- Phases: " + ("all" if every else ", ".join(results.phases_run) + " (only)"),
         f"- Load: {results.tool}, {results.connections} connections, "
         f"{results.duration:.0f} s per read measurement, {results.write_duration:.0f} s per "
         f"write measurement, {results.rounds} round(s); in each round every server is "
         "measured in turn (list, then get; the order rotates between rounds); figures "
         "are medians over rounds. A short warm-up per server came first.",
-        f"- Data: {sizes.projects:,} projects, {sizes.rows:,} assets; the benchmark user's "
-        f"project (owner membership, current project) holds {sizes.big_rows:,} of them. "
-        "Loaded with COPY, then VACUUM (ANALYZE). Ids are UUIDv7 in creation order.",
-        "- Every server: one uvicorn worker (`--loop asyncio --http h11 --no-access-log`, "
-        "the same settings for all), one database role that is not a superuser, does not "
-        "own the tables and has no BYPASSRLS, so the row-level security policy on `assets` "
-        "applies; pools of 20 connections. Same JWT (HS256, audience, version claim), same "
-        "checks: user active and token version current, membership of the current "
-        "project, then the query, in one transaction that sets `app.project_id`.",
-        "",
-        "Servers:",
-        "",
-        *(f"- `{s}`: {SERVER_NOTES[s]}" for s in results.servers),
-        "",
     ]
+    if core:
+        lines += [
+            f"- Data: {sizes.projects:,} projects, {sizes.rows:,} assets; the benchmark user's "
+            f"project (owner membership, current project) holds {sizes.big_rows:,} of them. "
+            "Loaded with COPY, then VACUUM (ANALYZE). Ids are UUIDv7 in creation order.",
+            "- Every server: one uvicorn worker (`--loop asyncio --http h11 --no-access-log`, "
+            "the same settings for all), one database role that is not a superuser, does not "
+            "own the tables and has no BYPASSRLS, so the row-level security policy on "
+            "`assets` applies; pools of 20 connections. Same JWT (HS256, audience, version "
+            "claim), same checks: user active and token version current, membership of the "
+            "current project, then the query, in one transaction that sets `app.project_id`.",
+            "",
+            "Servers:",
+            "",
+            *(f"- `{s}`: {SERVER_NOTES[s]}" for s in results.servers),
+        ]
+    lines.append("")
     if results.checks:
         lines += ["Checks before measuring:", "", *(f"- {c}" for c in results.checks), ""]
     lines += ["## Targets", "", "| target | measured | result |", "|---|---|---|"]
@@ -697,35 +778,39 @@ def write_markdown(results: Results, path: Path) -> None:
     found = observations(results)
     if found:
         lines += ["", "## What stands out", "", *(f"- {fact}" for fact in found)]
-    lines += ["", "## Reads", ""]
-    for endpoint in ("list", "get"):
-        lines += _endpoint_table(results, "reads", endpoint)
-    lines += [
-        "Ratios of `generated`:",
-        "",
-        "| endpoint | vs raw | vs idiomatic | vs seed_literal |",
-    ]
-    lines += ["|---|---:|---:|---:|"]
-    for endpoint in ("list", "get"):
-        generated = results.summary("reads", "generated", endpoint)
-        cells = [
-            _x(_ratio(generated, results.summary("reads", other, endpoint)))
-            for other in ("raw", "idiomatic", "seed_literal")
+    lines.append("")
+    if results.reads:
+        lines += ["## Reads", ""]
+        for endpoint in ("list", "get"):
+            lines += _endpoint_table(results, "reads", endpoint)
+        lines += [
+            "Ratios of `generated`:",
+            "",
+            "| endpoint | vs raw | vs idiomatic | vs seed_literal |",
         ]
-        lines.append(f"| {endpoint} | {' | '.join(cells)} |")
-    lines += ["", "## Writes (generated and raw)", ""]
-    for endpoint in ("create", "update", "delete"):
-        lines += _endpoint_table(results, "writes", endpoint)
-    lines += [
-        "Creates send a new unique serial each; updates change the name of rows created "
-        "by the create run; deletes remove those rows (and extra rows added for the "
-        "purpose), each once. Everything written is removed afterwards.",
-        "",
-        "## Pagination depth",
-        "",
-    ]
+        lines += ["|---|---:|---:|---:|"]
+        for endpoint in ("list", "get"):
+            generated = results.summary("reads", "generated", endpoint)
+            cells = [
+                _x(_ratio(generated, results.summary("reads", other, endpoint)))
+                for other in ("raw", "idiomatic", "seed_literal")
+            ]
+            lines.append(f"| {endpoint} | {' | '.join(cells)} |")
+        lines.append("")
+    if results.writes:
+        lines += ["## Writes (generated and raw)", ""]
+        for endpoint in ("create", "update", "delete"):
+            lines += _endpoint_table(results, "writes", endpoint)
+        lines += [
+            "Creates send a new unique serial each; updates change the name of rows created "
+            "by the create run; deletes remove those rows (and extra rows added for the "
+            "purpose), each once. Everything written is removed afterwards.",
+            "",
+        ]
     if results.depth:
         lines += [
+            "## Pagination depth",
+            "",
             "Walking the big project with `limit=100`, following the `Link: <...>; "
             'rel="next"` header, one request at a time:',
             "",
@@ -753,9 +838,12 @@ def write_markdown(results: Results, path: Path) -> None:
     lines += _serving_section(results)
     lines += login_flood.section(results.login_flood)
     lines += _pooler_section(results)
-    lines += _statement_section(results)
-    lines += _profile_section(results)
+    if "statements" in results.phases_run:
+        lines += _statement_section(results)
+    if "profile" in results.phases_run:
+        lines += _profile_section(results)
     lines += _generation_section(results)
+    lines += growth.section(results.growth)
     if results.tool.startswith("Python"):
         results.notes.append(
             "wrk was not found, so the Python client made the load. It needs far more CPU "
@@ -772,8 +860,12 @@ def write_markdown(results: Results, path: Path) -> None:
         "## Reproduce",
         "",
         "```bash",
-        "make bench                      # the full run (about 7 minutes on 2 cores)",
+        "make bench                      # the full run (see bench/run.py --help for times)",
         "make bench BENCH_ARGS=--quick   # small data, 3 s measurements, one round",
+        "# some phases only, e.g. those of a backend that grows (issue #12):",
+        "make bench BENCH_ARGS='--phases scale,serving,memory,suite,generate'",
+        "# the generated suites of fewer sizes, on one database:",
+        "make bench BENCH_ARGS='--phases suite --suite-resources 1,10 --suite-databases sqlite'",
         ".venv/bin/python bench/run.py --help",
         "```",
         "",

@@ -10,10 +10,14 @@ authentication from four servers, one uvicorn worker each:
   seed_literal  bench/servers/seed_literal.py: async endpoints over a sync Session
 
 Then it measures list and get (every server, in rounds), create/update/delete
-(generated and raw), the cost of deep pages, the statements sent per request, how the
-generated server rides out a PostgreSQL restart under writes (on a throw-away cluster
-of its own: bench/faults.py), and profiles the generated server; it writes
-bench/RESULTS.md and bench/results.png.
+(generated and raw), the cost of deep pages, the statements sent per request, generated
+and raw under other uvicorn settings, how the generated server rides out a PostgreSQL
+restart under writes (on a throw-away cluster of its own: bench/faults.py), and profiles
+the generated server. Then, for a backend that grows (bench/growth.py, bench/things.py):
+list and get on the 1st and 40th resource of a 40-resource backend against a
+1-resource one, the worker's memory, the generated test suites of 1, 10 and 40
+resources, and generating the 41st resource. It writes bench/RESULTS.md and
+bench/results.png.
 
 Needs PostgreSQL reachable as a superuser (--admin-dsn), its initdb and pg_ctl for the
 faults phase (run as the postgres user when the bench runs as root) and, preferably,
@@ -53,11 +57,14 @@ import httpx
 import dataset
 import faults
 import generate
+import growth
 import load
 import login_flood
+import memory
 import pgbouncer
 import report
 import spy
+import things
 from pgproxy import CountingProxy, Tally
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -73,10 +80,20 @@ FAULT_WRITERS = 8  # concurrent writers while PostgreSQL restarts
 BASELINE_OPTIONS = ("--workers", "1", "--loop", "asyncio", "--http", "h11")
 SERVING_OPTIONS = {
     "1 worker, asyncio + h11 (the settings above)": BASELINE_OPTIONS,
-    "1 worker, uvloop + httptools": ("--workers", "1", "--loop", "uvloop", "--http", "httptools"),
+    report.UVLOOP_1: ("--workers", "1", "--loop", "uvloop", "--http", "httptools"),
     "2 workers, uvloop + httptools": ("--workers", "2", "--loop", "uvloop", "--http", "httptools"),
 }
 ASSETS = "/api/v1/assets/"
+# The growth phases (bench/growth.py): Thing backends of these sizes, their own databases
+# and app role, one project of SCALE_ROWS rows per measured resource.
+SCALE_SIZES = (1, 40)
+SCALE_DATABASES = {size: f"{DATABASE}_things_{size}" for size in SCALE_SIZES}
+SCALE_ROLE = "bb_bench_things_app"
+SCALE_EMAIL = "bench-things@example.com"
+SCALE_ROWS = SCALE_LIMIT = 60
+SUITE_DATABASE = f"{DATABASE}_suite"
+SUITE_DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+PHASES = (*report.CORE_PHASES, *report.GROWTH_PHASES)
 
 
 def log(message: str) -> None:
@@ -90,11 +107,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="bench/run.py",
         description=__doc__,
         epilog=(
-            "Writes RESULTS.md and results.png into --output-dir. The full run takes about\n"
-            "7 minutes on 2 cores, --quick about 1.5. Examples:\n"
+            "Writes RESULTS.md and results.png into --output-dir. On 2 cores the phases on\n"
+            "the Asset backend take about 15 minutes (--quick: 3), those of a backend that\n"
+            "grows about 7 (--quick: 4) plus the generated test suites, which --quick does\n"
+            "not shorten: about 25 minutes for 1, 10 and 40 resources on both databases\n"
+            "while their tests hash passwords with Argon2 (--suite-resources, --phases).\n"
+            "Examples:\n"
             "  make bench\n"
             "  make bench BENCH_ARGS=--quick\n"
-            "  .venv/bin/python bench/run.py --quick --servers generated,raw --keep"
+            "  .venv/bin/python bench/run.py --quick --servers generated,raw --keep\n"
+            "  .venv/bin/python bench/run.py --quick --phases scale,serving,memory,suite,generate\n"
+            "  .venv/bin/python bench/run.py --phases suite --suite-resources 1,10 "
+            "--suite-databases sqlite"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -133,9 +157,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-profile", action="store_true", help="skip profiling with py-spy")
     parser.add_argument(
+        "--phases",
+        default="all",
+        help="comma-separated phases to run, or all [all]: " + ", ".join(PHASES) + ". "
+        "The first ten measure the Asset backend (its data loaded first); scale (list and "
+        "get, 1 and 40 resources) and memory share Thing backends on databases of their "
+        "own; suite times the generated test suites (the Asset backend's and the Things'); "
+        "generate times generating a resource (Invoice, and the 41st Thing)",
+    )
+    parser.add_argument(
+        "--suite-resources",
+        default="1,10,40",
+        help="suite phase: sizes of the Thing backends whose test suites are timed [1,10,40]",
+    )
+    parser.add_argument(
+        "--suite-databases",
+        default="sqlite,postgresql",
+        help="suite phase: where the suites run, the Asset backend's too [sqlite,postgresql]",
+    )
+    parser.add_argument(
+        "--suite-timeout",
+        type=float,
+        default=3600.0,
+        help="suite phase: seconds after which one suite run is stopped (reported) [3600]",
+    )
+    parser.add_argument(
+        "--generate-runs",
+        type=int,
+        default=5,
+        help="generate phase: runs of the 41st resource, as a command and in-process [5]",
+    )
+    parser.add_argument(
         "--keep",
         action="store_true",
-        help=f"keep the database {DATABASE}, the role {APP_ROLE} and the generated backend",
+        help=f"keep the databases {DATABASE} and {DATABASE}_things_*, the roles {APP_ROLE} "
+        f"and {SCALE_ROLE}, and the generated backends",
     )
     parser.add_argument(
         "--output-dir",
@@ -160,6 +216,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.servers) - set(SERVERS)
     if unknown:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}; choose from {SERVERS}")
+    chosen = [p.strip() for p in args.phases.split(",") if p.strip()]
+    if "all" in chosen:
+        chosen = list(PHASES)
+    unknown = set(chosen) - set(PHASES)
+    if unknown or not chosen:
+        parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}; choose from {PHASES}")
+    if args.no_profile:
+        chosen = [p for p in chosen if p != "profile"]
+    args.phases = [p for p in PHASES if p in chosen]
+    try:
+        args.suite_resources = sorted({int(n) for n in args.suite_resources.split(",") if n})
+    except ValueError:
+        parser.error(f"--suite-resources: comma-separated numbers, not {args.suite_resources}")
+    if not args.suite_resources or min(args.suite_resources) < 1:
+        parser.error("--suite-resources: sizes of 1 or more")
+    databases = [d.strip().lower() for d in args.suite_databases.split(",") if d.strip()]
+    if not databases or set(databases) - set(SUITE_DATABASES):
+        parser.error(f"--suite-databases: choose from {', '.join(SUITE_DATABASES)}")
+    args.suite_databases = [SUITE_DATABASES[d] for d in SUITE_DATABASES if d in databases]
     return args
 
 
@@ -236,6 +311,19 @@ class Server:
             process.wait(timeout=10)
 
 
+@dataclass
+class ScaleBackend:
+    """A Thing backend of the growth phases, served on its own database."""
+
+    resources: int
+    server: Server
+    owner_dsn: str
+    app_url: str
+    project: uuid.UUID = field(default_factory=lambda: uuid.UUID(int=0))
+    token: str = ""
+    ids: list[list[str]] = field(default_factory=list)  # per Thing, the project's rows
+
+
 class Bench:
     """One benchmark run: its settings, its processes and what it measured."""
 
@@ -272,6 +360,10 @@ class Bench:
         self.token = ""
         self.project_id = uuid.UUID(int=0)
         self.ids: list[str] = []
+        self.things: things.Build | None = None
+        self.scale_backends: dict[int, ScaleBackend] = {}
+        self.scale_password = secrets.token_urlsafe(16)
+        self.busy_noted = False
         self.results = report.Results(
             started=datetime.now(UTC).astimezone(),
             command=shlex.join(["bench/run.py", *sys.argv[1:]]),
@@ -282,7 +374,10 @@ class Bench:
             connections=args.connections,
             tool=load.tool_description(),
             servers=list(args.servers),
+            phases_run=list(args.phases),
         )
+        self.results.growth.suite_databases = tuple(args.suite_databases)
+        self.results.growth.suite_timeout_s = args.suite_timeout
 
     # -- phases ---------------------------------------------------------------------
 
@@ -295,10 +390,34 @@ class Bench:
         self.results.phases[name] = time.perf_counter() - started
 
     def run(self) -> None:
-        """Every step, in order."""
+        """Every step of the phases chosen, in order."""
         self.describe_machine()
-        with self.phase("generate the backend"):
-            self.generate()
+        phases = set(self.args.phases)
+        core = bool(phases & set(report.CORE_PHASES))
+        if core or phases & {"suite", "generate"}:
+            with self.phase("generate the backend"):
+                self.generate()
+        if core:
+            self.run_core(phases)
+        if phases & set(report.GROWTH_PHASES):
+            self.run_growth(phases)
+        if "generate" in phases:
+            with self.phase("time generating a resource in-process (Invoice)"):
+                self.time_generation()
+        if "suite" in phases:
+            with self.phase("the Asset backend's test suite"):
+                self.time_generated_suite()
+        self.results.versions["PostgreSQL"] = str(
+            asyncio.run(dataset.fetch_value(self.admin_dsn, "SHOW server_version"))
+        )
+        self.results.machine["Load average at the end (1, 5, 15 min)"] = _loadavg()
+        if Path("/proc/stat").exists():
+            self.results.machine["CPU busy at the end, servers idle"] = f"{_cpu_busy():.0%}"
+        self.results.phases["total"] = time.perf_counter() - self.started
+        self.write_report()
+
+    def run_core(self, phases: set[str]) -> None:
+        """The phases on the Asset backend: its database, data and servers first."""
         with self.phase("create the database and migrate"):
             asyncio.run(
                 dataset.recreate_database(self.admin_dsn, DATABASE, APP_ROLE, self.app_password)
@@ -315,54 +434,98 @@ class Bench:
         with self.phase("start the servers and check them"):
             self.start_servers(self.args.servers[1:])
             self.check()
-        if Path("/proc/stat").exists():
-            busy = _cpu_busy()
-            self.results.machine["CPU busy just before measuring, servers idle"] = f"{busy:.0%}"
-            if busy > 0.1:
-                self.results.notes.append(
-                    f"Other processes kept the CPU {busy:.0%} busy just before the measurements: "
-                    "the machine was shared, so req/s are low and noisy. Ratios between servers "
-                    "measured in the same rounds hold up better, and the server CPU time per "
-                    "request best of all."
-                )
-        with self.phase("warm up"):
-            for name in self.args.servers:
-                for kind in ("list", "get"):
-                    load.run_load(self.scenario(name, kind), self.args.warmup)
-        with self.phase("measure list and get"):
-            self.measure_reads()
-        with self.phase("walk pages deep"):
-            for name in ("generated", "raw"):
-                if name in self.servers:
-                    self.results.depth[name] = self.walk(self.servers[name])
-        with self.phase("count statements"):
-            self.count_statements()
-        with self.phase("measure create, update and delete"):
-            self.measure_writes()
-        with self.phase("overload: 4x the pool, with logins"):
-            self.overload()
-        with self.phase("serving options"):
-            self.serving()
-        with self.phase("login flood"):
-            self.results.login_flood = login_flood.run(self, USER_EMAIL)
-        with self.phase("behind PgBouncer"):
-            self.pooler()
-        with self.phase("faults: PostgreSQL restarted under writes"):
-            self.faults()
-        if not self.args.no_profile:
+        self.note_cpu_busy()
+        if "reads" in phases:
+            with self.phase("warm up"):
+                for name in self.args.servers:
+                    for kind in ("list", "get"):
+                        load.run_load(self.scenario(name, kind), self.args.warmup)
+            with self.phase("measure list and get"):
+                self.measure_reads()
+        if "depth" in phases:
+            with self.phase("walk pages deep"):
+                for name in ("generated", "raw"):
+                    if name in self.servers:
+                        self.results.depth[name] = self.walk(self.servers[name])
+        if "statements" in phases:
+            with self.phase("count statements"):
+                self.count_statements()
+        if "writes" in phases:
+            with self.phase("measure create, update and delete"):
+                self.measure_writes()
+        if "overload" in phases:
+            with self.phase("overload: 4x the pool, with logins"):
+                self.overload()
+        if "serving" in phases:
+            with self.phase("serving options, generated and raw"):
+                self.serving()
+        if "login-flood" in phases:
+            with self.phase("login flood"):
+                self.results.login_flood = login_flood.run(self, USER_EMAIL)
+        if "pgbouncer" in phases:
+            with self.phase("behind PgBouncer"):
+                self.pooler()
+        if "faults" in phases:
+            with self.phase("faults: PostgreSQL restarted under writes"):
+                self.faults()
+        if "profile" in phases:
             with self.phase("profile the generated server"):
                 self.profile()
-        with self.phase("time generation and the generated test suite"):
-            self.time_generation()
-            self.time_generated_suite()
-        self.results.versions["PostgreSQL"] = str(
-            asyncio.run(dataset.fetch_value(self.admin_dsn, "SHOW server_version"))
-        )
-        self.results.machine["Load average at the end (1, 5, 15 min)"] = _loadavg()
-        if Path("/proc/stat").exists():
-            self.results.machine["CPU busy at the end, servers idle"] = f"{_cpu_busy():.0%}"
-        self.results.phases["total"] = time.perf_counter() - self.started
-        self.write_report()
+
+    def run_growth(self, phases: set[str]) -> None:
+        """The phases of a backend that grows, on Thing backends built for them."""
+        for server in self.servers.values():  # the Asset servers are done with
+            server.stop()
+        sizes: set[int] = set()
+        if phases & {"scale", "memory"}:
+            sizes |= set(SCALE_SIZES)
+        if "generate" in phases:
+            sizes.add(max(SCALE_SIZES))
+        if "suite" in phases:
+            sizes |= set(self.args.suite_resources)
+        shown = ", ".join(str(n) for n in sorted(sizes))
+        with self.phase(f"generate Thing backends of {shown} resources in-process"):
+            self.things = things.build(self.scratch, sizes)
+            self.results.growth.generation = growth.Generation(build_s=self.things.seconds)
+            log(
+                f"generated {len(self.things.seconds)} resources in "
+                f"{sum(self.things.seconds):.0f} s; the last in {self.things.seconds[-1]:.2f} s"
+            )
+        if phases & {"scale", "memory"}:
+            with self.phase("scale: databases, rows, servers and checks"):
+                self.setup_scale()
+            self.note_cpu_busy()
+            if "scale" in phases:
+                sizes_shown = " and ".join(map(str, SCALE_SIZES))
+                with self.phase(f"scale: list and get, {sizes_shown} resources"):
+                    self.scale()
+            for backend in self.scale_backends.values():
+                backend.server.stop()
+            if "memory" in phases:
+                with self.phase("memory per worker"):
+                    self.measure_memory()
+        if "suite" in phases:
+            suites = ", ".join(map(str, self.args.suite_resources))
+            with self.phase(f"generated test suites of {suites} resources"):
+                self.time_suites()
+        if "generate" in phases:
+            with self.phase(f"generate resource {max(SCALE_SIZES) + 1}"):
+                self.time_next_resource()
+
+    def note_cpu_busy(self) -> None:
+        """Once, before the first measurement: how busy other processes keep the CPU."""
+        if self.busy_noted or not Path("/proc/stat").exists():
+            return
+        self.busy_noted = True
+        busy = _cpu_busy()
+        self.results.machine["CPU busy just before measuring, servers idle"] = f"{busy:.0%}"
+        if busy > 0.1:
+            self.results.notes.append(
+                f"Other processes kept the CPU {busy:.0%} busy just before the measurements: "
+                "the machine was shared, so req/s are low and noisy. Ratios between servers "
+                "measured in the same rounds hold up better, and the server CPU time per "
+                "request best of all."
+            )
 
     def describe_machine(self) -> None:
         """CPU, cores, memory and versions, for the report."""
@@ -398,10 +561,7 @@ class Bench:
 
     def generate(self) -> None:
         """`backend-builder new` and `generate resource Asset ...` into the scratch dir."""
-        tool = Path(sys.executable).parent / "backend-builder"
-        command = str(tool) if tool.exists() else shutil.which("backend-builder")
-        if command is None:
-            raise RuntimeError("backend-builder is not installed: run `make install` first")
+        command = _tool()
         _run([command, "new", str(self.backend), "--database", "postgresql"])
         fields = ["name:str", "serial:str:unique", "status:enum:active,retired:default=active"]
         started = time.perf_counter()
@@ -416,11 +576,15 @@ class Bench:
         self.results.generation["runs"] = len(timings)
 
     def time_generated_suite(self) -> None:
-        """Run the generated backend's own tests, on SQLite and on PostgreSQL, timed."""
+        """Run the generated backend's own tests, on SQLite and on PostgreSQL, timed.
+
+        Only on the databases of --suite-databases (both by default).
+        """
         clean = {k: v for k, v in os.environ.items() if k not in self.env or k == "PATH"}
         clean["PYTHONDONTWRITEBYTECODE"] = "1"
         database = f"{DATABASE}_tests"
         targets = {"SQLite": None, "PostgreSQL": _with_database(self.admin_dsn, database)}
+        targets = {k: v for k, v in targets.items() if k in self.args.suite_databases}
         for label, url in targets.items():
             env = dict(clean)
             if url is not None:
@@ -440,6 +604,262 @@ class Bench:
             self.results.suite[label] = (seconds, summary, finished.returncode)
             log(f"generated tests on {label}: {summary} ({seconds:.0f} s)")
         asyncio.run(dataset.drop_plain_database(self.admin_dsn, database))
+
+    # -- a backend that grows (bench/growth.py, bench/things.py) ---------------------
+
+    def setup_scale(self) -> None:
+        """Per Thing backend: a fresh database, migrated; a server; the user; rows; checks.
+
+        As for the Asset backend: migrations run as the owner, the server connects as a
+        role with no superuser or BYPASSRLS rights, so row-level security applies.
+        """
+        assert self.things is not None
+        asyncio.run(
+            things.recreate_databases(
+                self.admin_dsn, SCALE_DATABASES.values(), SCALE_ROLE, self.scale_password
+            )
+        )
+        for offset, size in enumerate(SCALE_SIZES):
+            owner = _with_database(self.admin_dsn, SCALE_DATABASES[size])
+            app_url = _with_user(owner, SCALE_ROLE, self.scale_password)
+            env = {**self.env, "DATABASE_URL": app_url, "MIGRATION_DATABASE_URL": owner}
+            folder = self.things.backends[size]
+            _run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=folder, env=env)
+            asyncio.run(dataset.grant_app_role(owner, SCALE_ROLE))
+            server = Server(
+                f"things-{size}",
+                self.args.base_port + 100 + offset,
+                "app.main:app",
+                folder,
+                env,
+                self.scratch / f"things-{size}.log",
+            )
+            self.servers[server.name] = server
+            backend = ScaleBackend(size, server, owner, app_url)
+            self.scale_backends[size] = backend
+            server.start()
+            server.wait_ready()
+            backend.project, backend.token = self.sign_up(SCALE_EMAIL, server.url)
+            backend.ids = asyncio.run(things.load(owner, backend.project, size, SCALE_ROWS))
+            log(f"{size} resource(s): migrated, {SCALE_ROWS} rows loaded, serving")
+        self.results.growth.scale = growth.Scale(
+            small=min(SCALE_SIZES),
+            large=max(SCALE_SIZES),
+            rows=SCALE_ROWS,
+            limit=SCALE_LIMIT,
+            connections=self.args.connections,
+            duration=self.args.duration,
+            rounds=self.args.rounds,
+            options="uvicorn " + " ".join((*BASELINE_OPTIONS, "--no-access-log")),
+            role=SCALE_ROLE,
+            fields=things.FIELDS,
+        )
+        self.check_scale()
+
+    def scale_points(self) -> list[growth.Point]:
+        """What the scale phase measures: Thing00 of the small backend, then the first,
+        second and last Thing of the large one."""
+        small, large = min(SCALE_SIZES), max(SCALE_SIZES)
+        return [
+            growth.Point(small, things.name(0)),
+            *(growth.Point(large, things.name(i)) for i in (0, 1, large - 1)),
+        ]
+
+    def scale_scenario(
+        self, point: growth.Point, kind: load.Kind, url: str | None = None
+    ) -> load.Scenario:
+        """list or get on a point's resource, with its backend's token and rows."""
+        backend = self.scale_backends[point.resources]
+        index = int(point.resource.removeprefix("Thing"))
+        return load.Scenario(
+            kind,
+            url or backend.server.url,
+            backend.token,
+            tuple(backend.ids[index]),
+            collection=things.collection(index),
+            limit=SCALE_LIMIT,
+        )
+
+    def check_scale(self) -> None:
+        """Before measuring: RLS binds the role; every point answers its rows, alike."""
+        scale = self.results.growth.scale
+        assert scale is not None
+        for backend in self.scale_backends.values():
+            for index in sorted({0, backend.resources - 1}):
+                table = things.table(index)
+                hidden = things.counted(backend.app_url, table, None)
+                visible = things.counted(backend.app_url, table, backend.project)
+                if hidden != 0 or visible != SCALE_ROWS:
+                    raise RuntimeError(
+                        f"row-level security on {table} of {backend.resources} resource(s): "
+                        f"{hidden} rows seen without a project, {visible} with it"
+                    )
+        scale.checks.append(
+            f"Row-level security binds `{SCALE_ROLE}` in both databases: `SELECT count(*)` "
+            f"on the first and last Thing sees 0 rows without `app.project_id`, {SCALE_ROWS} "
+            "with the benchmark project's."
+        )
+        listed: dict[growth.Point, list[str]] = {}
+        for point in self.scale_points():
+            scenario = self.scale_scenario(point, "list")
+            headers = {"Authorization": f"Bearer {scenario.token}"}
+            with httpx.Client(base_url=scenario.base_url, headers=headers, timeout=30) as client:
+                page = client.get(scenario.list_path)
+                _expect(page, 200, f"{point.label} list")
+                items = page.json()
+                listed[point] = [item["id"] for item in items]
+                if sorted(listed[point]) != sorted(scenario.ids):
+                    raise RuntimeError(f"{point.label} lists other rows than were loaded")
+                scale.columns[point] = len(items[0])
+                got = client.get(f"{scenario.collection}{scenario.ids[-1]}")
+                _expect(got, 200, f"{point.label} get")
+                if got.json()["id"] != scenario.ids[-1]:
+                    raise RuntimeError(f"{point.label} got another row")
+                bad = client.get(scenario.list_path, headers={"Authorization": "Bearer x"})
+                _expect(bad, 401, f"{point.label} with a bad token")
+        small, large = self.scale_points()[:2]
+        if listed[small] != listed[large]:
+            raise RuntimeError(f"{small.label} and {large.label} list different rows")
+        scale.checks.append(
+            f"Every resource measured lists its {SCALE_ROWS} rows (`limit={SCALE_LIMIT}`), "
+            f"gets one, and answers 401 to a bad token; {small.label} and {large.label} list "
+            "the same rows in the same order."
+        )
+
+    def scale(self) -> None:
+        """Warm up, then rounds of list and get on every point; the order rotates."""
+        scale = self.results.growth.scale
+        assert scale is not None
+        points = self.scale_points()
+        for point in points:
+            for kind in ("list", "get"):
+                load.run_load(self.scale_scenario(point, kind), self.args.warmup)
+        for round_index in range(self.args.rounds):
+            shift = round_index % len(points)
+            for point in points[shift:] + points[:shift]:
+                server = self.scale_backends[point.resources].server
+                for kind in ("list", "get"):
+                    result = self.measure(
+                        self.scale_scenario(point, kind), self.args.duration, server
+                    )
+                    scale.reads.setdefault(point, {}).setdefault(kind, []).append(result)
+                    log(
+                        f"round {round_index + 1} {point.label:<13} {kind:<4} "
+                        f"{result.rps:8,.0f} req/s  p99 {result.p99_ms:6.2f} ms  CPU "
+                        f"{result.server_cpu_ms or 0:.2f} ms/req"
+                        + (f"  errors {result.errors}" if result.errors else "")
+                    )
+
+    def measure_memory(self) -> None:
+        """VmRSS of a fresh server of each Thing backend: idle, every route, under load."""
+        for size, backend in sorted(self.scale_backends.items()):
+            server = replace(
+                backend.server,
+                name=f"things-{size}-memory",
+                port=self.args.base_port + 102,
+                log_path=self.scratch / f"things-{size}-memory.log",
+                process=None,
+            )
+            points = [p for p in self.scale_points() if p.resources == size]
+            with server.running():
+                assert server.process is not None
+                group = server.process.pid
+                processes = len(memory.members(group))
+                started = memory.largest_worker_mib(group)
+                for point in points:
+                    for kind in ("list", "get"):
+                        scenario = self.scale_scenario(point, kind, server.url)
+                        load.run_load(scenario, self.args.warmup, self.args.connections)
+                warm = memory.largest_worker_mib(group)
+                headers = {"Authorization": f"Bearer {backend.token}"}
+                with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+                    for index in range(size):
+                        path = things.collection(index)
+                        _expect(client.get(path), 200, f"list {path}")
+                        _expect(client.get(f"{path}{backend.ids[index][0]}"), 200, f"get {path}")
+                every_route = memory.largest_worker_mib(group)
+                scenario = self.scale_scenario(points[-1], "list", server.url)
+                with memory.Sampler(group) as sampler:
+                    result = load.run_load(scenario, self.args.duration, self.args.connections)
+            measured = growth.Memory(
+                resources=size,
+                options="uvicorn " + " ".join(BASELINE_OPTIONS),
+                processes=processes,
+                started=started,
+                warm=warm,
+                every_route=every_route,
+                load_median=sampler.median,
+                load_peak=sampler.peak,
+                load_rps=result.rps,
+                samples=len(sampler.samples),
+            )
+            self.results.growth.memory.append(measured)
+            log(
+                f"memory, {size} resource(s), {processes} process(es): start {started:.1f} MiB, "
+                f"warm {warm:.1f}, every route {every_route:.1f}, load median "
+                f"{sampler.median:.1f} peak {sampler.peak:.1f} MiB"
+            )
+
+    def time_suites(self) -> None:
+        """Each Thing backend's own test suite, per database, with per-file times."""
+        assert self.things is not None
+        clean = {k: v for k, v in os.environ.items() if k not in self.env or k == "PATH"}
+        clean["PYTHONDONTWRITEBYTECODE"] = "1"
+        test_url = _with_database(self.admin_dsn, SUITE_DATABASE).replace(
+            "postgresql://", "postgresql+asyncpg://"
+        )
+        try:
+            for size in self.args.suite_resources:
+                for database in self.args.suite_databases:
+                    env = dict(clean)
+                    if database == "PostgreSQL":
+                        asyncio.run(dataset.recreate_plain_database(self.admin_dsn, SUITE_DATABASE))
+                        env["TEST_DATABASE_URL"] = test_url
+                    output = things.run_suite(
+                        self.things.backends[size], env, self.args.suite_timeout
+                    )
+                    run = growth.SuiteRun(
+                        resources=size,
+                        database=database,
+                        wall_s=output.seconds,
+                        returncode=output.returncode,
+                        summary=output.summary,
+                        files=growth.file_times(output.junit_xml) if output.junit_xml else {},
+                        resource_files=frozenset(things.test_file(i) for i in range(size)),
+                        failed=tuple(growth.failures(output.junit_xml) if output.junit_xml else ()),
+                    )
+                    self.results.growth.suites.append(run)
+                    per_file = run.per_resource_s
+                    log(
+                        f"suite, {size} resource(s) on {database}: {output.summary} "
+                        f"({output.seconds:.0f} s; base files {run.base_s:.0f} s, "
+                        + (
+                            f"{per_file:.1f} s per resource file)"
+                            if per_file
+                            else "no resource file)"
+                        )
+                    )
+        finally:
+            asyncio.run(dataset.drop_plain_database(self.admin_dsn, SUITE_DATABASE))
+
+    def time_next_resource(self) -> None:
+        """Generating one resource more into the largest Thing backend, on fresh copies."""
+        assert self.things is not None
+        size = max(SCALE_SIZES)
+        generation = self.results.growth.generation or growth.Generation()
+        self.results.growth.generation = generation
+        generation.resources = size
+        generation.command = shlex.join(
+            things.command_line("backend-builder", Path("<copy>"), size)
+        ).replace("'<copy>'", "<copy>")
+        runs = self.args.generate_runs
+        folder = self.things.backends[size]
+        generation.command_s = things.time_command(_tool(), folder, size, runs)
+        generation.in_process_s = things.time_in_process(folder, size, runs)
+        log(
+            f"resource {size + 1}: command median {statistics.median(generation.command_s):.2f} s, "
+            f"in-process median {statistics.median(generation.in_process_s):.2f} s"
+        )
 
     def migrate(self) -> None:
         """`alembic upgrade head` in the generated backend, as the owner."""
@@ -552,17 +972,22 @@ class Bench:
                         + (f"  errors {result.errors}" if result.errors else "")
                     )
 
-    def measure(self, scenario: load.Scenario, seconds: float) -> load.LoadResult:
-        """One load run, with the CPU time the server process used per request.
+    def measure(
+        self, scenario: load.Scenario, seconds: float, server: Server | None = None
+    ) -> load.LoadResult:
+        """One load run, with the CPU time the server's processes used per request.
 
         CPU time per request barely depends on what else the machine runs, unlike req/s:
-        on a shared machine it is the steadier measure of a server's own cost.
+        on a shared machine it is the steadier measure of a server's own cost. `server`
+        is the one at the scenario's URL (by default: looked up among the main servers);
+        with several workers their CPU time counts, and their supervisor's.
         """
-        server = next(s for s in self.servers.values() if s.url == scenario.base_url)
-        pid = server.process.pid if server.process else None
-        before = _process_cpu_seconds(pid)
+        if server is None:
+            server = next(s for s in self.servers.values() if s.url == scenario.base_url)
+        group = server.process.pid if server.process else None
+        before = _group_cpu_seconds(group)
         result = load.run_load(scenario, seconds, self.args.connections)
-        after = _process_cpu_seconds(pid)
+        after = _group_cpu_seconds(group)
         if before is None or after is None or not result.requests:
             return result
         return replace(result, server_cpu_ms=(after - before) * 1e3 / result.requests)
@@ -727,29 +1152,60 @@ class Bench:
         )
 
     def serving(self) -> None:
-        """The generated app's list under other uvicorn settings (one run each)."""
+        """generated and raw under each uvicorn setting: list and get, in rounds."""
         if (
             importlib.util.find_spec("uvloop") is None
             or importlib.util.find_spec("httptools") is None
         ):
             self.results.notes.append("Serving options not measured: uvloop or httptools missing.")
             return
-        self.servers["generated"].stop()
-        port = self.args.base_port + 40
+        running = [server for server in self.servers.values() if server.process is not None]
+        for server in running:  # quiet, and their pools' connections free
+            server.stop()
+        ports = {"generated": self.args.base_port + 40, "raw": self.args.base_port + 43}
         try:
             for label, options in SERVING_OPTIONS.items():
-                server = replace(
-                    self.servers["generated"], port=port, options=options, process=None
-                )
-                with server.running():
-                    scenario = load.Scenario("list", server.url, self.token, tuple(self.ids))
-                    load.run_load(scenario, self.args.warmup, self.args.connections)
-                    result = load.run_load(scenario, self.args.duration, self.args.connections)
-                self.results.serving[label] = result
-                log(f"serving {label}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms")
+                pair = {
+                    name: replace(self._server(name, port, self.env, "-serving"), options=options)
+                    for name, port in ports.items()
+                }
+                for server in pair.values():
+                    server.start()
+                try:
+                    for server in pair.values():
+                        server.wait_ready()
+                    self.serve_pair(label, pair)
+                finally:
+                    for server in pair.values():
+                        server.stop()
         finally:
-            self.servers["generated"].start()
-            self.servers["generated"].wait_ready()
+            for server in running:
+                server.start()
+            for server in running:
+                server.wait_ready()
+
+    def serve_pair(self, label: str, pair: dict[str, Server]) -> None:
+        """Warm up, then rounds of list and get on each server; the order alternates."""
+        scenarios = {
+            (name, kind): load.Scenario(kind, server.url, self.token, tuple(self.ids))
+            for name, server in pair.items()
+            for kind in ("list", "get")
+        }
+        for scenario in scenarios.values():
+            load.run_load(scenario, self.args.warmup, self.args.connections)
+        measured = self.results.serving.setdefault(label, {})
+        names = list(pair)
+        for round_index in range(self.args.rounds):
+            for name in names if round_index % 2 == 0 else names[::-1]:
+                for kind in ("list", "get"):
+                    result = self.measure(scenarios[name, kind], self.args.duration, pair[name])
+                    measured.setdefault(name, {}).setdefault(kind, []).append(result)
+                    log(
+                        f"serving {label}, round {round_index + 1}: {name:<9} {kind:<4} "
+                        f"{result.rps:8,.0f} req/s  p99 {result.p99_ms:6.2f} ms  CPU "
+                        f"{result.server_cpu_ms or 0:.2f} ms/req"
+                        + (f"  errors {result.errors}" if result.errors else "")
+                    )
 
     def pooler(self) -> None:
         """The generated app behind PgBouncer in transaction mode, both statement modes.
@@ -819,9 +1275,7 @@ class Bench:
                 "MIGRATION_DATABASE_URL": owner,
             }
             asyncio.run(
-                dataset.recreate_database(
-                    cluster.admin_dsn, DATABASE, APP_ROLE, self.app_password
-                )
+                dataset.recreate_database(cluster.admin_dsn, DATABASE, APP_ROLE, self.app_password)
             )
             _run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=self.backend, env=env)
             asyncio.run(dataset.grant_app_role(owner, APP_ROLE))
@@ -874,7 +1328,8 @@ class Bench:
         output.mkdir(parents=True, exist_ok=True)
         report.write_markdown(self.results, output / "RESULTS.md")
         try:
-            report.write_chart(self.results, output / "results.png")
+            if self.results.reads:  # else the chart would be empty
+                report.write_chart(self.results, output / "results.png")
         except ImportError:
             log("matplotlib is not installed: no results.png (pip install -e '.[bench]')")
         log(f"wrote {output / 'RESULTS.md'}")
@@ -891,9 +1346,16 @@ class Bench:
                 self.proxy.stop()
         if self.args.keep:
             log(f"kept: database {DATABASE}, role {APP_ROLE}, backend and logs in {self.scratch}")
+            if self.scale_backends:
+                log(f"kept: databases {', '.join(SCALE_DATABASES.values())}, role {SCALE_ROLE}")
             return
         with suppress(Exception):
             asyncio.run(dataset.drop_database(self.admin_dsn, DATABASE, APP_ROLE))
+        if self.scale_backends:
+            with suppress(Exception):
+                asyncio.run(
+                    things.drop_databases(self.admin_dsn, SCALE_DATABASES.values(), SCALE_ROLE)
+                )
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
@@ -973,6 +1435,25 @@ def _process_cpu_seconds(pid: int | None) -> float | None:
     except (OSError, IndexError):
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _group_cpu_seconds(group: int | None) -> float | None:
+    """CPU time of every process of a process group (a server and its workers), from /proc.
+
+    With one worker, uvicorn's group is that one process: this is its CPU time.
+    """
+    if group is None or _process_cpu_seconds(group) is None:
+        return None
+    return sum(_process_cpu_seconds(pid) or 0.0 for pid in memory.members(group))
+
+
+def _tool() -> str:
+    """The backend-builder command of this venv (else on PATH)."""
+    tool = Path(sys.executable).parent / "backend-builder"
+    command = str(tool) if tool.exists() else shutil.which("backend-builder")
+    if command is None:
+        raise RuntimeError("backend-builder is not installed: run `make install` first")
+    return command
 
 
 def _cpu_busy(seconds: float = 2.0) -> float:

@@ -14,10 +14,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import faults
+import growth
 import load
 import pgbouncer
 import report
+import things
 from dataset import QUICK
+
+SUITES = ("SQLite", "PostgreSQL")
 
 WRK_OUTPUT = """\
 Running 10s test @ http://127.0.0.1:8101
@@ -199,3 +203,174 @@ def test_the_faults_target_fails_on_a_500_a_lost_write_a_traceback_or_no_recover
 )
 def test_pgbouncer_prepared_statements_from_1_21(banner: str, supported: bool) -> None:
     assert pgbouncer.supports_prepared_statements(banner) is supported
+
+
+# -- the phases of a backend that grows (bench/growth.py) and serving with raw ----------
+
+JUNIT = """\
+<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="5">
+<testcase classname="app.tests.test_auth.TestLogin" name="a" file="app/tests/test_auth.py"
+ time="2.5" />
+<testcase classname="app.tests.test_auth.TestLogin" name="b" file="app/tests/test_auth.py"
+ time="1.0"><skipped message="x" /></testcase>
+<testcase classname="app.tests.test_thing00s" name="c" file="app/tests/test_thing00s.py"
+ time="17.25" />
+<testcase classname="app.tests.test_thing01s.TestList" name="d" time="3.0" />
+<testcase classname="app.tests.test_thing01s.TestList" name="e" time="0.5">
+<failure message="assert 3 == 4&#10;more">trace</failure></testcase>
+</testsuite></testsuites>
+"""
+RESOURCE_FILES = frozenset({"app/tests/test_thing00s.py", "app/tests/test_thing01s.py"})
+
+
+def _suite(database: str, per_file: float, base: float, **changes: object) -> growth.SuiteRun:
+    run = growth.SuiteRun(
+        resources=2,
+        database=database,
+        wall_s=base + 2 * per_file + 5,
+        returncode=0,
+        summary="10 passed in 1.00s",
+        files={
+            "app/tests/test_auth.py": base,
+            "app/tests/test_thing00s.py": per_file,
+            "app/tests/test_thing01s.py": per_file,
+        },
+        resource_files=RESOURCE_FILES,
+    )
+    return replace(run, **changes)
+
+
+def test_junit_times_are_summed_per_file_with_or_without_the_file_attribute() -> None:
+    times = growth.file_times(JUNIT)
+    assert times == {
+        "app/tests/test_auth.py": pytest.approx(3.5),
+        "app/tests/test_thing00s.py": pytest.approx(17.25),
+        "app/tests/test_thing01s.py": pytest.approx(3.5),  # from the class name
+    }
+    run = _suite("SQLite", 0, 0, files=times)
+    assert run.base_s == pytest.approx(3.5)
+    assert run.per_resource_s == pytest.approx((17.25 + 3.5) / 2)
+    assert run.slowest_base() == [("app/tests/test_auth.py", 3.5)]
+    assert run.complete
+    assert growth.failures(JUNIT) == ["app/tests/test_thing01s.py::e: assert 3 == 4"]
+    failed = replace(run, returncode=1, failed=tuple(growth.failures(JUNIT)))
+    section = "\n".join(growth.suite_section([failed], 60.0))
+    assert "FAILED (exit 1)" in section and "`app/tests/test_thing01s.py::e: assert 3" in section
+
+
+def test_suite_targets_per_database_and_incomplete_runs_fail() -> None:
+    runs = [_suite("SQLite", 1.5, 20.0), _suite("PostgreSQL", 2.5, 29.0)]
+    rows = {name: (shown, verdict) for name, shown, verdict in growth.suite_targets(runs, SUITES)}
+    per_file = [name for name in rows if "per resource test file" in name]
+    assert [rows[name][1] for name in per_file] == ["PASS", "PASS"]  # 1.5 <= 2, 2.5 <= 3
+    assert all(rows[name][1] == "PASS" for name in rows if "base files" in name)
+
+    runs = [_suite("SQLite", 2.5, 31.0), _suite("PostgreSQL", 2.5, 29.0, returncode=None)]
+    verdicts = {name: verdict for name, _, verdict in growth.suite_targets(runs, SUITES)}
+    assert set(verdicts.values()) == {"FAIL"}  # too slow; stopped at the time limit
+    missing = {name: verdict for name, _, verdict in growth.suite_targets([], SUITES)}
+    assert set(missing.values()) == {"n/a"}
+
+
+def test_a_suite_with_a_resource_file_missing_is_incomplete() -> None:
+    run = _suite("SQLite", 1.0, 10.0)
+    partial = replace(run, files={k: v for k, v in run.files.items() if "thing01s" not in k})
+    assert not partial.complete
+    rows = growth.suite_targets([partial], ("SQLite",))
+    assert rows[0][2] == "FAIL" and "(some files not timed)" in rows[0][1]
+    stopped = replace(run, returncode=None, files={})
+    rows = growth.suite_targets([stopped], ("SQLite",))
+    assert [(shown, verdict) for _, shown, verdict in rows] == [
+        ("2 resources: stopped at the time limit", "FAIL"),
+        ("2 resources: stopped at the time limit", "FAIL"),
+    ]
+
+
+def _scale(rps: dict[str, float]) -> growth.Scale:
+    scale = growth.Scale(
+        small=1,
+        large=40,
+        rows=60,
+        limit=60,
+        connections=16,
+        duration=3.0,
+        rounds=1,
+        options="uvicorn",
+        role="app",
+        fields=("label:str",),
+    )
+    for label, value in rps.items():
+        resource, _, resources = label.partition(" of ")
+        point = growth.Point(int(resources), resource)
+        scale.reads[point] = {"list": [_run(value)], "get": [_run(value)]}
+    return scale
+
+
+def test_scale_targets_compare_the_last_resource_with_the_first_and_the_small_backend() -> None:
+    scale = _scale({"Thing00 of 1": 1000, "Thing00 of 40": 980, "Thing39 of 40": 940})
+    verdicts = [verdict for _, _, verdict in growth.scale_targets(scale)]
+    assert verdicts == ["PASS", "FAIL", "PASS", "FAIL"]  # 940/980 = 0.96; 940/1000 = 0.94
+    assert [v for _, _, v in growth.scale_targets(None)] == ["n/a"] * 4
+    section = "\n".join(growth.scale_section(scale))
+    assert "| Thing39 of 40 | 0 | 940 |" in section
+    assert "0.94x" in section
+
+
+def test_memory_per_resource_is_the_difference_over_the_resources_added() -> None:
+    def memory(resources: int, started: float, every_route: float) -> growth.Memory:
+        return growth.Memory(resources, "uvicorn", 1, started, started, every_route, 0, 0, 0, 0)
+
+    measured = [memory(1, 90.0, 94.0), memory(40, 109.5, 120.0)]
+    assert growth.memory_per_resource(measured) == (pytest.approx(0.5), pytest.approx(26 / 39))
+    assert growth.memory_per_resource(measured[:1]) is None
+    assert "0.50 MiB per worker" in "\n".join(growth.memory_section(measured))
+
+
+def test_generation_targets_on_the_medians() -> None:
+    generation = growth.Generation(
+        resources=40, command_s=[0.9, 0.8, 1.5], in_process_s=[0.3, 0.5, 0.6]
+    )
+    rows = growth.generation_targets(generation)
+    assert [name.split(":")[0] for name, _, _ in rows] == [
+        "generate the 41st resource as a command",
+        "generate the 41st resource in-process",
+    ]
+    assert [verdict for _, _, verdict in rows] == ["PASS", "FAIL"]  # 0.9 < 1; 0.5 >= 0.4
+    assert [verdict for _, _, verdict in growth.generation_targets(None)] == ["n/a", "n/a"]
+
+
+def test_serving_targets_compare_generated_with_raw_under_the_same_settings() -> None:
+    results = _results()
+    results.serving = {
+        "1 worker, asyncio + h11 (the settings above)": {
+            "generated": {"list": [_run(100)], "get": [_run(100)]},
+            "raw": {"list": [_run(1000)], "get": [_run(1000)]},
+        },
+        report.UVLOOP_1: {
+            "generated": {"list": [_run(1300)], "get": [_run(600)]},
+            "raw": {"list": [_run(2000)], "get": [_run(2000)]},
+        },
+    }
+    serving = {n: v for n, v in _verdicts(results).items() if n.startswith("serving")}
+    assert list(serving.values()) == ["PASS", "FAIL"]  # 0.65x; 0.30x
+    markdown = "\n".join(report._serving_section(results))
+    assert "| 1 worker, uvloop + httptools | list | 1,300 | 2,000 | 0.65x |" in markdown
+
+
+def test_a_scenario_on_another_collection_keeps_its_path_and_limit() -> None:
+    scenario = load.Scenario(
+        "get", "http://127.0.0.1:1", "t", ("a", "b"), collection="/api/v1/thing39s/", limit=60
+    )
+    assert scenario.request(2) == ("GET", "/api/v1/thing39s/b", None)
+    assert scenario.list_path == "/api/v1/thing39s/?limit=60"
+    script = load.lua_script(scenario, threads=2)
+    assert '"/api/v1/thing39s/?limit=60"' in script and load.ASSETS not in script
+
+
+def test_things_refer_to_the_thing_before_and_rows_fill_first_second_and_last() -> None:
+    assert things.tokens(0) == list(things.FIELDS)
+    assert things.tokens(39)[-1] == "prev:ref:Thing38"
+    assert things.test_file(7) == "app/tests/test_thing07s.py"
+    assert things.row_counts(1, 60) == [60]
+    assert things.row_counts(4, 60) == [60, 60, 1, 60]
+    assert things.command_line("bb", Path("/b"), 40)[3:5] == ["Thing40", "label:str"]
