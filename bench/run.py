@@ -506,7 +506,7 @@ class Bench:
                     self.measure_memory()
         if "suite" in phases:
             suites = ", ".join(map(str, self.args.suite_resources))
-            with self.phase(f"generated test suites of {suites} resources"):
+            with self.phase(f"generated test suites ({suites} resources)"):
                 self.time_suites()
         if "generate" in phases:
             with self.phase(f"generate resource {max(SCALE_SIZES) + 1}"):
