@@ -19,8 +19,8 @@ install: $(STAMP)  ## Create .venv and install backend-builder with its test too
 demo: $(STAMP)  ## Generate a demo backend on SQLite, seed it and serve it on :8000
 	$(BIN)/backend-builder demo
 
-test: $(STAMP)  ## Run the whole test suite (PostgreSQL tests skip if none is reachable)
-	$(BIN)/python -m pytest
+test: $(STAMP)  ## Run the whole test suite, one worker per CPU (PostgreSQL tests skip if none is reachable)
+	$(BIN)/python -m pytest -n auto
 
 lint: $(STAMP)  ## ruff and black on backend-builder's own code
 	$(BIN)/ruff check src tests examples/build.py bench
