@@ -308,19 +308,31 @@ def memory_per_resource(memory: Sequence[Memory]) -> tuple[float, float] | None:
 # -- the generated test suites ------------------------------------------------------------
 
 
+SCHEMATHESIS_FILE = "app/tests/test_schemathesis.py"
+
+
 def file_times(junit_xml: str) -> dict[str, float]:
     """Seconds per test file, summed over its test cases, from pytest's JUnit XML.
 
     A test case's time covers its setup, call and teardown (pytest's default); fixtures
     set up once for the session count in the first test that uses them. The file comes
     from the `file` attribute (`-o junit_family=xunit1`), else from the class name
-    (`app.tests.test_x.TestY` -> `app/tests/test_x.py`).
+    (`app.tests.test_x.TestY` -> `app/tests/test_x.py`). The schemathesis runs, one per
+    tag of the OpenAPI document, count apart: `app/tests/test_schemathesis.py[thing00s]`.
     """
     times: dict[str, float] = {}
     for case in ET.fromstring(junit_xml).iter("testcase"):
         path = case.get("file") or _file_of_class(case.get("classname", ""))
+        name = case.get("name", "")
+        if path.endswith(SCHEMATHESIS_FILE) and name.endswith("]") and "[" in name:
+            path += name[name.index("[") :]
         times[path] = times.get(path, 0.0) + float(case.get("time") or 0.0)
     return times
+
+
+def fuzz_of(path: str) -> bool:
+    """A schemathesis run of one resource's operations (not the `base` run)."""
+    return SCHEMATHESIS_FILE + "[" in path and not path.endswith("[base]")
 
 
 def failures(junit_xml: str) -> list[str]:
@@ -361,8 +373,17 @@ class SuiteRun:
 
     @property
     def base_s(self) -> float:
-        """Seconds of the files that test no resource."""
-        return sum(s for f, s in self.files.items() if f not in self.resource_files)
+        """Seconds of the files that test no resource (and of schemathesis's base run)."""
+        return sum(s for f, s in self.files.items() if self._base(f))
+
+    def _base(self, path: str) -> bool:
+        return path not in self.resource_files and not fuzz_of(path)
+
+    @property
+    def fuzz_s(self) -> float | None:
+        """Mean seconds of schemathesis's run of one resource (None if none ran)."""
+        times = [s for f, s in self.files.items() if fuzz_of(f)]
+        return statistics.fmean(times) if times else None
 
     @property
     def per_resource(self) -> list[float]:
@@ -382,7 +403,7 @@ class SuiteRun:
 
     def slowest_base(self, count: int = 3) -> list[tuple[str, float]]:
         """The slowest files that test no resource."""
-        base = [(f, s) for f, s in self.files.items() if f not in self.resource_files]
+        base = [(f, s) for f, s in self.files.items() if self._base(f)]
         return sorted(base, key=lambda item: -item[1])[:count]
 
 
@@ -442,11 +463,15 @@ def suite_section(runs: Sequence[SuiteRun], timeout_s: float) -> list[str]:
         "database per run, `TEST_DATABASE_URL`). Per-file seconds are the sums of the "
         "test cases' times in pytest's JUnit XML (setup, call, teardown); a session "
         "fixture counts in the first test that uses it. Base files are those that test no "
-        "resource (`test_thingNNs.py` are the resource files).",
+        "resource (`test_thingNNs.py` are the resource files). Schemathesis runs once per "
+        "tag of the OpenAPI document: its run of the account and project operations is a "
+        "base file, its run of each resource's operations is shown apart (`schemathesis s "
+        "per resource`); neither is in a resource file's time.",
         "",
         "| resources | database | result | wall s | base files s | resource files "
-        "| s per resource file | slowest resource file s | slowest base files |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---|",
+        "| s per resource file | slowest resource file s | schemathesis s per resource "
+        "| slowest base files |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
         if r.returncode is None:
@@ -456,11 +481,12 @@ def suite_section(runs: Sequence[SuiteRun], timeout_s: float) -> list[str]:
             result += f": {r.summary}"
         per_file = f"{r.per_resource_s:.1f}" if r.per_resource_s is not None else "n/a"
         slowest = f"{max(r.per_resource):.1f}" if r.per_resource else "n/a"
+        fuzz = f"{r.fuzz_s:.1f}" if r.fuzz_s is not None else "n/a"
         base = ", ".join(f"{f.rsplit('/', 1)[-1]} {s:.0f}" for f, s in r.slowest_base())
         lines.append(
             f"| {r.resources} | {r.database} | {result} | {r.wall_s:.0f} | {r.base_s:.1f} "
             f"| {len(r.per_resource)} of {len(r.resource_files)} | {per_file} | {slowest} "
-            f"| {base} |"
+            f"| {fuzz} | {base} |"
         )
     lines.append("")
     for r in runs:

@@ -216,6 +216,12 @@ JUNIT = """\
 <testcase classname="app.tests.test_thing00s" name="c" file="app/tests/test_thing00s.py"
  time="17.25" />
 <testcase classname="app.tests.test_thing01s.TestList" name="d" time="3.0" />
+<testcase classname="app.tests.test_schemathesis" name="test_schemathesis_finds_no_failure[base]"
+ time="4.0" />
+<testcase classname="app.tests.test_schemathesis"
+ name="test_schemathesis_finds_no_failure[thing00s]" time="2.0" />
+<testcase classname="app.tests.test_schemathesis"
+ name="test_schemathesis_finds_no_failure[thing01s]" time="3.0" />
 <testcase classname="app.tests.test_thing01s.TestList" name="e" time="0.5">
 <failure message="assert 3 == 4&#10;more">trace</failure></testcase>
 </testsuite></testsuites>
@@ -246,11 +252,18 @@ def test_junit_times_are_summed_per_file_with_or_without_the_file_attribute() ->
         "app/tests/test_auth.py": pytest.approx(3.5),
         "app/tests/test_thing00s.py": pytest.approx(17.25),
         "app/tests/test_thing01s.py": pytest.approx(3.5),  # from the class name
+        "app/tests/test_schemathesis.py[base]": pytest.approx(4.0),
+        "app/tests/test_schemathesis.py[thing00s]": pytest.approx(2.0),
+        "app/tests/test_schemathesis.py[thing01s]": pytest.approx(3.0),
     }
     run = _suite("SQLite", 0, 0, files=times)
-    assert run.base_s == pytest.approx(3.5)
+    assert run.base_s == pytest.approx(3.5 + 4.0)
     assert run.per_resource_s == pytest.approx((17.25 + 3.5) / 2)
-    assert run.slowest_base() == [("app/tests/test_auth.py", 3.5)]
+    assert run.fuzz_s == pytest.approx(2.5)
+    assert run.slowest_base() == [
+        ("app/tests/test_schemathesis.py[base]", 4.0),
+        ("app/tests/test_auth.py", 3.5),
+    ]
     assert run.complete
     assert growth.failures(JUNIT) == ["app/tests/test_thing01s.py::e: assert 3 == 4"]
     failed = replace(run, returncode=1, failed=tuple(growth.failures(JUNIT)))
