@@ -25,6 +25,7 @@ from pathlib import Path
 import asyncpg
 from backend_builder.plan import apply_plan
 from backend_builder.project import plan_new
+from backend_builder.render import forget_formatted
 from backend_builder.resource.generate import ALL_LAYERS, plan_generate
 
 from dataset import uuid7_at
@@ -273,6 +274,7 @@ def time_in_process(backend: Path, resources: int, runs: int) -> list[float]:
         for run in range(-1, runs):  # run -1: the warm-up
             copy = Path(folder) / f"backend-{run}"
             shutil.copytree(backend, copy)
+            forget_formatted()
             started = time.perf_counter()
             apply_plan(plan_generate(copy, resource, fields, layers=ALL_LAYERS).plan)
             if run >= 0:

@@ -54,6 +54,11 @@ def format_python(source: str) -> str:
     return formatted
 
 
+def forget_formatted() -> None:
+    """Forget every remembered black result (a benchmark times a cold generation)."""
+    _FORMATTED.clear()
+
+
 def render_tree(folder: str, context: Mapping[str, Any]) -> dict[str, str]:
     """Render every template under `templates/<folder>`, keyed by output path."""
     base = TEMPLATES / folder
