@@ -16,6 +16,7 @@ from backend_builder.resource.spec import (
     Names,
     ResourceSpec,
     SpecError,
+    indefinite_article,
     parse_field,
     parse_fields,
     parse_names,
@@ -636,3 +637,34 @@ def test_specs_are_frozen_and_hashable() -> None:
     with pytest.raises(AttributeError):
         spec.names = parse_names("Person")  # type: ignore[misc]
     assert hash(spec) == hash(ResourceSpec.parse("Invoice", INVOICE))
+
+
+@pytest.mark.parametrize(
+    ("human", "expected"),
+    [
+        ("asset", "an asset"),
+        ("invoice line", "an invoice line"),
+        ("order", "an order"),
+        ("upload", "an upload"),
+        ("hour log", "an hour log"),
+        ("user", "a user"),
+        ("unit", "a unit"),
+        ("euro rate", "a euro rate"),
+        ("customer", "a customer"),
+        ("hotel", "a hotel"),
+    ],
+)
+def test_docstrings_name_a_resource_with_the_right_article(human: str, expected: str) -> None:
+    assert f"{indefinite_article(human)} {human}" == expected
+    names = Names.from_dict(
+        {
+            "class_name": "X",
+            "snake": "x",
+            "plural_snake": "xs",
+            "plural_class": "Xs",
+            "kebab_plural": "xs",
+            "human": human,
+            "human_plural": human + "s",
+        }
+    )
+    assert names.a_human == expected

@@ -268,6 +268,35 @@ def pluralize(word: str) -> str:
 # Names
 # --------------------------------------------------------------------------
 
+# Words spelled with a vowel but said with a consonant, and the other way round.
+_SAID_WITH_A_CONSONANT = (
+    "eu",
+    "ewe",
+    "one",
+    "once",
+    "ubi",
+    "uni",
+    "ura",
+    "ure",
+    "uri",
+    "uro",
+    "usa",
+    "use",
+    "usu",
+    "uti",
+)
+_SAID_WITH_A_VOWEL = ("heir", "honest", "honor", "honour", "hour")
+
+
+def indefinite_article(phrase: str) -> str:
+    """`an` before a vowel sound (`an invoice`, `an hour`), else `a` (`a user`)."""
+    word = phrase.lower()
+    if word.startswith(_SAID_WITH_A_VOWEL):
+        return "an"
+    if word.startswith(_SAID_WITH_A_CONSONANT):
+        return "a"
+    return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
+
 
 @dataclass(frozen=True)
 class Names:
@@ -281,6 +310,11 @@ class Names:
     table: str  # invoice_lines
     human: str  # invoice line
     human_plural: str  # invoice lines
+
+    @property
+    def a_human(self) -> str:
+        """The human name after its indefinite article: `an invoice line`, `a user`."""
+        return f"{indefinite_article(self.human)} {self.human}"
 
     def to_dict(self) -> dict[str, str]:
         """Return the names as a JSON-able dict."""

@@ -19,7 +19,7 @@ class AssetCondition(enum.StrEnum):
 
 
 class Asset(ProjectScoped, Base):
-    """A asset; it belongs to one project, like every tenant row."""
+    """An asset; it belongs to one project, like every tenant row."""
 
     __tablename__ = "assets"
 

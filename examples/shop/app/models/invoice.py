@@ -29,7 +29,7 @@ class InvoiceStatus(enum.StrEnum):
 
 
 class Invoice(ProjectScoped, Base):
-    """A invoice; it belongs to one project, like every tenant row."""
+    """An invoice; it belongs to one project, like every tenant row."""
 
     __tablename__ = "invoices"
 

@@ -11,7 +11,7 @@ from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
 
 
 class AssetBase(InputSchema):
-    """Fields a client sets on a asset."""
+    """Fields a client sets on an asset."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
@@ -25,7 +25,7 @@ class AssetCreate(AssetBase):
 
 
 class AssetUpdate(UpdateSchema):
-    """Changes to a asset: only the fields sent are applied."""
+    """Changes to an asset: only the fields sent are applied."""
 
     non_nullable = frozenset({"name", "condition"})
 
@@ -37,7 +37,7 @@ class AssetUpdate(UpdateSchema):
 
 
 class AssetResponse(OutputSchema):
-    """A asset as the API returns it."""
+    """An asset as the API returns it."""
 
     id: uuid.UUID
     project_id: uuid.UUID

@@ -18,7 +18,7 @@ from app.schemas.base import (
 
 
 class InvoiceBase(InputSchema):
-    """Fields a client sets on a invoice."""
+    """Fields a client sets on an invoice."""
 
     number: Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
@@ -38,7 +38,7 @@ class InvoiceCreate(InvoiceBase):
 
 
 class InvoiceUpdate(UpdateSchema):
-    """Changes to a invoice: only the fields sent are applied."""
+    """Changes to an invoice: only the fields sent are applied."""
 
     non_nullable = frozenset({"number", "amount", "status", "customer_id"})
 
@@ -59,7 +59,7 @@ class InvoiceUpdate(UpdateSchema):
 
 
 class InvoiceResponse(OutputSchema):
-    """A invoice as the API returns it."""
+    """An invoice as the API returns it."""
 
     id: uuid.UUID
     project_id: uuid.UUID

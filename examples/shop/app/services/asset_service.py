@@ -42,13 +42,13 @@ class AssetService:
         return AssetResponse.model_validate(row)
 
     async def create(self, data: AssetCreate) -> AssetResponse:
-        """Create a asset in the current project."""
+        """Create an asset in the current project."""
         values = data.model_dump()
 
         return AssetResponse.model_validate(await self.repository.create(values))
 
     async def update(self, asset_id: uuid.UUID, data: AssetUpdate) -> AssetResponse:
-        """Apply the fields sent to a asset."""
+        """Apply the fields sent to an asset."""
         values = data.model_dump(exclude_unset=True)
 
         row = await self.repository.update(asset_id, values)
@@ -57,7 +57,7 @@ class AssetService:
         return AssetResponse.model_validate(row)
 
     async def delete(self, asset_id: uuid.UUID) -> None:
-        """Delete a asset."""
+        """Delete an asset."""
         if not await self.repository.delete(asset_id):
             raise AssetNotFound()
 

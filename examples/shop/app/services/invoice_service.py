@@ -51,7 +51,7 @@ class InvoiceService:
         return InvoiceResponse.model_validate(row)
 
     async def create(self, data: InvoiceCreate) -> InvoiceResponse:
-        """Create a invoice in the current project."""
+        """Create an invoice in the current project."""
         values = data.model_dump()
 
         await self._check_references(values)
@@ -61,7 +61,7 @@ class InvoiceService:
     async def update(
         self, invoice_id: uuid.UUID, data: InvoiceUpdate
     ) -> InvoiceResponse:
-        """Apply the fields sent to a invoice."""
+        """Apply the fields sent to an invoice."""
         values = data.model_dump(exclude_unset=True)
 
         await self._check_references(values)
@@ -72,7 +72,7 @@ class InvoiceService:
         return InvoiceResponse.model_validate(row)
 
     async def delete(self, invoice_id: uuid.UUID) -> None:
-        """Delete a invoice."""
+        """Delete an invoice."""
         if not await self.repository.delete(invoice_id):
             raise InvoiceNotFound()
 

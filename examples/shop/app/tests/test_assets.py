@@ -36,7 +36,7 @@ def asset_payload(client: TestClient, user: TestUser) -> dict[str, Any]:
 
 
 def create_asset(client: TestClient, user: TestUser, **changes: Any) -> dict[str, Any]:
-    """Create a asset through the API and return it."""
+    """Create an asset through the API and return it."""
     body = {**asset_payload(client, user), **changes}
     response = client.post(URL, json=body, headers=user.headers)
     assert response.status_code == 201, response.text

@@ -48,7 +48,7 @@ def invoice_payload(client: TestClient, user: TestUser) -> dict[str, Any]:
 def create_invoice(
     client: TestClient, user: TestUser, **changes: Any
 ) -> dict[str, Any]:
-    """Create a invoice through the API and return it."""
+    """Create an invoice through the API and return it."""
     body = {**invoice_payload(client, user), **changes}
     response = client.post(URL, json=body, headers=user.headers)
     assert response.status_code == 201, response.text

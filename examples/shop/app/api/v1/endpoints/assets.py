@@ -45,7 +45,7 @@ async def list_assets(
 async def get_asset(
     asset_id: uuid.UUID, scope: ReaderScope, db: ConnectionDep
 ) -> Response:
-    """Get a asset of the current project."""
+    """Get an asset of the current project."""
     return json_response(await AssetService(db, scope).get(asset_id))
 
 
@@ -58,7 +58,7 @@ async def get_asset(
 async def create_asset(
     data: AssetCreate, scope: WriterScope, db: ConnectionDep
 ) -> Response:
-    """Create a asset in the current project (members and above)."""
+    """Create an asset in the current project (members and above)."""
     asset = await AssetService(db, scope).create(data)
     return json_response(asset, status_code=status.HTTP_201_CREATED)
 
@@ -79,7 +79,7 @@ async def update_asset(
     scope: WriterScope,
     db: ConnectionDep,
 ) -> Response:
-    """Update a asset: only the fields sent change (members and above)."""
+    """Update an asset: only the fields sent change (members and above)."""
     service = AssetService(db, scope)
     return json_response(await service.update(asset_id, data))
 
@@ -92,5 +92,5 @@ async def update_asset(
 async def delete_asset(
     asset_id: uuid.UUID, scope: AdminScope, db: ConnectionDep
 ) -> None:
-    """Delete a asset (admins and owners)."""
+    """Delete an asset (admins and owners)."""
     await AssetService(db, scope).delete(asset_id)

@@ -50,7 +50,7 @@ async def list_invoices(
 async def get_invoice(
     invoice_id: uuid.UUID, scope: ReaderScope, db: ConnectionDep
 ) -> Response:
-    """Get a invoice of the current project."""
+    """Get an invoice of the current project."""
     return json_response(await InvoiceService(db, scope).get(invoice_id))
 
 
@@ -63,7 +63,7 @@ async def get_invoice(
 async def create_invoice(
     data: InvoiceCreate, scope: WriterScope, db: ConnectionDep
 ) -> Response:
-    """Create a invoice in the current project (members and above)."""
+    """Create an invoice in the current project (members and above)."""
     invoice = await InvoiceService(db, scope).create(data)
     return json_response(invoice, status_code=status.HTTP_201_CREATED)
 
@@ -84,7 +84,7 @@ async def update_invoice(
     scope: WriterScope,
     db: ConnectionDep,
 ) -> Response:
-    """Update a invoice: only the fields sent change (members and above)."""
+    """Update an invoice: only the fields sent change (members and above)."""
     service = InvoiceService(db, scope)
     return json_response(await service.update(invoice_id, data))
 
@@ -97,5 +97,5 @@ async def update_invoice(
 async def delete_invoice(
     invoice_id: uuid.UUID, scope: AdminScope, db: ConnectionDep
 ) -> None:
-    """Delete a invoice (admins and owners)."""
+    """Delete an invoice (admins and owners)."""
     await InvoiceService(db, scope).delete(invoice_id)
