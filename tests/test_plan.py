@@ -1,12 +1,13 @@
 """Plans are checked before writing, and a failed write leaves nothing behind."""
 
+import gc
 from pathlib import Path
 
 import pytest
 
 from backend_builder import plan as plan_module
 from backend_builder.errors import BuilderError
-from backend_builder.plan import Action, apply_plan, plan_files
+from backend_builder.plan import Action, apply_plan, collector_paused, plan_files
 
 
 def test_actions(tmp_path: Path) -> None:
@@ -179,3 +180,27 @@ def test_a_deletion_of_a_file_changed_meanwhile_is_stale(tmp_path: Path, meanwhi
     assert not (tmp_path / "new.txt").exists()
     if meanwhile == "changed":
         assert (tmp_path / "gone.txt").read_text() == "edited after the plan"
+
+
+def test_planning_pauses_the_collector_and_restores_it() -> None:
+    seen = []
+
+    @collector_paused
+    def plan(fail: bool) -> int:
+        seen.append(gc.isenabled())
+        if fail:
+            raise BuilderError("no")
+        return 1
+
+    assert gc.isenabled()
+    assert plan(False) == 1
+    with pytest.raises(BuilderError):
+        plan(True)
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()  # a caller that paused it already keeps it paused
+    try:
+        plan(False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert plan.__name__ == "plan"

@@ -6,16 +6,44 @@ failure half-way through writing (or deleting) restores every file to what it wa
 
 import difflib
 import enum
+import functools
+import gc
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from backend_builder.errors import BuilderError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def collector_paused(function: Callable[P, R]) -> Callable[P, R]:
+    """Run `function` with Python's cyclic garbage collector paused.
+
+    Planning allocates many short-lived objects (rendered templates, black's and
+    libcst's syntax trees), freed by reference counting as it goes; the collector's
+    passes over the caller's whole heap meanwhile cost about a sixth of generating a
+    resource into a 40-resource backend. Collection resumes afterwards, unless the
+    caller had paused it already.
+    """
+
+    @functools.wraps(function)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return paused
 
 
 class Action(enum.StrEnum):

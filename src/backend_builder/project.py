@@ -15,7 +15,7 @@ from backend_builder.manifest import (
     base_path,
 )
 from backend_builder.migrations import parse_revision
-from backend_builder.plan import Plan, plan_files
+from backend_builder.plan import Plan, collector_paused, plan_files
 from backend_builder.render import render, render_tree
 
 _DATABASE_URL_EXAMPLES = {
@@ -55,6 +55,7 @@ def project_context(slug: str, database: str) -> dict[str, Any]:
     }
 
 
+@collector_paused
 def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Plan:
     """Plan creating a backend at `path`; refuses a non-empty directory unless forced.
 

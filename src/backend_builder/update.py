@@ -44,7 +44,7 @@ from backend_builder.manifest import (
     load,
 )
 from backend_builder.merge import Merge
-from backend_builder.plan import Action, Plan, plan_files
+from backend_builder.plan import Action, Plan, collector_paused, plan_files
 from backend_builder.project import project_context
 from backend_builder.render import format_python, render_tree
 from backend_builder.resource.generate import render_layers
@@ -96,6 +96,7 @@ class Update:
         }
 
 
+@collector_paused
 def plan_update(start: Path, *, markers: bool = False) -> Update:
     """Plan rendering every generated file of the backend at or above `start` again.
 

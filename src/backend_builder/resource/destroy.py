@@ -26,7 +26,7 @@ from backend_builder.manifest import (
     load,
 )
 from backend_builder.migrations import Revision, next_migration
-from backend_builder.plan import Plan, plan_files
+from backend_builder.plan import Plan, collector_paused, plan_files
 from backend_builder.resource.generate import render_drop_migration, saved_spec
 from backend_builder.resource.inject import Outcome
 from backend_builder.resource.spec import SpecError, parse_names
@@ -87,6 +87,7 @@ class Destruction:
         }
 
 
+@collector_paused
 def plan_destroy(start: Path, name: str, *, force: bool = False) -> Destruction:
     """Plan destroying resource `name` of the backend at or above `start`.
 

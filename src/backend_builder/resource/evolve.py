@@ -30,7 +30,7 @@ from backend_builder.manifest import (
 )
 from backend_builder.merge import Merge
 from backend_builder.migrations import next_migration, read_revisions
-from backend_builder.plan import Plan, plan_files
+from backend_builder.plan import Plan, collector_paused, plan_files
 from backend_builder.render import render
 from backend_builder.resource import alter
 from backend_builder.resource.alter import Operation
@@ -130,6 +130,7 @@ def data_loss_error(evolution: Evolution) -> BuilderError:
 # --------------------------------------------------------------------------
 
 
+@collector_paused
 def plan_add_fields(
     start: Path, name: str, tokens: list[str], *, markers: bool = False
 ) -> Evolution:
@@ -185,6 +186,7 @@ def plan_add_fields(
     )
 
 
+@collector_paused
 def plan_remove_fields(
     start: Path, name: str, field_names: list[str], *, markers: bool = False
 ) -> Evolution:
@@ -229,6 +231,7 @@ def plan_remove_fields(
     )
 
 
+@collector_paused
 def plan_rename_field(
     start: Path, name: str, old: str, new: str, *, markers: bool = False
 ) -> Evolution:
@@ -270,6 +273,7 @@ def plan_rename_field(
     return replace(evolution, mentions=_mentions(evolution, list({field.name, field.column})))
 
 
+@collector_paused
 def plan_change_field(start: Path, name: str, token: str, *, markers: bool = False) -> Evolution:
     """Plan changing a field's type, modifiers or enum values; the data is kept."""
     root, manifest, saved, spec = _load(start, name)

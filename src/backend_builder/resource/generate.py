@@ -21,7 +21,7 @@ from backend_builder.manifest import (
     load,
 )
 from backend_builder.migrations import next_migration
-from backend_builder.plan import Plan, plan_files
+from backend_builder.plan import Plan, collector_paused, plan_files
 from backend_builder.render import render
 from backend_builder.resource.context import USERS, RefTarget, ref_target_of, resource_context
 from backend_builder.resource.imports import Imports
@@ -77,6 +77,7 @@ class Generation:
         }
 
 
+@collector_paused
 def plan_generate(
     start: Path,
     name: str,
