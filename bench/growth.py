@@ -130,6 +130,11 @@ class Scale:
         """The large backend's first resource."""
         return Point(self.large, "Thing00")
 
+    @property
+    def second(self) -> Point:
+        """The large backend's second resource: the first with a ref, as the last has."""
+        return Point(self.large, "Thing01")
+
     def median(self, point: Point, kind: str) -> Median | None:
         """Medians of a point's rounds of `kind` (list or get)."""
         runs = self.reads.get(point, {}).get(kind)
@@ -137,27 +142,45 @@ class Scale:
 
 
 def scale_targets(scale: Scale | None) -> list[Row]:
-    """The last resource of the large backend against its first, and the small backend."""
+    """The last resource of the large backend against its first, and the small backend.
+
+    Then the same questions like for like: `Thing01` on (with `prev_id`) carry one
+    column more per row than `Thing00`, so where a resource is routed is also
+    measured between two resources of one shape (the last against `Thing01`, the
+    second routed), and the size of the backend on one resource (`Thing00` of the
+    large backend against `Thing00` of the small one).
+    """
     large = scale.large if scale else 40
     last = f"Thing{large - 1:02d}"
+    comparisons = {  # what is compared: (a point, its reference)
+        "same": (
+            f"{last} >= {SCALE_FLOOR}x Thing00, both in the {large}-resource backend",
+            lambda s: (s.last, s.first),
+        ),
+        "small": (
+            f"{last} of {large} resources >= {SCALE_FLOOR}x Thing00 of the 1-resource backend",
+            lambda s: (s.last, s.base),
+        ),
+        "position": (
+            f"{last} >= {SCALE_FLOOR}x Thing01, both in the {large}-resource backend "
+            "(like for like: the same columns, routed 40th and 2nd)",
+            lambda s: (s.last, s.second),
+        ),
+        "size": (
+            f"Thing00 of {large} resources >= {SCALE_FLOOR}x Thing00 of the 1-resource "
+            "backend (like for like: the same resource and rows)",
+            lambda s: (s.first, s.base),
+        ),
+    }
     rows = []
-    for kind in ("list", "get"):
-        for against in ("same", "small"):
-            if against == "same":
-                name = (
-                    f"scale: {kind} on {last} >= {SCALE_FLOOR}x Thing00, "
-                    f"both in the {large}-resource backend"
-                )
-            else:
-                name = (
-                    f"scale: {kind} on {last} of {large} resources >= {SCALE_FLOOR}x Thing00 "
-                    "of the 1-resource backend"
-                )
+    for text, points in comparisons.values():
+        for kind in ("list", "get"):
+            name = f"scale: {kind} on {text}"
             if scale is None:
                 rows.append(verdict(name, None, bool, ""))
                 continue
-            mine = scale.median(scale.last, kind)
-            other = scale.median(scale.first if against == "same" else scale.base, kind)
+            point, reference = points(scale)
+            mine, other = scale.median(point, kind), scale.median(reference, kind)
             value = ratio(mine, other)
             shown = ""
             if value is not None and mine is not None and other is not None:

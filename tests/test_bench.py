@@ -320,10 +320,13 @@ def _scale(rps: dict[str, float]) -> growth.Scale:
 
 
 def test_scale_targets_compare_the_last_resource_with_the_first_and_the_small_backend() -> None:
-    scale = _scale({"Thing00 of 1": 1000, "Thing00 of 40": 980, "Thing39 of 40": 940})
+    scale = _scale(
+        {"Thing00 of 1": 1000, "Thing00 of 40": 980, "Thing01 of 40": 900, "Thing39 of 40": 940}
+    )
     verdicts = [verdict for _, _, verdict in growth.scale_targets(scale)]
-    assert verdicts == ["PASS", "FAIL", "PASS", "FAIL"]  # 940/980 = 0.96; 940/1000 = 0.94
-    assert [v for _, _, v in growth.scale_targets(None)] == ["n/a"] * 4
+    # 940/980 = 0.96; 940/1000 = 0.94; 940/900 = 1.04; 980/1000 = 0.98 (list, then get)
+    assert verdicts == ["PASS", "PASS", "FAIL", "FAIL", "PASS", "PASS", "PASS", "PASS"]
+    assert [v for _, _, v in growth.scale_targets(None)] == ["n/a"] * 8
     section = "\n".join(growth.scale_section(scale))
     assert "| Thing39 of 40 | 0 | 940 |" in section
     assert "0.94x" in section

@@ -315,6 +315,8 @@ def _ref_sample(ref: RefTarget, user: str, *, first: bool = False) -> str:
         return "None"  # the first of a tree has no parent
     if not ref.class_name:
         return f"str({user}.id)"
+    if first:  # in a payload: one object per test, however many payloads name it
+        return f"referenced(client, {user}, create_{ref.snake})"
     return f'create_{ref.snake}(client, {user})["id"]'
 
 

@@ -430,6 +430,8 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     tests.add("app.tests.conftest", "SCOPED_REQUEST_STATEMENTS", "TestUser", "count_statements")
     for target in context["ref_targets"]:
         tests.add(f"app.tests.{target.tests_module}", f"create_{target.snake}")
+    if any("referenced(" in field.sample_expr for field in context["fields"]):
+        tests.add("app.tests.conftest", "referenced")
 
     return {
         "model": model.render(),

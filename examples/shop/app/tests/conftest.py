@@ -13,7 +13,7 @@ import os
 import secrets
 import tempfile
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +161,34 @@ class TestUser:
     def headers(self) -> dict[str, str]:
         """Authorization headers for this user's access token."""
         return {"Authorization": f"Bearer {self.access_token}"}
+
+
+_REFERENCED: dict[tuple[str, Callable[..., dict[str, Any]]], str] = {}
+
+
+def referenced(
+    client: TestClient,
+    user: TestUser,
+    create: Callable[[TestClient, TestUser], dict[str, Any]],
+) -> str:
+    """The id of one object that `create` made for `user`, made on first use in a test.
+
+    A payload names the objects it refers to; one of each kind per user and test is
+    enough, so a chain of references (an invoice line needs an invoice, which needs
+    a customer) is created once per test, not once for every object created. Tests
+    that need distinct referenced objects call `create` themselves.
+    """
+    key = (user.access_token, create)
+    if key not in _REFERENCED:
+        _REFERENCED[key] = str(create(client, user)["id"])
+    return _REFERENCED[key]
+
+
+@pytest.fixture(autouse=True)
+def _references_serve_one_test() -> Iterator[None]:
+    """What `referenced` made in a test is forgotten after it."""
+    yield
+    _REFERENCED.clear()
 
 
 def register_user(

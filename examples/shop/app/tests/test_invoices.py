@@ -16,6 +16,7 @@ from app.tests.conftest import (
     TestUser,
     concurrently,
     count_statements,
+    referenced,
 )
 from app.tests.test_customers import create_customer
 
@@ -41,7 +42,7 @@ def invoice_payload(client: TestClient, user: TestUser) -> dict[str, Any]:
         "amount": "1.55",
         "status": "draft",
         "due_on": "2030-01-31",
-        "customer_id": create_customer(client, user)["id"],
+        "customer_id": referenced(client, user, create_customer),
     }
 
 
