@@ -32,15 +32,33 @@ def lint(root: Path) -> None:
     run(root, sys.executable, "-m", "black", "--check", "--quiet", ".")
 
 
+# Several alembic commands in one interpreter: the imports are paid once, and the
+# first command that fails exits non-zero and stops the rest.
+ALEMBIC_STEPS = (
+    "import sys\n"
+    "from alembic.config import main\n"
+    "for step in sys.argv[1:]:\n"
+    "    main(argv=step.split(), prog='alembic')\n"
+)
+
+
+def alembic(root: Path, database_url: str, *steps: str) -> None:
+    """Run alembic commands such as "upgrade head" and "check", in order."""
+    run(root, sys.executable, "-c", ALEMBIC_STEPS, *steps, DATABASE_URL=database_url)
+
+
 def migrations_round_trip(root: Path, database_url: str) -> None:
     """upgrade, check for drift, downgrade to nothing and upgrade again."""
-    alembic = (sys.executable, "-m", "alembic")
-    run(root, *alembic, "upgrade", "head", DATABASE_URL=database_url)
-    run(root, *alembic, "check", DATABASE_URL=database_url)
-    run(root, *alembic, "downgrade", "-1", DATABASE_URL=database_url)
-    run(root, *alembic, "upgrade", "head", DATABASE_URL=database_url)
-    run(root, *alembic, "downgrade", "base", DATABASE_URL=database_url)
-    run(root, *alembic, "upgrade", "head", DATABASE_URL=database_url)
+    alembic(
+        root,
+        database_url,
+        "upgrade head",
+        "check",
+        "downgrade -1",
+        "upgrade head",
+        "downgrade base",
+        "upgrade head",
+    )
 
 
 def run_tests(root: Path, **env: str) -> str:

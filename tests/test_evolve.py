@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from backend_builder.cli import app
-from tests.backend_checks import lint, run
+from tests.backend_checks import alembic, lint, run
 from tests.conftest import admin_sql
 
 pytestmark = pytest.mark.slow
@@ -229,8 +229,7 @@ def _evolve(backend: Path, database_url: str, test_env: dict[str, str]) -> None:
             repository.write_text(repository.read_text().rstrip("\n") + "\n" + REPOSITORY_EDIT)
         _hand_edits_kept(backend, repository=step >= 1)
         lint(backend)
-        run(backend, *ALEMBIC, "upgrade", "head", DATABASE_URL=database_url)
-        run(backend, *ALEMBIC, "check", DATABASE_URL=database_url)
+        alembic(backend, database_url, "upgrade head", "check")
         _check_rows(_rows(backend, database_url), step)
         schemas.append(_schema(_async_url(database_url)))
         run(
@@ -345,8 +344,7 @@ def _every_change(backend: Path, database_url: str) -> None:
     _insert_gadget(database_url)
     for change in EVERY_CHANGE:
         _cli(backend, *change.split())
-        run(backend, *ALEMBIC, "upgrade", "head", DATABASE_URL=database_url)
-        run(backend, *ALEMBIC, "check", DATABASE_URL=database_url)
+        alembic(backend, database_url, "upgrade head", "check")
     row = _gadget(database_url)
     assert (row["label"], row["count"], row["big"], row["email_address"]) == ("L", 3, 7, "a@b.co")
     assert (row["grade"], row["flag"], row["note"]) == ("low", True, "hello")
@@ -356,8 +354,7 @@ def _every_change(backend: Path, database_url: str) -> None:
     run(backend, *ALEMBIC, "downgrade", "0003_gadgets", DATABASE_URL=database_url)
     row = _gadget(database_url)
     assert (row["label"], row["contact"], row["level"]) == ("L", "a@b.co", "low")
-    run(backend, *ALEMBIC, "upgrade", "head", DATABASE_URL=database_url)
-    run(backend, *ALEMBIC, "check", DATABASE_URL=database_url)
+    alembic(backend, database_url, "upgrade head", "check")
 
 
 def test_every_kind_of_change_on_sqlite(backend: Path) -> None:
