@@ -1,6 +1,8 @@
 """`backend-builder generate`: plans, wiring, and clear errors that change nothing."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -198,6 +200,10 @@ def test_help_shows_the_field_language_and_examples() -> None:
     assert result.exit_code == 0
     assert "enum:a,b,c" in result.output
     assert "status:enum:draft,sent,paid:default=draft" in result.output
+    # Examples read as typed: no `:email:` or `:date:` turned into an emoji.
+    assert "email:email:optional" in result.output
+    assert "due_on:date:optional" in result.output
+    assert "\u2709" not in result.output and "\U0001f4c5" not in result.output
 
 
 def test_endpoints_need_no_migration_chain(backend: Path) -> None:
@@ -224,3 +230,49 @@ def test_a_shared_module_without_its_anchors_is_refused_with_the_step_to_do(
     assert "add this yourself" in error["message"]
     assert "api_router.include_router(assets.router" in error["details"]["instruction"]
     assert _tree(backend) == before
+
+
+# Names that sort before, between and after the base modules (apple < base,
+# refresh_token < user_group < widget, user < zebra), digits that sort naturally
+# (item2 < item10), and references between them: each new import lands where
+# ruff's isort puts it.
+LINT_NAMES = [
+    ("Zebra", ["name:str"]),
+    ("Item2", ["name:str"]),
+    ("Item10", ["name:str"]),
+    ("UserGroup", ["name:str", "owner:ref:users"]),
+    ("Widget", ["name:str", "a:ref:item10", "b:ref:item2", "z:ref:zebra", "g:ref:user_group"]),
+    ("Apple", ["name:str", "w:ref:widget"]),
+]
+
+
+def test_generated_code_is_lint_clean_for_any_resource_name(backend: Path) -> None:
+    from tests.backend_checks import lint
+
+    for name, fields in LINT_NAMES:
+        code, output = _generate(backend, "resource", name, *fields)
+        assert code == 0, output
+    lint(backend)
+    for name in ("Apple", "Widget", "Zebra"):
+        result = runner.invoke(app, ["destroy", "resource", name, "--path", str(backend)])
+        assert result.exit_code == 0, result.output
+    lint(backend)
+
+
+def test_a_reader_that_stops_early_does_not_stop_the_work(backend: Path) -> None:
+    """`generate ... | head -1`: the files are written and the exit code says so."""
+    command = [str(Path(sys.executable).parent / "backend-builder"), "generate", "resource"]
+    for name, expected in (("Asset", 0), ("Asset", 1)):
+        with subprocess.Popen(
+            [*command, name, "name:str", "--path", str(backend)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            assert process.stdout is not None and process.stderr is not None
+            process.stdout.close()  # the reader has gone before the first line
+            errors = process.stderr.read()
+            assert process.wait(timeout=60) == expected, errors
+        assert (backend / "app/models/asset.py").is_file()
+    # The second run was refused (the resource exists), and said why on stderr.
+    assert "error:" in errors and "Traceback" not in errors

@@ -1,5 +1,9 @@
 """Wiring edits and their inverses: outcomes as data, and unregister undoes register."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from backend_builder.render import format_python, render
@@ -11,6 +15,7 @@ from backend_builder.resource.inject import (
     unregister_router,
 )
 
+RUFF = Path(sys.executable).parent / "ruff"
 MODELS = render("project/app/models/__init__.py.jinja", {})  # as `new` writes them
 ROUTERS = render("project/app/api/v1/api.py.jinja", {})
 
@@ -88,3 +93,22 @@ def test_attributes_and_keywords_of_the_same_name_are_not_uses() -> None:
     edit = unregister_router(wired, "assets", "app/api/v1/api.py")
     assert edit.outcome is Outcome.REMOVED
     assert "settings = dict(assets=api_router.assets)" in edit.source
+
+
+def test_wired_modules_keep_ruffs_import_order() -> None:
+    """Each import goes where ruff's isort puts it, with no blank line in the block."""
+    models, routers = MODELS, ROUTERS
+    for module, name in (("zebra", "Zebra"), ("item10", "Item10"), ("item2", "Item2")):
+        models = _model(models, module, name)
+        routers = _router(routers, f"{module}s")
+    for source in (models, routers):
+        result = subprocess.run(
+            [str(RUFF), "check", "--select", "I,RUF022", "--stdin-filename", "m.py", "-"],
+            input=source,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + source
+    assert "import User\nfrom app.models.zebra" in models
+    assert models.index('"Item2"') < models.index('"Item10"') < models.index('"Zebra"')

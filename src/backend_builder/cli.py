@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+import typer.rich_utils
 from rich.markup import escape
+from rich.text import Text
 
 from backend_builder import __version__
 from backend_builder.console import (
@@ -31,6 +33,23 @@ from backend_builder.resource.generate import (
 if TYPE_CHECKING:
     from backend_builder.merge import Merge
     from backend_builder.resource.evolve import Evolution
+
+
+
+class _VerbatimText(Text):
+    """Help text whose `:name:` pairs stay as typed.
+
+    Rich turns `:email:` into an emoji by default, so the example
+    `email:email:optional` would read `email✉optional`; help shows fields verbatim.
+    """
+
+    @classmethod
+    def from_markup(cls, text: str, **options: Any) -> Text:
+        """Parse markup (`[bold]...[/]`) and nothing else."""
+        return super().from_markup(text, **{**options, "emoji": False})
+
+
+typer.rich_utils.Text = _VerbatimText
 
 app = typer.Typer(
     help="Build multi-tenant FastAPI backends: every resource scoped to a project, "
@@ -77,9 +96,10 @@ def _fail(error: BuilderError, as_json: bool) -> NoReturn:
 def _execute(
     plan: Plan, *, dry_run: bool, as_json: bool, summary: dict[str, Any] | None = None
 ) -> None:
-    """Show a plan (as text or JSON), then write it unless this is a dry run.
+    """Write a plan unless this is a dry run, then show it (as text or JSON).
 
-    A plan with conflicts is an error (exit code 1), in a dry run too.
+    The work comes first, so that output that cannot be shown never stops it. A
+    plan with conflicts is an error (exit code 1), in a dry run too.
     """
     if plan.conflicts:
         if not as_json:
@@ -96,9 +116,9 @@ def _execute(
             apply_plan(plan)
         show_json({**(summary or plan.to_dict()), "dry_run": dry_run})
         return
-    show_plan(plan, dry_run=dry_run)
     if not dry_run:
         apply_plan(plan)
+    show_plan(plan, dry_run=dry_run)
 
 
 @app.command(

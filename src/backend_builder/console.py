@@ -1,6 +1,8 @@
 """Coloured output: plans, errors, status and next steps."""
 
 import json
+import os
+import sys
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +21,42 @@ from backend_builder.status import FileState, Status
 if TYPE_CHECKING:  # imported by `check` alone, which imports the checks
     from backend_builder.check import CheckReport, CheckResult
 
-console = Console(highlight=False, emoji=False)
+
+
+class _Stdout:
+    """Standard output whose reader may stop early (`backend-builder ... | head`).
+
+    Printing never decides whether the work is done: once the reader has gone, the
+    rest of the output is dropped and the command ends as its work did.
+    """
+
+    def write(self, text: str) -> int:
+        """Write `text`, or drop it when the reader has gone."""
+        try:
+            return sys.stdout.write(text)
+        except BrokenPipeError:
+            _drop_stdout()
+            return len(text)
+
+    def flush(self) -> None:
+        """Flush, or drop what is left when the reader has gone."""
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _drop_stdout()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys.stdout, name)
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null (Python flushes it once more at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+console = Console(file=_Stdout(), highlight=False, emoji=False)  # type: ignore[arg-type]
 errors = Console(stderr=True, highlight=False, emoji=False)
 
 _STYLES = {

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from backend_builder.resource.imports import module_key, name_key
+
 _ACCOUNT_ROUTERS = {"auth.router", "users.router", "projects.router"}
 _ENDPOINTS = "app.api.v1.endpoints"
 
@@ -72,7 +74,8 @@ def _imported(node: cst.ImportFrom) -> set[str]:
 def _with_name(node: cst.ImportFrom, name: str) -> cst.ImportFrom:
     if isinstance(node.names, cst.ImportStar):
         return node
-    aliases = [cst.ImportAlias(cst.Name(n)) for n in sorted(_imported(node) | {name})]
+    names = sorted(_imported(node) | {name}, key=name_key)
+    aliases = [cst.ImportAlias(cst.Name(n)) for n in names]
     return node.with_changes(names=aliases, lpar=None, rpar=None)
 
 
@@ -288,11 +291,14 @@ def register_model(source: str, module: str, names: Sequence[str], path: str) ->
             node = _with_name(node, name)
         body[existing] = body[existing].with_changes(body=[node])
     else:
-        position = next((i for i, name in model_imports if name > full), None)
+        position = next(
+            (i for i, name in model_imports if module_key(name) > module_key(full)), None
+        )
         if position is None:
             position = model_imports[-1][0] + 1
-        statement = cst.parse_statement(f"from {full} import {', '.join(sorted(names))}\n")
-        if position < len(body):
+        imported = ", ".join(sorted(names, key=name_key))
+        statement = cst.parse_statement(f"from {full} import {imported}\n")
+        if position == model_imports[0][0]:
             # The new first line of the block takes over the blank lines above it.
             following = body[position]
             statement = statement.with_changes(leading_lines=following.leading_lines)
@@ -301,7 +307,8 @@ def register_model(source: str, module: str, names: Sequence[str], path: str) ->
         if position <= all_index:
             all_index += 1
     listed.update(names)
-    new_list = cst.parse_expression("[" + ", ".join(f'"{n}"' for n in sorted(listed)) + ",]")
+    ordered = sorted(listed, key=name_key)
+    new_list = cst.parse_expression("[" + ", ".join(f'"{n}"' for n in ordered) + ",]")
     body[all_index] = body[all_index].with_changes(body=[assign.with_changes(value=new_list)])
     return Edit(Outcome.INJECTED, tree.with_changes(body=body).code, path)
 
