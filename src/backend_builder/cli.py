@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from backend_builder.resource.evolve import Evolution
 
 
-
 class _VerbatimText(Text):
     """Help text whose `:name:` pairs stay as typed.
 

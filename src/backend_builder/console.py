@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # imported by `check` alone, which imports the checks
     from backend_builder.check import CheckReport, CheckResult
 
 
-
 class _Stdout:
     """Standard output whose reader may stop early (`backend-builder ... | head`).
 

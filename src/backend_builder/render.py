@@ -14,6 +14,19 @@ _RENAMES = {"gitignore": ".gitignore"}
 _BLACK_MODE = black.Mode(target_versions={black.TargetVersion.PY311}, line_length=88)
 
 
+def _compiled_templates() -> jinja2.BytecodeCache | None:
+    """Templates compiled once, kept between runs (in the user's temp directory).
+
+    Compiling the templates costs a command more than reading them back; Jinja
+    checks each entry against its template's source. Without a safe directory,
+    every run compiles.
+    """
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
+
+
 @cache
 def environment() -> jinja2.Environment:
     """The Jinja2 environment of every template."""
@@ -22,6 +35,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        bytecode_cache=_compiled_templates(),
     )
 
 

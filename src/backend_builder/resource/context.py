@@ -447,7 +447,7 @@ def resource_context(
         "sort_field": next((f for f in fields if f.sortable), None),
         "sort_fields": [f for f in fields if f.sortable],
         "sortable_columns": sortable,
-        "url_path": f"/api/v1/{names.kebab_plural}/",
+        "resource_constant": names.plural_snake.upper(),
         "text_fields": [f for f in fields if f.type in _TEXT_TYPES],
         "json_fields": [f for f in fields if f.is_json],
         "filter_field": next(

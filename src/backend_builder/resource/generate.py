@@ -33,7 +33,6 @@ from backend_builder.resource.layers import (
     MODEL_LAYERS,
 )
 from backend_builder.resource.spec import (
-    FieldType,
     Names,
     ResourceSpec,
     SpecError,
@@ -363,7 +362,6 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     """The import block of every generated module."""
     names = context["names"]
     fields = context["fields"]
-    types = {field.type for field in fields}
     snake, cls = names.snake, names.class_name
     has_refs = bool(context["ref_fields"])
 
@@ -418,19 +416,41 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     )
     router.add(f"app.services.{snake}_service", f"{cls}NotFound", f"{cls}Service")
 
-    tests = Imports().add("base64").add("json").add("uuid").add("httpx")
-    tests.add("collections.abc", "Callable")
-    tests.add("app.repositories.base", "cursor_signature")
-    if FieldType.JSON.value in types:
-        tests.add("app.schemas.base", "JSON_MAX_BYTES", "JSON_MAX_DEPTH")
+    # The expressions rendered into the test module, for the imports they need.
+    expressions = [
+        *(field.sample_expr for field in context["fields"]),
+        *(field.alternative_expr for field in context["sort_fields"]),
+        *(field.foreign_expr for field in context["ref_fields"]),
+        *(field.alternative_expr for field in context["resource_refs"]),
+        context["update_field"].alternative_expr,
+    ]
+    if context["filter_field"] is not None:
+        expressions.append(context["filter_field"].alternative_expr)
+    tests = Imports().add("typing", "Any").add("fastapi.testclient", "TestClient")
+    if any("uuid." in expression for expression in expressions):
+        tests.add("uuid")
+    if context["text_fields"] or context["json_fields"]:
+        tests.add("json")
+    if context["json_fields"]:
+        tests.add("httpx").add("app.schemas.base", "JSON_MAX_BYTES", "JSON_MAX_DEPTH")
     if context["unique_fields"]:
         tests.add("app.tests.conftest", "concurrently")
-    tests.add("typing", "Any").add("fastapi.testclient", "TestClient")
     tests.add(f"app.schemas.{snake}", f"{cls}Response", f"{cls}Update")
-    tests.add("app.tests.conftest", "SCOPED_REQUEST_STATEMENTS", "TestUser", "count_statements")
+    tests.add("app.tests.conftest", "TestUser")
+    tests.add(
+        "app.tests.contract",
+        "CreateContract",
+        "DeleteContract",
+        "GetContract",
+        "ListContract",
+        "Resource",
+        "UpdateContract",
+    )
+    if context["user_refs"]:
+        tests.add("app.tests.contract", "MakeMember")
     for target in context["ref_targets"]:
         tests.add(f"app.tests.{target.tests_module}", f"create_{target.snake}")
-    if any("referenced(" in field.sample_expr for field in context["fields"]):
+    if any("referenced(" in expression for expression in expressions):
         tests.add("app.tests.conftest", "referenced")
 
     return {

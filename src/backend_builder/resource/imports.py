@@ -26,9 +26,7 @@ NaturalKey = tuple[tuple[int, int | str], ...]
 def _natural(text: str) -> NaturalKey:
     """`text` in natural order: runs of digits compare as numbers (item2 < item10)."""
     return tuple(
-        (0, int(chunk)) if chunk.isdigit() else (1, chunk)
-        for chunk in _DIGITS.split(text)
-        if chunk
+        (0, int(chunk)) if chunk.isdigit() else (1, chunk) for chunk in _DIGITS.split(text) if chunk
     )
 
 

@@ -1,0 +1,407 @@
+"""What every resource's API promises: CRUD, tenancy, roles, pages and statements.
+
+Each resource's test module describes itself in a `Resource` and subclasses these
+classes with it, next to the cases of its own fields:
+
+    class TestCreate(CreateContract):
+        resource = INVOICES
+
+so `pytest app/tests/test_invoices.py` runs the whole contract for invoices, and a
+fix made here reaches every resource at once.
+"""
+
+import base64
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import httpx
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from app.repositories.base import cursor_signature
+from app.tests.conftest import SCOPED_REQUEST_STATEMENTS, TestUser, count_statements
+
+Body = dict[str, Any]
+MakeBody = Callable[[TestClient, TestUser], Body]
+MakeMember = Callable[[str], TestUser]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource as its contract tests see it."""
+
+    name: str
+    """The class name, as in "Invoice not found"."""
+    url: str
+    """The collection's URL, with its trailing slash."""
+    payload: MakeBody
+    """A valid body for a new object in the user's current project."""
+    varied: MakeBody
+    """Other values of the sortable fields, so that sorts compare values."""
+    change: MakeBody
+    """A valid change of one field, for PUT and PATCH."""
+    response: type[BaseModel]
+    update: type[BaseModel]
+    sorts: tuple[str, ...]
+    """Every sort the list accepts (each also descending, with a leading -)."""
+    references: tuple[str, ...] = ()
+    """Fields whose value is checked against the project with one query each."""
+    non_nullable: tuple[str, ...] = ()
+    """Fields that an update may leave out but not set to null."""
+
+    def create(self, client: TestClient, user: TestUser, **changes: Any) -> Body:
+        """Create an object through the API and return it."""
+        body = {**self.payload(client, user), **changes}
+        response = client.post(self.url, json=body, headers=user.headers)
+        assert response.status_code == 201, response.text
+        created: Body = response.json()
+        return created
+
+    def page_through(self, client: TestClient, user: TestUser, sort: str) -> list[str]:
+        """The ids of every object, one per page, following the `Link` headers."""
+        ids: list[str] = []
+        params = {"sort": sort, "limit": 1}
+        response = client.get(self.url, params=params, headers=user.headers)
+        while True:
+            assert response.status_code == 200, (sort, response.text)
+            ids.extend(item["id"] for item in response.json())
+            if "next" not in response.links:
+                return ids
+            response = client.get(response.links["next"]["url"], headers=user.headers)
+
+    def assert_matches(self, body: Body, payload: Body) -> None:
+        """The response holds the values that were sent (compared as Python values)."""
+        sent = self.update.model_validate(payload)
+        got = self.response.model_validate(body)
+        for name in payload:
+            assert getattr(got, name) == getattr(sent, name), name
+
+
+class Contract:
+    """A part of the contract, for the resource a subclass names."""
+
+    resource: ClassVar[Resource]
+
+
+class CreateContract(Contract):
+    """POST on the collection."""
+
+    def test_creates_in_the_current_project(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        payload = self.resource.payload(client, owner)
+        response = client.post(self.resource.url, json=payload, headers=owner.headers)
+        assert response.status_code == 201
+        assert response.json()["project_id"] == str(owner.project_id)
+        self.resource.assert_matches(response.json(), payload)
+
+    def test_requires_a_token(self, client: TestClient) -> None:
+        assert client.post(self.resource.url, json={}).status_code == 401
+
+    def test_members_create_viewers_cannot(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        member, viewer = member_of("member"), member_of("viewer")
+        payload, url = self.resource.payload(client, owner), self.resource.url
+        assert client.post(url, json=payload, headers=viewer.headers).status_code == 403
+        assert client.post(url, json=payload, headers=member.headers).status_code == 201
+
+    def test_runs_a_fixed_number_of_statements(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        payload = self.resource.payload(client, owner)
+        checked = [
+            name for name in self.resource.references if payload[name] is not None
+        ]
+        with count_statements() as statements:
+            response = client.post(
+                self.resource.url, json=payload, headers=owner.headers
+            )
+        assert response.status_code == 201, response.text
+        assert len(statements) == SCOPED_REQUEST_STATEMENTS + len(checked) + 1
+
+    def test_rejects_unknown_fields(self, client: TestClient, owner: TestUser) -> None:
+        payload = self.resource.payload(client, owner)
+        for extra in (
+            {"project_id": str(owner.project_id)},
+            {"id": str(uuid.uuid4())},
+            {"role": "owner"},
+        ):
+            body = {**payload, **extra}
+            response = client.post(self.resource.url, json=body, headers=owner.headers)
+            assert response.status_code == 422, extra
+
+
+class ListContract(Contract):
+    """GET on the collection: one project's objects, a page at a time."""
+
+    def test_lists_only_the_current_project(
+        self, client: TestClient, owner: TestUser, outsider: TestUser
+    ) -> None:
+        mine = self.resource.create(client, owner)
+        self.resource.create(client, outsider)
+        response = client.get(self.resource.url, headers=owner.headers)
+        assert response.status_code == 200
+        assert [item["id"] for item in response.json()] == [mine["id"]]
+
+    def test_pages_follow_the_link_header(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = {self.resource.create(client, owner)["id"] for _ in range(3)}
+        first = client.get(
+            self.resource.url,
+            params={"limit": 2},
+            headers={**owner.headers, "Host": "evil.example"},
+        )
+        assert first.links["next"]["url"].startswith(f"{self.resource.url}?")
+        second = client.get(first.links["next"]["url"], headers=owner.headers)
+        first_ids = [item["id"] for item in first.json()]
+        second_ids = [item["id"] for item in second.json()]
+        assert len(first_ids) == 2 and len(second_ids) == 1
+        assert set(first_ids) | set(second_ids) == created
+        assert "next" not in second.links
+
+    def test_a_cursor_is_useless_in_another_project(
+        self, client: TestClient, owner: TestUser, outsider: TestUser
+    ) -> None:
+        self.resource.create(client, owner)
+        self.resource.create(client, owner)
+        url = self.resource.url
+        first = client.get(url, params={"limit": 1}, headers=owner.headers)
+        cursor = httpx.URL(first.links["next"]["url"]).params["cursor"]
+        response = client.get(url, params={"cursor": cursor}, headers=outsider.headers)
+        assert response.status_code == 400
+
+    def test_every_sort_pages_to_the_end_and_back(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        resource = self.resource
+        created = [
+            resource.create(client, owner, **changes)
+            for changes in (
+                {},
+                resource.varied(client, owner),
+                {},
+                resource.varied(client, owner),
+            )
+        ]
+        for field in resource.sorts:
+            params = {"sort": field, "limit": 200}
+            listed = client.get(resource.url, params=params, headers=owner.headers)
+            whole = [item["id"] for item in listed.json()]
+            assert sorted(whole) == sorted(item["id"] for item in created), field
+            ascending = resource.page_through(client, owner, field)
+            descending = resource.page_through(client, owner, f"-{field}")
+            assert ascending == whole, field
+            assert descending == ascending[::-1], field
+
+    def test_a_signed_cursor_with_a_bad_value_is_refused(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        last_id = self.resource.create(client, owner)["id"]
+        for field in self.resource.sorts:
+            for sort in (field, f"-{field}"):
+                for value in ([], {"a": 1}, None, 2**70, "9" * 300):
+                    payload = json.dumps([sort, value, last_id]).encode()
+                    encoded = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+                    cursor = f"{encoded}.{cursor_signature(owner.project_id, payload)}"
+                    params = {"sort": sort, "cursor": cursor}
+                    response = client.get(
+                        self.resource.url, params=params, headers=owner.headers
+                    )
+                    assert response.status_code in {200, 400}, (
+                        sort,
+                        value,
+                        response.text,
+                    )
+                    if value is None or isinstance(value, list | dict):
+                        assert response.status_code == 400, (sort, value)
+
+    def test_runs_a_fixed_number_of_statements(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        self.resource.create(client, owner)
+        with count_statements() as one_row:
+            client.get(self.resource.url, headers=owner.headers)
+        for _ in range(3):
+            self.resource.create(client, owner)
+        with count_statements() as four_rows:
+            client.get(self.resource.url, headers=owner.headers)
+        assert len(one_row) == len(four_rows) == SCOPED_REQUEST_STATEMENTS + 1
+
+    def test_a_removed_member_loses_access_at_once(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        member = member_of("member")
+        assert client.get(self.resource.url, headers=member.headers).status_code == 200
+        client.delete(
+            f"/api/v1/projects/{owner.project_id}/members/{member.id}",
+            headers=owner.headers,
+        )
+        assert client.get(self.resource.url, headers=member.headers).status_code == 404
+
+    def test_rejects_bad_parameters(self, client: TestClient, owner: TestUser) -> None:
+        for params in (
+            {"limit": 0},
+            {"limit": 201},
+            {"limit": "x"},
+            {"limit": "1.0"},
+            {"limit": 10**30},
+            {"sort": "no_such_field"},
+            {"no_such_filter": "1"},
+            {"cursor": "x" * 2000},
+        ):
+            response = client.get(
+                self.resource.url, params=params, headers=owner.headers
+            )
+            assert response.status_code == 422, params
+        params = {"cursor": "not-a-cursor"}
+        response = client.get(self.resource.url, params=params, headers=owner.headers)
+        assert response.status_code == 400
+
+    def test_requires_a_token(self, client: TestClient) -> None:
+        assert client.get(self.resource.url).status_code == 401
+
+
+class GetContract(Contract):
+    """GET on one object."""
+
+    def test_gets_one(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        created = self.resource.create(client, owner)
+        viewer = member_of("viewer")
+        response = client.get(
+            f"{self.resource.url}{created['id']}", headers=viewer.headers
+        )
+        assert response.status_code == 200
+        assert response.json() == created
+
+    def test_another_projects_object_looks_missing(
+        self, client: TestClient, owner: TestUser, outsider: TestUser
+    ) -> None:
+        theirs = self.resource.create(client, outsider)
+        url = self.resource.url
+        response = client.get(f"{url}{theirs['id']}", headers=owner.headers)
+        assert response.status_code == 404
+        assert response.json() == {"detail": f"{self.resource.name} not found"}
+        missing = client.get(f"{url}{uuid.uuid4()}", headers=owner.headers)
+        assert missing.json() == response.json()
+
+    def test_runs_a_fixed_number_of_statements(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = self.resource.create(client, owner)
+        with count_statements() as statements:
+            client.get(f"{self.resource.url}{created['id']}", headers=owner.headers)
+        assert len(statements) == SCOPED_REQUEST_STATEMENTS + 1
+
+    def test_rejects_a_malformed_id(self, client: TestClient, owner: TestUser) -> None:
+        url = f"{self.resource.url}not-an-id"
+        assert client.get(url, headers=owner.headers).status_code == 422
+
+    def test_requires_a_token(self, client: TestClient) -> None:
+        assert client.get(f"{self.resource.url}{uuid.uuid4()}").status_code == 401
+
+
+class UpdateContract(Contract):
+    """PUT and PATCH on one object."""
+
+    def test_applies_only_the_fields_sent(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = self.resource.create(client, owner)
+        change = self.resource.change(client, owner)
+        for method in ("PUT", "PATCH"):
+            response = client.request(
+                method,
+                f"{self.resource.url}{created['id']}",
+                json=change,
+                headers=owner.headers,
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            self.resource.assert_matches(body, change)
+            for key, value in created.items():
+                if key not in change and key != "updated_at":
+                    assert body[key] == value, key
+
+    def test_another_projects_object_is_404_and_unchanged(
+        self, client: TestClient, owner: TestUser, outsider: TestUser
+    ) -> None:
+        theirs = self.resource.create(client, outsider)
+        url = f"{self.resource.url}{theirs['id']}"
+        change = self.resource.change(client, owner)
+        for method in ("PUT", "PATCH"):
+            response = client.request(method, url, json=change, headers=owner.headers)
+            assert response.status_code == 404
+        assert client.get(url, headers=outsider.headers).json() == theirs
+
+    def test_runs_a_fixed_number_of_statements(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = self.resource.create(client, owner)
+        url = f"{self.resource.url}{created['id']}"
+        with count_statements() as statements:
+            response = client.patch(url, json={}, headers=owner.headers)
+        assert response.status_code == 200, response.text
+        assert len(statements) == SCOPED_REQUEST_STATEMENTS + 1
+
+    def test_viewers_cannot_update(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        created = self.resource.create(client, owner)
+        viewer = member_of("viewer")
+        url = f"{self.resource.url}{created['id']}"
+        assert client.patch(url, json={}, headers=viewer.headers).status_code == 403
+
+    def test_rejects_unknown_fields_and_nulls(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = self.resource.create(client, owner)
+        url = f"{self.resource.url}{created['id']}"
+        for body in (
+            {"project_id": str(uuid.uuid4())},
+            *({name: None} for name in self.resource.non_nullable),
+        ):
+            response = client.patch(url, json=body, headers=owner.headers)
+            assert response.status_code == 422, body
+
+
+class DeleteContract(Contract):
+    """DELETE on one object."""
+
+    def test_admins_delete_members_cannot(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        created = self.resource.create(client, owner)
+        url = f"{self.resource.url}{created['id']}"
+        assert (
+            client.delete(url, headers=member_of("member").headers).status_code == 403
+        )
+        assert client.delete(url, headers=member_of("admin").headers).status_code == 204
+        assert client.get(url, headers=owner.headers).status_code == 404
+
+    def test_another_projects_object_is_404_and_kept(
+        self, client: TestClient, owner: TestUser, outsider: TestUser
+    ) -> None:
+        theirs = self.resource.create(client, outsider)
+        url = f"{self.resource.url}{theirs['id']}"
+        assert client.delete(url, headers=owner.headers).status_code == 404
+        assert client.get(url, headers=outsider.headers).status_code == 200
+
+    def test_runs_a_fixed_number_of_statements(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        created = self.resource.create(client, owner)
+        url = f"{self.resource.url}{created['id']}"
+        with count_statements() as statements:
+            response = client.delete(url, headers=owner.headers)
+        assert response.status_code == 204
+        assert len(statements) == SCOPED_REQUEST_STATEMENTS + 1
+
+    def test_requires_a_token(self, client: TestClient) -> None:
+        assert client.delete(f"{self.resource.url}{uuid.uuid4()}").status_code == 401
