@@ -338,14 +338,13 @@ def file_times(junit_xml: str) -> dict[str, float]:
     """Seconds per test file, summed over its test cases, from pytest's JUnit XML.
 
     A test case's time covers its setup, call and teardown (pytest's default); fixtures
-    set up once for the session count in the first test that uses them. The file comes
-    from the `file` attribute (`-o junit_family=xunit1`), else from the class name
-    (`app.tests.test_x.TestY` -> `app/tests/test_x.py`). The schemathesis runs, one per
+    set up once for the session count in the first test that uses them. The file is
+    the module that collected the test (see `_file_of`). The schemathesis runs, one per
     tag of the OpenAPI document, count apart: `app/tests/test_schemathesis.py[thing00s]`.
     """
     times: dict[str, float] = {}
     for case in ET.fromstring(junit_xml).iter("testcase"):
-        path = case.get("file") or _file_of_class(case.get("classname", ""))
+        path = _file_of(case)
         name = case.get("name", "")
         if path.endswith(SCHEMATHESIS_FILE) and name.endswith("]") and "[" in name:
             path += name[name.index("[") :]
@@ -367,18 +366,26 @@ def failures(junit_xml: str) -> list[str]:
             problem = case.find("error")
         if problem is None:
             continue
-        path = case.get("file") or _file_of_class(case.get("classname", ""))
+        path = _file_of(case)
         message = (problem.get("message") or "").strip().splitlines()
         found.append(f"{path}::{case.get('name')}" + (f": {message[0][:200]}" if message else ""))
     return found
 
 
-def _file_of_class(classname: str) -> str:
+def _file_of(case: ET.Element) -> str:
+    """The test module that collected a test case, from its class name.
+
+    `app.tests.test_x.TestY` -> `app/tests/test_x.py`. The `file` attribute
+    (`-o junit_family=xunit1`) names where the test function is written, which for a
+    test inherited from the shared contract (`app/tests/contract.py`) is not the
+    resource's module that runs it; it serves only when the class name names no module.
+    """
+    classname = case.get("classname", "")
     parts = classname.split(".")
     for end in range(len(parts), 0, -1):
         if parts[end - 1].startswith("test_"):
             return "/".join(parts[:end]) + ".py"
-    return classname or "(unknown)"
+    return case.get("file") or classname or "(unknown)"
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,8 @@ JUNIT = """\
 <testcase classname="app.tests.test_thing00s" name="c" file="app/tests/test_thing00s.py"
  time="17.25" />
 <testcase classname="app.tests.test_thing01s.TestList" name="d" time="3.0" />
+<testcase classname="app.tests.test_thing01s.TestGet" name="f" file="app/tests/contract.py"
+ time="0.25" />
 <testcase classname="app.tests.test_schemathesis" name="test_schemathesis_finds_no_failure[base]"
  time="4.0" />
 <testcase classname="app.tests.test_schemathesis"
@@ -246,19 +248,20 @@ def _suite(database: str, per_file: float, base: float, **changes: object) -> gr
     return replace(run, **changes)
 
 
-def test_junit_times_are_summed_per_file_with_or_without_the_file_attribute() -> None:
+def test_junit_times_are_summed_per_collecting_module() -> None:
     times = growth.file_times(JUNIT)
     assert times == {
         "app/tests/test_auth.py": pytest.approx(3.5),
         "app/tests/test_thing00s.py": pytest.approx(17.25),
-        "app/tests/test_thing01s.py": pytest.approx(3.5),  # from the class name
+        # from the class name; "f" is inherited from the contract module
+        "app/tests/test_thing01s.py": pytest.approx(3.75),
         "app/tests/test_schemathesis.py[base]": pytest.approx(4.0),
         "app/tests/test_schemathesis.py[thing00s]": pytest.approx(2.0),
         "app/tests/test_schemathesis.py[thing01s]": pytest.approx(3.0),
     }
     run = _suite("SQLite", 0, 0, files=times)
     assert run.base_s == pytest.approx(3.5 + 4.0)
-    assert run.per_resource_s == pytest.approx((17.25 + 3.5) / 2)
+    assert run.per_resource_s == pytest.approx((17.25 + 3.75) / 2)
     assert run.fuzz_s == pytest.approx(2.5)
     assert run.slowest_base() == [
         ("app/tests/test_schemathesis.py[base]", 4.0),
