@@ -448,6 +448,7 @@ def resource_context(
         "sort_fields": [f for f in fields if f.sortable],
         "sortable_columns": sortable,
         "resource_constant": names.plural_snake.upper(),
+        "an_object": names.a_human[:1].upper() + names.a_human[1:],
         "text_fields": [f for f in fields if f.type in _TEXT_TYPES],
         "json_fields": [f for f in fields if f.is_json],
         "filter_field": next(

@@ -13,3 +13,5 @@ class AssetRepository(ProjectRepository):
 
     model = Asset
     unique_fields = ()
+    noun = "asset"
+    a_noun = "an asset"

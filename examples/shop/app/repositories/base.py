@@ -233,6 +233,10 @@ class ProjectRepository:
 
     model: ClassVar[type[ProjectScoped]]
     unique_fields: ClassVar[Sequence[str]] = ()
+    noun: ClassVar[str] = "row"
+    """A row's name in messages: "This invoice is still referenced ..."."""
+    a_noun: ClassVar[str] = "a row"
+    """The same with its article: "An invoice with this number already exists ..."."""
 
     def __init__(self, db: Connection, project_id: uuid.UUID) -> None:
         self.db = db
@@ -342,22 +346,22 @@ class ProjectRepository:
     @contextmanager
     def _integrity_errors(self, *, deleting: bool) -> Iterator[None]:
         """Answer broken constraints with a 409 that names the problem."""
-        name = self.model.__name__
         try:
             yield
         except UniqueViolation as error:
             field = unique_violation(str(error), self.table.name, self.unique_fields)
             detail = f"with this {field}" if field else "with these values"
+            subject = self.a_noun[:1].upper() + self.a_noun[1:]
             raise Conflict(
-                f"A {name} {detail} already exists in the project"
+                f"{subject} {detail} already exists in the project"
             ) from error
         except ForeignKeyViolation as error:
             if deleting:
                 raise Conflict(
-                    f"This {name} is still referenced by other records"
+                    f"This {self.noun} is still referenced by other records"
                 ) from error
             raise Conflict(
-                f"This {name} refers to a record that does not exist"
+                f"This {self.noun} refers to a record that does not exist"
             ) from error
 
     def _column(self, name: str) -> Column[Any]:

@@ -13,3 +13,5 @@ class CustomerRepository(ProjectRepository):
 
     model = Customer
     unique_fields = ()
+    noun = "customer"
+    a_noun = "a customer"

@@ -13,3 +13,5 @@ class InvoiceRepository(ProjectRepository):
 
     model = Invoice
     unique_fields = ("number",)
+    noun = "invoice"
+    a_noun = "an invoice"

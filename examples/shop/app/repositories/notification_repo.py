@@ -13,3 +13,5 @@ class NotificationRepository(ProjectRepository):
 
     model = Notification
     unique_fields = ()
+    noun = "notification"
+    a_noun = "a notification"

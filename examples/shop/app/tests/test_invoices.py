@@ -122,7 +122,9 @@ class TestCreate(CreateContract):
         duplicate = {**invoice_payload(client, owner), "number": first["number"]}
         response = client.post(URL, json=duplicate, headers=owner.headers)
         assert response.status_code == 409
-        assert "number" in response.json()["detail"]
+        assert response.json()["detail"] == (
+            "An invoice with this number already exists in the project"
+        )
         elsewhere = {**invoice_payload(client, outsider), "number": first["number"]}
         assert (
             client.post(URL, json=elsewhere, headers=outsider.headers).status_code

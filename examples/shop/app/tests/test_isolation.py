@@ -93,6 +93,8 @@ class NoteRepository(ProjectRepository):
 
     model = Note
     unique_fields = ("title",)
+    noun = "note"
+    a_noun = "a note"
 
 
 @asynccontextmanager
@@ -288,7 +290,7 @@ class TestRepositoryAlone:
         async def duplicate(db: Connection) -> None:
             await NoteRepository(db, a).create({"title": "a"})
 
-        with pytest.raises(Conflict, match="Note with this title already exists"):
+        with pytest.raises(Conflict, match=r"^A note with this title already exists"):
             on_owner_connection(duplicate)
 
     def test_a_referenced_row_cannot_be_deleted(
@@ -302,7 +304,7 @@ class TestRepositoryAlone:
             await repository.create({"title": "child", "parent_id": parent["id"]})
             await repository.delete(parent["id"])
 
-        with pytest.raises(Conflict, match="still referenced"):
+        with pytest.raises(Conflict, match=r"^This note is still referenced"):
             on_owner_connection(scenario)
 
     def test_a_reference_to_a_missing_row_is_refused(
@@ -315,7 +317,9 @@ class TestRepositoryAlone:
                 {"title": "orphan", "parent_id": uuid.uuid4()}
             )
 
-        with pytest.raises(Conflict, match="refers to a record that does not exist"):
+        with pytest.raises(
+            Conflict, match=r"^This note refers to a record that does not exist"
+        ):
             on_owner_connection(scenario)
 
 
