@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## Create .venv and install backend-builder with its test tools
 
-demo: $(STAMP)  ## Generate a demo backend on SQLite, seed it and serve it on :8000
-	$(BIN)/backend-builder demo
+PORT ?= 8000
+
+demo: $(STAMP)  ## Generate a demo backend on SQLite, seed it and serve it on :8000 (make demo PORT=8080)
+	$(BIN)/backend-builder demo --port $(PORT)
 
 test: $(STAMP)  ## Run the whole test suite, one worker per CPU (PostgreSQL tests skip if none is reachable)
 	$(BIN)/python -m pytest -n auto

@@ -26,3 +26,16 @@ def test_demo_seeds_and_is_idempotent(tmp_path: Path, free_tcp_port: int) -> Non
     assert {t: _count(database, t) for t in counts} == counts
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT email FROM users").fetchone()[0] == DEMO_EMAIL
+
+
+def test_demo_inside_a_backend_says_so_and_creates_nothing(backend: Path) -> None:
+    from typer.testing import CliRunner
+
+    from backend_builder.cli import app
+
+    before = sorted(backend.rglob("*"))
+    result = CliRunner().invoke(app, ["demo", "--path", str(backend / "demo"), "--no-serve"])
+    assert result.exit_code == 1
+    assert f"is inside the backend at {backend.resolve()}" in " ".join(result.output.split())
+    assert "make run" in result.output and "Traceback" not in result.output
+    assert sorted(backend.rglob("*")) == before

@@ -30,6 +30,17 @@ DEMO_RESOURCES = (
 
 def run_demo(path: Path, *, host: str, port: int, serve: bool) -> None:
     """Create the demo backend if needed, migrate, seed it, and serve it."""
+    container = next(
+        (folder for folder in path.resolve().parents if (folder / MANIFEST).is_file()), None
+    )
+    if container is not None and not (path / MANIFEST).is_file():
+        raise BuilderError(
+            f"{path} is inside the backend at {container}; the demo is a backend of its own "
+            "and would be created within this one",
+            hint="serve this backend with `make run`, or give the demo a --path outside it",
+            code="demo_inside_a_backend",
+            path=str(path),
+        )
     if (path / MANIFEST).is_file():
         console.print(f"Reusing the demo backend in [bold]{path}[/].")
     else:
