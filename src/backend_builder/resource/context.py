@@ -63,6 +63,7 @@ class RefTarget:
     tests_module: str  # test_customers, or "" for users
     url: str = ""  # /api/v1/customers/, or "" for users
     is_self: bool = False  # a resource that refers to itself (a tree)
+    constant: str = ""  # CUSTOMERS: the tests' `Resource`, or "" for users
 
     @property
     def repository_attribute(self) -> str:
@@ -85,6 +86,7 @@ def ref_target_of(names: Names, *, is_self: bool = False) -> RefTarget:
         f"test_{names.plural_snake}",
         f"/api/v1/{names.kebab_plural}/",
         is_self,
+        names.plural_snake.upper(),
     )
 
 
@@ -310,13 +312,14 @@ def _field_imports(field: FieldSpec, names: Names) -> tuple[tuple[Import, ...], 
     return tuple(model), tuple(schema)
 
 
-def _ref_sample(ref: RefTarget, user: str, *, first: bool = False) -> str:
+def _ref_sample(ref: RefTarget, user: str, *, first: bool = False, shared: bool = False) -> str:
+    """A test's value of a ref: `first` in payloads, `shared` where any object will do."""
     if ref.is_self and first:
         return "None"  # the first of a tree has no parent
     if not ref.class_name:
         return f"str({user}.id)"
-    if first:  # in a payload: one object per test, however many payloads name it
-        return f"referenced(client, {user}, create_{ref.snake})"
+    if first or (shared and not ref.is_self):  # one object per user, inserted
+        return f"{ref.constant}.referenced(client, {user})"
     return f'create_{ref.snake}(client, {user})["id"]'
 
 
@@ -381,7 +384,7 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
             _ref_sample(ref, "user", first=True) if ref else _sample(field, alternative=False)
         ),
         alternative_expr=_ref_sample(ref, "owner") if ref else _sample(field, alternative=True),
-        foreign_expr=_ref_sample(ref, "outsider") if ref else "",
+        foreign_expr=_ref_sample(ref, "outsider", shared=True) if ref else "",
         ref=ref,
         model_imports=model_imports,
         schema_imports=schema_imports,

@@ -435,7 +435,8 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
         tests.add("httpx").add("app.schemas.base", "JSON_MAX_BYTES", "JSON_MAX_DEPTH")
     if context["unique_fields"]:
         tests.add("app.tests.conftest", "concurrently")
-    tests.add(f"app.schemas.{snake}", f"{cls}Response", f"{cls}Update")
+    tests.add(f"app.schemas.{snake}", f"{cls}Create", f"{cls}Response", f"{cls}Update")
+    tests.add(f"app.repositories.{snake}_repo", f"{cls}Repository")
     tests.add("app.tests.conftest", "TestUser")
     tests.add(
         "app.tests.contract",
@@ -449,9 +450,11 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     if context["user_refs"]:
         tests.add("app.tests.contract", "MakeMember")
     for target in context["ref_targets"]:
-        tests.add(f"app.tests.{target.tests_module}", f"create_{target.snake}")
-    if any("referenced(" in expression for expression in expressions):
-        tests.add("app.tests.conftest", "referenced")
+        module = f"app.tests.{target.tests_module}"
+        if any(f"{target.constant}.referenced(" in expression for expression in expressions):
+            tests.add(module, target.constant)
+        if any(f"create_{target.snake}(" in expression for expression in expressions):
+            tests.add(module, f"create_{target.snake}")
 
     return {
         "model": model.render(),

@@ -13,9 +13,9 @@ import os
 import secrets
 import tempfile
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,8 +59,12 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from app.core.config import Settings, settings  # noqa: E402
-from app.core.db import engine  # noqa: E402
+from app.core.db import SessionLocal, engine, transaction  # noqa: E402
 from app.main import app  # noqa: E402
+from app.models.membership import Role  # noqa: E402
+from app.repositories.tenant_repo import TenantRepository  # noqa: E402
+from app.schemas.auth import RegisterRequest  # noqa: E402
+from app.services.auth_service import AuthService  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
@@ -156,39 +160,13 @@ class TestUser:
     project_id: uuid.UUID
     access_token: str
     refresh_token: str
+    referenced: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """The ids of the objects inserted for this user's payloads, by resource."""
 
     @property
     def headers(self) -> dict[str, str]:
         """Authorization headers for this user's access token."""
         return {"Authorization": f"Bearer {self.access_token}"}
-
-
-_REFERENCED: dict[tuple[str, Callable[..., dict[str, Any]]], str] = {}
-
-
-def referenced(
-    client: TestClient,
-    user: TestUser,
-    create: Callable[[TestClient, TestUser], dict[str, Any]],
-) -> str:
-    """The id of one object that `create` made for `user`, made on first use in a test.
-
-    A payload names the objects it refers to; one of each kind per user and test is
-    enough, so a chain of references (an invoice line needs an invoice, which needs
-    a customer) is created once per test, not once for every object created. Tests
-    that need distinct referenced objects call `create` themselves.
-    """
-    key = (user.access_token, create)
-    if key not in _REFERENCED:
-        _REFERENCED[key] = str(create(client, user)["id"])
-    return _REFERENCED[key]
-
-
-@pytest.fixture(autouse=True)
-def _references_serve_one_test() -> Iterator[None]:
-    """What `referenced` made in a test is forgotten after it."""
-    yield
-    _REFERENCED.clear()
 
 
 def register_user(
@@ -212,6 +190,44 @@ def register_user(
         access_token=tokens["access_token"],
         refresh_token=tokens["refresh_token"],
     )
+
+
+def create_user(
+    project_id: uuid.UUID | None = None, role: Role = Role.MEMBER
+) -> TestUser:
+    """A new user with a project of their own, logged in, made without a request.
+
+    The account services register and log them in, as the endpoints do, in one
+    transaction (test_auth.py tests the endpoints). With `project_id`, the user is
+    also a member of that project with `role`, and works in it.
+    """
+    prepare_database()
+    email = f"user-{uuid.uuid4().hex[:12]}@example.com"
+
+    async def register() -> TestUser:
+        async with transaction() as db, SessionLocal(bind=db.connection) as session:
+            accounts = AuthService(session)
+            user = await accounts.register(
+                RegisterRequest(email=email, password=PASSWORD)
+            )
+            own_project = user.current_project_id
+            if project_id is not None:
+                tenants = TenantRepository(session)
+                assert await tenants.add_member(project_id, user.id, role) is not None
+                assert await tenants.set_current_project(user, project_id)
+            tokens = await accounts.login(email, PASSWORD)
+            await session.commit()
+        assert own_project is not None
+        return TestUser(
+            email=email,
+            password=PASSWORD,
+            id=user.id,
+            project_id=own_project,
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+        )
+
+    return run_async(register())
 
 
 def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
@@ -306,7 +322,7 @@ def count_statements() -> Iterator[list[str]]:
 
 def get_test_user_token() -> str:
     """An access token of a new user who owns a project, set as current."""
-    return register_user().access_token
+    return create_user().access_token
 
 
 def add_member(client: TestClient, owner: TestUser, user: TestUser, role: str) -> None:
@@ -345,23 +361,24 @@ def client() -> Iterator[TestClient]:
 
 @pytest.fixture
 def owner(client: TestClient) -> TestUser:
-    """A user who owns the project they work in (project A)."""
-    return register_user(client)
+    """A user who owns the project they work in (project A).
+
+    Made on the event loop of the session's `client`, like the requests.
+    """
+    return create_user()
 
 
 @pytest.fixture
 def outsider(client: TestClient) -> TestUser:
     """A user of another project (project B), who must never see project A's data."""
-    return register_user(client)
+    return create_user()
 
 
 @pytest.fixture
 def member_of(client: TestClient, owner: TestUser) -> Any:
-    """A factory: a new user with the given role in the owner's project."""
+    """A factory: a new user with the given role in the owner's project, working in it."""
 
     def make(role: str) -> TestUser:
-        user = register_user(client)
-        add_member(client, owner, user, role)
-        return user
+        return create_user(owner.project_id, Role(role))
 
     return make

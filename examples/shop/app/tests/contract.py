@@ -21,8 +21,16 @@ import httpx
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from app.repositories.base import cursor_signature
-from app.tests.conftest import SCOPED_REQUEST_STATEMENTS, TestUser, count_statements
+from app.core.auth import authorize
+from app.core.db import transaction
+from app.core.ids import uuid7
+from app.repositories.base import ProjectRepository, cursor_signature
+from app.tests.conftest import (
+    SCOPED_REQUEST_STATEMENTS,
+    TestUser,
+    count_statements,
+    run_async,
+)
 
 Body = dict[str, Any]
 MakeBody = Callable[[TestClient, TestUser], Body]
@@ -43,8 +51,11 @@ class Resource:
     """Other values of the sortable fields, so that sorts compare values."""
     change: MakeBody
     """A valid change of one field, for PUT and PATCH."""
+    create_schema: type[BaseModel]
     response: type[BaseModel]
     update: type[BaseModel]
+    repository: type[ProjectRepository]
+    """Inserts the objects that other resources' payloads refer to."""
     sorts: tuple[str, ...]
     """Every sort the list accepts (each also descending, with a leading -)."""
     references: tuple[str, ...] = ()
@@ -59,6 +70,19 @@ class Resource:
         assert response.status_code == 201, response.text
         created: Body = response.json()
         return created
+
+    def referenced(self, client: TestClient, user: TestUser) -> str:
+        """The id of one object for `user`'s payloads to refer to, inserted on first use.
+
+        One object of each resource per user is enough for the payloads that name
+        it. It is inserted directly, with the objects it refers to in turn, in one
+        transaction: a chain of references (an invoice line needs an invoice, which
+        needs a customer) costs one round of inserts, not a request per link. The
+        objects under test are always created through the API.
+        """
+        if self.name not in user.referenced:
+            _Inserts.of(self, client, user)
+        return user.referenced[self.name]
 
     def page_through(self, client: TestClient, user: TestUser, sort: str) -> list[str]:
         """The ids of every object, one per page, following the `Link` headers."""
@@ -78,6 +102,43 @@ class Resource:
         got = self.response.model_validate(body)
         for name in payload:
             assert getattr(got, name) == getattr(sent, name), name
+
+
+class _Inserts:
+    """The objects that one `Resource.referenced` call needs, in the order to insert.
+
+    Building a payload may call `referenced` again for the objects it names: those
+    calls join the outermost one's list, with new ids, and it inserts them all.
+    """
+
+    current: ClassVar["_Inserts | None"] = None
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Resource, Body]] = []
+
+    @classmethod
+    def of(cls, resource: Resource, client: TestClient, user: TestUser) -> None:
+        """Queue an object of `resource` for `user`; insert the queue if outermost."""
+        outermost = cls.current is None
+        inserts = cls.current = cls.current or cls()
+        try:
+            payload = resource.payload(client, user)  # may queue what it refers to
+            values = resource.create_schema.model_validate(payload).model_dump()
+            values["id"] = uuid7()
+            inserts.rows.append((resource, values))
+            if outermost:
+                run_async(inserts.insert(user))
+        finally:
+            if outermost:
+                cls.current = None
+        user.referenced[resource.name] = str(values["id"])
+
+    async def insert(self, user: TestUser) -> None:
+        """Insert the rows in the user's current project, in one transaction."""
+        async with transaction() as db:
+            scope = await authorize(db, user.access_token)
+            for resource, values in self.rows:
+                await resource.repository(db, scope.project_id).create(values)
 
 
 class Contract:

@@ -5,7 +5,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.schemas.asset import AssetResponse, AssetUpdate
+from app.repositories.asset_repo import AssetRepository
+from app.schemas.asset import AssetCreate, AssetResponse, AssetUpdate
 from app.tests.conftest import TestUser
 from app.tests.contract import (
     CreateContract,
@@ -47,8 +48,10 @@ ASSETS = Resource(
     payload=asset_payload,
     varied=varied_asset,
     change=asset_change,
+    create_schema=AssetCreate,
     response=AssetResponse,
     update=AssetUpdate,
+    repository=AssetRepository,
     sorts=(
         "id",
         "created_at",

@@ -5,7 +5,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.schemas.customer import CustomerResponse, CustomerUpdate
+from app.repositories.customer_repo import CustomerRepository
+from app.schemas.customer import CustomerCreate, CustomerResponse, CustomerUpdate
 from app.tests.conftest import TestUser
 from app.tests.contract import (
     CreateContract,
@@ -45,8 +46,10 @@ CUSTOMERS = Resource(
     payload=customer_payload,
     varied=varied_customer,
     change=customer_change,
+    create_schema=CustomerCreate,
     response=CustomerResponse,
     update=CustomerUpdate,
+    repository=CustomerRepository,
     sorts=(
         "id",
         "created_at",

@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.schemas.invoice import InvoiceResponse, InvoiceUpdate
-from app.tests.conftest import TestUser, concurrently, referenced
+from app.repositories.invoice_repo import InvoiceRepository
+from app.schemas.invoice import InvoiceCreate, InvoiceResponse, InvoiceUpdate
+from app.tests.conftest import TestUser, concurrently
 from app.tests.contract import (
     CreateContract,
     DeleteContract,
@@ -16,7 +17,7 @@ from app.tests.contract import (
     Resource,
     UpdateContract,
 )
-from app.tests.test_customers import create_customer
+from app.tests.test_customers import CUSTOMERS, create_customer
 
 URL = "/api/v1/invoices/"
 
@@ -28,7 +29,7 @@ def invoice_payload(client: TestClient, user: TestUser) -> dict[str, Any]:
         "amount": "1.55",
         "status": "draft",
         "due_on": "2030-01-31",
-        "customer_id": referenced(client, user, create_customer),
+        "customer_id": CUSTOMERS.referenced(client, user),
     }
 
 
@@ -53,8 +54,10 @@ INVOICES = Resource(
     payload=invoice_payload,
     varied=varied_invoice,
     change=invoice_change,
+    create_schema=InvoiceCreate,
     response=InvoiceResponse,
     update=InvoiceUpdate,
+    repository=InvoiceRepository,
     sorts=(
         "id",
         "created_at",
@@ -145,7 +148,7 @@ class TestCreate(CreateContract):
     ) -> None:
         payload = {
             **invoice_payload(client, owner),
-            "customer_id": create_customer(client, outsider)["id"],
+            "customer_id": CUSTOMERS.referenced(client, outsider),
         }
         response = client.post(URL, json=payload, headers=owner.headers)
         assert response.status_code == 422
@@ -181,7 +184,7 @@ class TestUpdate(UpdateContract):
         self, client: TestClient, owner: TestUser, outsider: TestUser
     ) -> None:
         created = create_invoice(client, owner)
-        change = {"customer_id": create_customer(client, outsider)["id"]}
+        change = {"customer_id": CUSTOMERS.referenced(client, outsider)}
         response = client.patch(
             f"{URL}{created['id']}", json=change, headers=owner.headers
         )

@@ -5,7 +5,12 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.schemas.notification import NotificationResponse, NotificationUpdate
+from app.repositories.notification_repo import NotificationRepository
+from app.schemas.notification import (
+    NotificationCreate,
+    NotificationResponse,
+    NotificationUpdate,
+)
 from app.tests.conftest import TestUser
 from app.tests.contract import (
     CreateContract,
@@ -50,8 +55,10 @@ NOTIFICATIONS = Resource(
     payload=notification_payload,
     varied=varied_notification,
     change=notification_change,
+    create_schema=NotificationCreate,
     response=NotificationResponse,
     update=NotificationUpdate,
+    repository=NotificationRepository,
     sorts=(
         "id",
         "created_at",
