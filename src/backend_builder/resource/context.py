@@ -223,7 +223,8 @@ def _schema_annotation(field: FieldSpec, annotation: str) -> str:
         case FieldType.DECIMAL:
             return (
                 f"Annotated[Decimal, Field(max_digits={field.precision}, "
-                f"decimal_places={field.scale}, allow_inf_nan=False)]"
+                f"decimal_places={field.scale}, allow_inf_nan=False), "
+                f"decimal_schema({field.precision}, {field.scale})]"
             )
         case FieldType.EMAIL:
             return f"Annotated[EmailStr, Field(max_length={EMAIL_LENGTH})]"
@@ -260,7 +261,12 @@ _SCHEMA_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
     FieldType.BOOL: (("pydantic", "StrictBool"),),
     FieldType.DATE: (("app.schemas.base", "IsoDate"), ("datetime", "date")),
     FieldType.DATETIME: (("app.schemas.base", "IsoDateTime"),),
-    FieldType.DECIMAL: (*_ANNOTATED, ("pydantic", "Field"), ("decimal", "Decimal")),
+    FieldType.DECIMAL: (
+        *_ANNOTATED,
+        ("pydantic", "Field"),
+        ("decimal", "Decimal"),
+        ("app.schemas.base", "decimal_schema"),
+    ),
     FieldType.EMAIL: (*_ANNOTATED, ("pydantic", "EmailStr"), ("pydantic", "Field")),
     FieldType.JSON: (("app.schemas.base", "JsonObject"), ("typing", "Any")),
 }
@@ -391,6 +397,25 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
     )
 
 
+def route_errors(names: Names, *, unique: bool, refs: bool) -> dict[str, tuple[str, ...]]:
+    """The errors that each endpoint of a resource documents, by endpoint (and so imports).
+
+    Reads need a token and a current project; writes also a role. Every create may
+    meet a deleted project (a foreign key); an update, a deleted reference.
+    """
+    not_found = f"{names.class_name}NotFound"
+    reading = ("NotAuthenticated", "NoCurrentProject")
+    writing = ("NotAuthenticated", "PermissionDenied", "NoCurrentProject")
+    taken = ("AlreadyExists",) if unique else ()
+    return {
+        "list": (*reading, "InvalidCursor"),
+        "get": (*reading, not_found),
+        "create": (*writing, *taken, "MissingReference"),
+        "update": (*writing, not_found, *taken, *(("MissingReference",) if refs else ())),
+        "delete": (*writing, not_found, "StillReferenced"),
+    }
+
+
 def rls_statements(table: str) -> list[str]:
     """PostgreSQL row-level security for a tenant table, as `app.core.tenancy` writes it."""
     current = "NULLIF(current_setting('app.project_id', true), '')::uuid"
@@ -444,9 +469,11 @@ def resource_context(
             key=lambda target: target.class_name,
         ),
         "unique_fields": [f for f in fields if f.unique],
+        "errors": route_errors(names, unique=any(f.unique for f in fields), refs=bool(ref_fields)),
         "indexed_fields": [f for f in fields if f.indexed and not f.unique],
         "filter_fields": [f for f in fields if f.filterable],
         "sort_values": [f"{prefix}{name}" for name in sortable for prefix in ("", "-")],
+        "sort_names": [f"{name.upper()}{suffix}" for name in sortable for suffix in ("", "_DESC")],
         "sort_field": next((f for f in fields if f.sortable), None),
         "sort_fields": [f for f in fields if f.sortable],
         "sortable_columns": sortable,

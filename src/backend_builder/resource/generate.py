@@ -369,6 +369,7 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     model.add("app.models.base", "Base", "ProjectScoped")
     schema = Imports().add("uuid").add("datetime", "datetime").add("typing", "Literal")
     schema.add("app.schemas.base", "InputSchema", "ListParams", "OutputSchema", "UpdateSchema")
+    schema.add("pydantic", "Field").add("pydantic.json_schema", "SkipJsonSchema")
     for field in fields:
         for module, name in field.model_imports:
             model.add(module, *([name] if name else []))
@@ -398,15 +399,12 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     router = Imports().add("uuid").add("typing", "Annotated")
     router.add("fastapi", "APIRouter", "Query", "Request", "Response", "status")
     router.add("app.api.deps", "AdminScope", "ConnectionDep", "ReaderScope", "WriterScope")
-    router.add("app.api.responses", "json_response", "next_page_link")
-    router.add(
-        "app.core.errors",
-        "Conflict",
-        "NoCurrentProject",
-        "NotAuthenticated",
-        "PermissionDenied",
-        "error_responses",
-    )
+    router.add("app.api.responses", "NEXT_PAGE", "json_response", "next_page_link")
+    router.add("app.core.errors", "error_responses")
+    router.add("app.repositories.base", "InvalidCursor")
+    for error in {name for names in context["errors"].values() for name in names}:
+        if error not in (f"{cls}NotFound", "InvalidCursor"):
+            router.add("app.core.errors", error)
     router.add(
         f"app.schemas.{snake}",
         f"{cls}Create",
