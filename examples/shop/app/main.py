@@ -9,14 +9,9 @@ from fastapi import FastAPI
 from app.api.v1.api import api_router
 from app.core.config import settings
 from app.core.db import engine
-from app.core.errors import (
-    MalformedRequest,
-    PayloadTooLarge,
-    error_responses,
-    register_exception_handlers,
-)
+from app.core.errors import register_exception_handlers
 from app.core.limits import RelativeRedirects, RequestLimits
-from app.core.routing import add_route_index, include_routers
+from app.core.routing import add_route_index, include_routers, operation_id
 
 
 @asynccontextmanager
@@ -49,6 +44,7 @@ def create_app() -> FastAPI:
         title="Shop",
         version="0.1.0",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         docs_url="/docs" if documented else None,
         redoc_url="/redoc" if documented else None,
         openapi_url="/openapi.json" if documented else None,
@@ -56,14 +52,9 @@ def create_app() -> FastAPI:
     register_exception_handlers(application)
     application.add_middleware(RequestLimits)
     application.add_middleware(RelativeRedirects)
-    prefixes = include_routers(
-        application,
-        api_router,
-        prefix="/api/v1",
-        responses=error_responses(MalformedRequest, PayloadTooLarge),
-    )
+    prefixes = include_routers(application, api_router, prefix="/api/v1")
 
-    @application.get("/health", tags=["health"])
+    @application.get("/health", tags=["health"], name="check", summary="Check health")
     async def health() -> dict[str, str]:
         """Liveness probe; does not touch the database."""
         return {"status": "ok"}

@@ -107,6 +107,21 @@ def _check(content: BaseModel | Sequence[BaseModel], body: bytes) -> None:
         )
 
 
+NEXT_PAGE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Link": {
+                "description": "The next page, if there is one (RFC 8288): "
+                '`</api/v1/...?cursor=...>; rel="next"`, relative to the request\'s '
+                "URL. Absent on the last page.",
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
+"""A list's `responses=` entry for its 200: the `Link` header of `next_page_link`."""
+
+
 def next_page_link(request: Request, cursor: str | None) -> dict[str, str] | None:
     """The `Link` header to the next page of a list, if there is one.
 

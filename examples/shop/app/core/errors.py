@@ -1,20 +1,29 @@
-"""Typed application errors and the one handler that turns them into responses."""
+"""Typed application errors, how OpenAPI describes them, and their handlers."""
 
 import math
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 
 class AppError(Exception):
-    """An error the client caused or must know about; rendered as `{"detail": ...}`."""
+    """An error the client caused or must know about.
+
+    Rendered as an `ErrorResponse`: `{"detail": "...", "code": "..."}`. Subclasses
+    set the status, the message and the code that clients branch on.
+    """
 
     status_code: ClassVar[int] = 400
     default_detail: ClassVar[str] = "Bad request"
+    code: ClassVar[str] = "bad_request"
+    """The kind of error for programs: stable, unlike the message."""
     default_headers: ClassVar[dict[str, str] | None] = None
     keeps_writes: ClassVar[bool] = False
     """Whether the request's writes are committed all the same (a revocation)."""
@@ -34,6 +43,7 @@ class MalformedRequest(AppError):
     """The request could not be read (a body that is not JSON, say)."""
 
     default_detail = "There was an error parsing the body"
+    code = "bad_request"  # as FastAPI's own answer (see `_http_error`)
 
 
 class PayloadTooLarge(AppError):
@@ -41,6 +51,7 @@ class PayloadTooLarge(AppError):
 
     status_code = 413
     default_detail = "Request body too large"
+    code = "payload_too_large"
 
 
 class NotAuthenticated(AppError):
@@ -48,6 +59,7 @@ class NotAuthenticated(AppError):
 
     status_code = 401
     default_detail = "Could not validate credentials"
+    code = "not_authenticated"
     default_headers: ClassVar[dict[str, str] | None] = {"WWW-Authenticate": "Bearer"}
 
 
@@ -56,6 +68,7 @@ class PermissionDenied(AppError):
 
     status_code = 403
     default_detail = "Your role in this project does not allow this action"
+    code = "permission_denied"
 
 
 class NotFound(AppError):
@@ -63,12 +76,14 @@ class NotFound(AppError):
 
     status_code = 404
     default_detail = "Not found"
+    code = "not_found"
 
 
 class NoCurrentProject(NotFound):
     """The caller has no current project, or is no longer a member of it."""
 
     default_detail = "No current project: choose one of yours with PUT /api/v1/users/me/current-project"
+    code = "no_current_project"
 
 
 class Conflict(AppError):
@@ -76,6 +91,28 @@ class Conflict(AppError):
 
     status_code = 409
     default_detail = "Conflict with existing data"
+    code = "conflict"
+
+
+class AlreadyExists(Conflict):
+    """A unique value is taken in the project (enforced by a unique index)."""
+
+    default_detail = "A row with these values already exists in the project"
+    code = "already_exists"
+
+
+class StillReferenced(Conflict):
+    """A row cannot go while other rows refer to it (enforced by a foreign key)."""
+
+    default_detail = "This row is still referenced by other records"
+    code = "still_referenced"
+
+
+class MissingReference(Conflict):
+    """A row refers to one that was deleted meanwhile (enforced by a foreign key)."""
+
+    default_detail = "This row refers to a record that does not exist"
+    code = "missing_reference"
 
 
 class RetryLater(AppError):
@@ -92,6 +129,7 @@ class TooManyRequests(RetryLater):
 
     status_code = 429
     default_detail = "Too many requests; retry later"
+    code = "too_many_requests"
 
 
 class ServiceUnavailable(RetryLater):
@@ -99,13 +137,18 @@ class ServiceUnavailable(RetryLater):
 
     status_code = 503
     default_detail = "Service temporarily unavailable; retry later"
+    code = "service_unavailable"
 
 
 class InvalidField(AppError):
-    """A body field that is well-formed but unacceptable: a 422 shaped like FastAPI's."""
+    """A body field that is well-formed but unacceptable: a 422 shaped like FastAPI's.
+
+    Its body is FastAPI's `HTTPValidationError`: the kind is each error's `type`.
+    """
 
     status_code = 422
     default_detail = "Invalid field"
+    code = "invalid_field"
 
     def __init__(self, field: str, message: str, kind: str = "value_error") -> None:
         super().__init__(message)
@@ -123,24 +166,96 @@ class InvalidReference(InvalidField):
         )
 
 
-def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, object]]:
-    """Describe errors for a route's `responses=` so that OpenAPI lists them."""
-    return {
-        error.status_code: {
-            "description": error.default_detail,
+class ErrorResponse(BaseModel):
+    """The body of every error but 422 (which is FastAPI's `HTTPValidationError`)."""
+
+    detail: str = Field(description="What went wrong, for people.")
+    code: str = Field(
+        description="What went wrong, for programs: `not_found`, `conflict`, ...; "
+        "stable, unlike `detail`.",
+        examples=["not_found"],
+    )
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+def error_responses(
+    *errors: type[AppError], body: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """Describe a route's errors for its `responses=`, each status with its examples.
+
+    Every route of the API uses the database, so 503 is always listed; `body=True`
+    adds what a route that reads a request body may answer: 400 and 413. 422 is
+    left to FastAPI, which documents it for every route that validates input.
+    """
+    listed = [*errors, *((MalformedRequest, PayloadTooLarge) if body else ())]
+    by_status: dict[int, list[type[AppError]]] = {}
+    for error in (*listed, ServiceUnavailable):
+        if error.status_code != 422 and error not in by_status.get(
+            error.status_code, []
+        ):
+            by_status.setdefault(error.status_code, []).append(error)
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status_code, group in sorted(by_status.items()):
+        response: dict[str, Any] = {
+            "model": ErrorResponse,
+            "description": " Or: ".join(error.default_detail for error in group),
             "content": {
-                "application/json": {"example": {"detail": error.default_detail}}
+                "application/json": {
+                    "examples": {
+                        error.code: {
+                            "summary": error.default_detail,
+                            "value": {
+                                "detail": error.default_detail,
+                                "code": error.code,
+                            },
+                        }
+                        for error in group
+                    }
+                }
             },
         }
-        for error in errors
-    }
+        if any(issubclass(error, RetryLater) for error in group):
+            response["headers"] = _RETRY_AFTER
+        responses[status_code] = response
+    return responses
 
 
 async def _handle_app_error(_request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, AppError):  # pragma: no cover - registered for AppError only
         raise exc
+    content: dict[str, Any] = {"detail": exc.detail}
+    if not isinstance(exc, InvalidField):
+        content["code"] = exc.code
+    return JSONResponse(content, status_code=exc.status_code, headers=exc.headers)
+
+
+def http_error_code(status_code: int) -> str:
+    """The `code` of an error that FastAPI or Starlette raised: its status, in words."""
+    try:
+        return (
+            HTTPStatus(status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+        )
+    except ValueError:
+        return "http_error"
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    """FastAPI's and Starlette's own errors (404, a body that cannot be parsed, ...)."""
+    if not isinstance(exc, HTTPException):  # pragma: no cover - registered for it
+        raise exc
+    if exc.status_code in (204, 304):  # no body allowed
+        return Response(status_code=exc.status_code, headers=exc.headers)
     return JSONResponse(
-        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        {"detail": exc.detail, "code": http_error_code(exc.status_code)},
+        status_code=exc.status_code,
+        headers=exc.headers,
     )
 
 
@@ -196,14 +311,15 @@ async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse
         }
     )
     return JSONResponse(
-        {"detail": "Method Not Allowed"},
+        {"detail": "Method Not Allowed", "code": http_error_code(405)},
         status_code=405,
         headers={"Allow": ", ".join(allowed)},
     )
 
 
 def register_exception_handlers(app: FastAPI) -> None:
-    """Install the handlers of `AppError`, of invalid requests and of 405."""
+    """Install the handlers of `AppError`, of invalid requests, of HTTP errors and 405."""
     app.add_exception_handler(AppError, _handle_app_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(405, _method_not_allowed)

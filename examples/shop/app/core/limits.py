@@ -1,13 +1,19 @@
 """What is checked or rewritten around the application: path, body size, redirects."""
 
+import json
 import re
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import settings
+from app.core.errors import NotFound, PayloadTooLarge
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
+_NOT_FOUND = json.dumps({"detail": "Not Found", "code": NotFound.code}).encode()
+_TOO_LARGE = json.dumps(
+    {"detail": PayloadTooLarge.default_detail, "code": PayloadTooLarge.code}
+).encode()
 
 
 class RequestLimits:
@@ -29,7 +35,7 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         if _CONTROL_CHARACTERS.search(scope["path"]):
-            await _reply(send, 404, b'{"detail":"Not Found"}')
+            await _reply(send, 404, _NOT_FOUND)
             return
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
@@ -42,7 +48,7 @@ class RequestLimits:
             return
         if length is not None:
             if not length.isdigit() or int(length) > self.limit:
-                await _reply(send, 413, b'{"detail":"Request body too large"}')
+                await _reply(send, 413, _TOO_LARGE)
                 return
             await self.app(scope, receive, send)
             return
@@ -53,7 +59,7 @@ class RequestLimits:
                 break
             body += message.get("body", b"")
             if len(body) > self.limit:
-                await _reply(send, 413, b'{"detail":"Request body too large"}')
+                await _reply(send, 413, _TOO_LARGE)
                 return
             if not message.get("more_body", False):
                 break

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
@@ -61,12 +62,11 @@ def include_routers(
     api_router: ApiRouter,
     *,
     prefix: str,
-    responses: dict[int | str, dict[str, Any]],
 ) -> dict[int, str]:
     """Include each router of `api_router` in `application`, under `prefix`.
 
-    The same as `application.include_router(api_router, prefix=..., responses=...)`
-    but one level flatter; routes added to `api_router` directly are included too,
+    The same as `application.include_router(api_router, prefix=...)` but one level
+    flatter; routes added to `api_router` directly are included too,
     in their place. Returns the path prefix of each route added to the application
     (by `id`), for `RouteIndex`.
     """
@@ -83,19 +83,28 @@ def include_routers(
         inclusion = first_of.get(id(route))
         if inclusion is None:
             continue
-        _include_directly(application, direct, prefix, responses)
+        _include_directly(application, direct, prefix)
         direct = []
-        options = dict(inclusion.options)
-        options["responses"] = {**responses, **(options.get("responses") or {})}
         before = len(application.router.routes)
         application.include_router(
-            inclusion.router, prefix=prefix + inclusion.prefix, **options
+            inclusion.router, prefix=prefix + inclusion.prefix, **inclusion.options
         )
         if _starts_every_path(inclusion):
             for added in application.router.routes[before:]:
                 prefixes[id(added)] = prefix + inclusion.prefix
-    _include_directly(application, direct, prefix, responses)
+    _include_directly(application, direct, prefix)
     return prefixes
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI operation id: its first tag, then its name (`invoices_list`).
+
+    Client generators make method and model names of these, so they are short and
+    change only when a route's tag or name does (FastAPI's default also spells the
+    path and method: `list_invoices_api_v1_invoices__get`).
+    """
+    tag = str(route.tags[0]).replace("-", "_") if route.tags else ""
+    return f"{tag}_{route.name}" if tag else route.name
 
 
 def _starts_every_path(inclusion: Inclusion) -> bool:
@@ -105,16 +114,13 @@ def _starts_every_path(inclusion: Inclusion) -> bool:
 
 
 def _include_directly(
-    application: FastAPI,
-    routes: list[BaseRoute],
-    prefix: str,
-    responses: dict[int | str, dict[str, Any]],
+    application: FastAPI, routes: list[BaseRoute], prefix: str
 ) -> None:
     """Include routes that were added to `api_router` itself, not through a router."""
     if routes:
         router = APIRouter()
         router.routes.extend(routes)
-        application.include_router(router, prefix=prefix, responses=responses)
+        application.include_router(router, prefix=prefix)
 
 
 def add_route_index(application: FastAPI, prefixes: dict[int, str]) -> None:

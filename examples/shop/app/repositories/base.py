@@ -57,7 +57,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.core.config import settings
-from app.core.errors import AppError, Conflict
+from app.core.errors import AlreadyExists, AppError, MissingReference, StillReferenced
 from app.core.ids import uuid7
 from app.core.sql import Connection, ForeignKeyViolation, Query, Row, UniqueViolation
 from app.core.tenancy import PROJECT_PARAMETER, in_project, scope_statement
@@ -71,6 +71,7 @@ class InvalidCursor(AppError):
 
     status_code = 400
     default_detail = "Invalid pagination cursor"
+    code = "invalid_cursor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,15 +353,15 @@ class ProjectRepository:
             field = unique_violation(str(error), self.table.name, self.unique_fields)
             detail = f"with this {field}" if field else "with these values"
             subject = self.a_noun[:1].upper() + self.a_noun[1:]
-            raise Conflict(
+            raise AlreadyExists(
                 f"{subject} {detail} already exists in the project"
             ) from error
         except ForeignKeyViolation as error:
             if deleting:
-                raise Conflict(
+                raise StillReferenced(
                     f"This {self.noun} is still referenced by other records"
                 ) from error
-            raise Conflict(
+            raise MissingReference(
                 f"This {self.noun} refers to a record that does not exist"
             ) from error
 

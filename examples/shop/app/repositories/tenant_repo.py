@@ -7,7 +7,7 @@ from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict
+from app.core.errors import StillReferenced
 from app.core.sql import Connection, Query
 from app.models.membership import Membership, Role
 from app.models.project import Project
@@ -132,7 +132,7 @@ class TenantRepository:
         try:
             await self.session.flush()
         except IntegrityError as error:
-            raise Conflict(
+            raise StillReferenced(
                 "This member is still referenced by records of the project; "
                 "reassign or delete them first"
             ) from error

@@ -4,7 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from app.models.asset import AssetCondition
 from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
@@ -29,11 +30,14 @@ class AssetUpdate(UpdateSchema):
 
     non_nullable = frozenset({"name", "condition"})
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    name: (
+        Annotated[str, StringConstraints(min_length=1, max_length=255)]
+        | SkipJsonSchema[None]
+    ) = None
 
     notes: Annotated[str, StringConstraints(max_length=65_535)] | None = None
 
-    condition: AssetCondition | None = None
+    condition: AssetCondition | SkipJsonSchema[None] = None
 
 
 class AssetResponse(OutputSchema):
@@ -64,8 +68,23 @@ class AssetListParams(ListParams):
         "-name",
         "condition",
         "-condition",
-    ] = "id"
+    ] = Field(
+        default="id",
+        description="A field to sort by; prefixed with - for descending order",
+        json_schema_extra={
+            "x-enum-varnames": [
+                "ID",
+                "ID_DESC",
+                "CREATED_AT",
+                "CREATED_AT_DESC",
+                "NAME",
+                "NAME_DESC",
+                "CONDITION",
+                "CONDITION_DESC",
+            ]
+        },
+    )
 
-    name: str | None = None
+    name: str | SkipJsonSchema[None] = None
 
-    condition: AssetCondition | None = None
+    condition: AssetCondition | SkipJsonSchema[None] = None

@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
 
 JSON_MAX_DEPTH = 32
 """How deeply the arrays and objects of a json field may nest."""
@@ -52,6 +53,24 @@ def _query_boolean(value: Any) -> Any:
             raise ValueError("must be true or false")
         return value.lower() == "true"
     return value
+
+
+def decimal_schema(max_digits: int, decimal_places: int) -> WithJsonSchema:
+    """How OpenAPI shows a decimal input: a number or text, within its digits.
+
+    Text (as responses write decimals) keeps every digit, where a float may not;
+    its pattern says how many digits go before and after the point.
+    """
+    whole = max_digits - decimal_places
+    integer = rf"[0-9]{{1,{whole}}}" if whole else "0"
+    fraction = rf"(\.[0-9]{{1,{decimal_places}}})?" if decimal_places else ""
+    number = {
+        "type": "number",
+        "exclusiveMinimum": -(10**whole),
+        "exclusiveMaximum": 10**whole,
+    }
+    text = {"type": "string", "pattern": f"^-?{integer}{fraction}$"}
+    return WithJsonSchema({"anyOf": [number, text]})
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_text)]
@@ -167,8 +186,11 @@ class ListParams(ClientData):
     model_config = ConfigDict(extra="forbid")
 
     limit: QueryInt = Field(default=50, ge=1, le=200, description="Items per page")
-    cursor: str | None = Field(
-        default=None, max_length=1024, description="The `cursor` of the next page link"
+    cursor: str | SkipJsonSchema[None] = Field(
+        default=None,
+        max_length=1024,
+        description="Where the page starts: the `cursor` of the `Link` header of the "
+        "page before (opaque, signed for the project and sort order)",
     )
     sort: str = Field(
         default="id", description="A field name; prefix with - to reverse"

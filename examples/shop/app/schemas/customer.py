@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
 
@@ -26,7 +27,10 @@ class CustomerUpdate(UpdateSchema):
 
     non_nullable = frozenset({"name"})
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    name: (
+        Annotated[str, StringConstraints(min_length=1, max_length=255)]
+        | SkipJsonSchema[None]
+    ) = None
 
     email: Annotated[EmailStr, Field(max_length=320)] | None = None
 
@@ -48,8 +52,21 @@ class CustomerResponse(OutputSchema):
 class CustomerListParams(ListParams):
     """Query parameters of the list: page, sort order and equality filters."""
 
-    sort: Literal["id", "-id", "created_at", "-created_at", "name", "-name"] = "id"
+    sort: Literal["id", "-id", "created_at", "-created_at", "name", "-name"] = Field(
+        default="id",
+        description="A field to sort by; prefixed with - for descending order",
+        json_schema_extra={
+            "x-enum-varnames": [
+                "ID",
+                "ID_DESC",
+                "CREATED_AT",
+                "CREATED_AT_DESC",
+                "NAME",
+                "NAME_DESC",
+            ]
+        },
+    )
 
-    name: str | None = None
+    name: str | SkipJsonSchema[None] = None
 
-    email: str | None = None
+    email: str | SkipJsonSchema[None] = None

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from app.models.invoice import InvoiceStatus
 from app.schemas.base import (
@@ -14,6 +15,7 @@ from app.schemas.base import (
     ListParams,
     OutputSchema,
     UpdateSchema,
+    decimal_schema,
 )
 
 
@@ -23,7 +25,9 @@ class InvoiceBase(InputSchema):
     number: Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
     amount: Annotated[
-        Decimal, Field(max_digits=12, decimal_places=2, allow_inf_nan=False)
+        Decimal,
+        Field(max_digits=12, decimal_places=2, allow_inf_nan=False),
+        decimal_schema(12, 2),
     ]
 
     status: InvoiceStatus = InvoiceStatus.DRAFT
@@ -42,20 +46,25 @@ class InvoiceUpdate(UpdateSchema):
 
     non_nullable = frozenset({"number", "amount", "status", "customer_id"})
 
-    number: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = (
-        None
-    )
-
-    amount: (
-        Annotated[Decimal, Field(max_digits=12, decimal_places=2, allow_inf_nan=False)]
-        | None
+    number: (
+        Annotated[str, StringConstraints(min_length=1, max_length=255)]
+        | SkipJsonSchema[None]
     ) = None
 
-    status: InvoiceStatus | None = None
+    amount: (
+        Annotated[
+            Decimal,
+            Field(max_digits=12, decimal_places=2, allow_inf_nan=False),
+            decimal_schema(12, 2),
+        ]
+        | SkipJsonSchema[None]
+    ) = None
+
+    status: InvoiceStatus | SkipJsonSchema[None] = None
 
     due_on: IsoDate | None = None
 
-    customer_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | SkipJsonSchema[None] = None
 
 
 class InvoiceResponse(OutputSchema):
@@ -94,17 +103,40 @@ class InvoiceListParams(ListParams):
         "-status",
         "customer_id",
         "-customer_id",
-    ] = "id"
+    ] = Field(
+        default="id",
+        description="A field to sort by; prefixed with - for descending order",
+        json_schema_extra={
+            "x-enum-varnames": [
+                "ID",
+                "ID_DESC",
+                "CREATED_AT",
+                "CREATED_AT_DESC",
+                "NUMBER",
+                "NUMBER_DESC",
+                "AMOUNT",
+                "AMOUNT_DESC",
+                "STATUS",
+                "STATUS_DESC",
+                "CUSTOMER_ID",
+                "CUSTOMER_ID_DESC",
+            ]
+        },
+    )
 
-    number: str | None = None
+    number: str | SkipJsonSchema[None] = None
 
     amount: (
-        Annotated[Decimal, Field(max_digits=12, decimal_places=2, allow_inf_nan=False)]
-        | None
+        Annotated[
+            Decimal,
+            Field(max_digits=12, decimal_places=2, allow_inf_nan=False),
+            decimal_schema(12, 2),
+        ]
+        | SkipJsonSchema[None]
     ) = None
 
-    status: InvoiceStatus | None = None
+    status: InvoiceStatus | SkipJsonSchema[None] = None
 
-    due_on: IsoDate | None = None
+    due_on: IsoDate | SkipJsonSchema[None] = None
 
-    customer_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | SkipJsonSchema[None] = None

@@ -4,7 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import StrictBool, StringConstraints
+from pydantic import Field, StrictBool, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.base import (
     InputSchema,
@@ -36,13 +37,16 @@ class NotificationUpdate(UpdateSchema):
 
     non_nullable = frozenset({"title", "read", "user_id"})
 
-    title: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    title: (
+        Annotated[str, StringConstraints(min_length=1, max_length=255)]
+        | SkipJsonSchema[None]
+    ) = None
 
     message: Annotated[str, StringConstraints(max_length=65_535)] | None = None
 
-    read: StrictBool | None = None
+    read: StrictBool | SkipJsonSchema[None] = None
 
-    user_id: uuid.UUID | None = None
+    user_id: uuid.UUID | SkipJsonSchema[None] = None
 
 
 class NotificationResponse(OutputSchema):
@@ -77,10 +81,27 @@ class NotificationListParams(ListParams):
         "-read",
         "user_id",
         "-user_id",
-    ] = "id"
+    ] = Field(
+        default="id",
+        description="A field to sort by; prefixed with - for descending order",
+        json_schema_extra={
+            "x-enum-varnames": [
+                "ID",
+                "ID_DESC",
+                "CREATED_AT",
+                "CREATED_AT_DESC",
+                "TITLE",
+                "TITLE_DESC",
+                "READ",
+                "READ_DESC",
+                "USER_ID",
+                "USER_ID_DESC",
+            ]
+        },
+    )
 
-    title: str | None = None
+    title: str | SkipJsonSchema[None] = None
 
-    read: QueryBool | None = None
+    read: QueryBool | SkipJsonSchema[None] = None
 
-    user_id: uuid.UUID | None = None
+    user_id: uuid.UUID | SkipJsonSchema[None] = None

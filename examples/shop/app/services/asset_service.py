@@ -14,6 +14,7 @@ class AssetNotFound(NotFound):
     """No such asset in the current project."""
 
     default_detail = "Asset not found"
+    code = "asset_not_found"
 
 
 class AssetService:

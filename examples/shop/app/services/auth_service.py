@@ -22,6 +22,7 @@ class RefreshTokenReused(NotAuthenticated):
     """A refresh token was presented twice: its family is revoked, and that stays."""
 
     default_detail = "Refresh token reuse detected; please log in again"
+    code = "refresh_token_reused"
     keeps_writes = True
 
 
@@ -29,12 +30,14 @@ class DuplicateEmail(Conflict):
     """The e-mail is already registered (checked first, enforced by a unique index)."""
 
     default_detail = "A user with this email already exists"
+    code = "duplicate_email"
 
 
 class InvalidCredentials(NotAuthenticated):
     """Unknown e-mail or wrong password: the two are not told apart."""
 
     default_detail = "Incorrect email or password"
+    code = "invalid_credentials"
 
 
 class AuthService:

@@ -19,6 +19,7 @@ class CustomerNotFound(NotFound):
     """No such customer in the current project."""
 
     default_detail = "Customer not found"
+    code = "customer_not_found"
 
 
 class CustomerService:

@@ -21,6 +21,7 @@ class InvoiceNotFound(NotFound):
     """No such invoice in the current project."""
 
     default_detail = "Invoice not found"
+    code = "invoice_not_found"
 
 
 class InvoiceService:

@@ -21,6 +21,7 @@ class NotificationNotFound(NotFound):
     """No such notification in the current project."""
 
     default_detail = "Notification not found"
+    code = "notification_not_found"
 
 
 class NotificationService:

@@ -24,12 +24,14 @@ class ProjectNotFound(NotFound):
     """No such project, or the caller is not a member: the two look the same."""
 
     default_detail = "Project not found"
+    code = "project_not_found"
 
 
 class MemberNotFound(NotFound):
     """No such member in this project."""
 
     default_detail = "Member not found"
+    code = "member_not_found"
 
 
 class UnknownUser(InvalidField):
@@ -43,12 +45,14 @@ class AlreadyMember(Conflict):
     """The user is already a member of the project."""
 
     default_detail = "This user is already a member of the project"
+    code = "already_member"
 
 
 class LastOwner(Conflict):
     """A project must keep at least one owner."""
 
     default_detail = "A project must keep at least one owner"
+    code = "last_owner"
 
 
 def _project_response(project: Project, role: Role) -> ProjectResponse:

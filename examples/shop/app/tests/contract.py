@@ -348,7 +348,8 @@ class GetContract(Contract):
         url = self.resource.url
         response = client.get(f"{url}{theirs['id']}", headers=owner.headers)
         assert response.status_code == 404
-        assert response.json() == {"detail": f"{self.resource.name} not found"}
+        assert response.json()["detail"] == f"{self.resource.name} not found"
+        assert response.json()["code"].endswith("_not_found")
         missing = client.get(f"{url}{uuid.uuid4()}", headers=owner.headers)
         assert missing.json() == response.json()
 

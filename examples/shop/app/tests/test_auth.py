@@ -39,7 +39,10 @@ class TestRegister:
             json={"email": owner.email.upper(), "password": PASSWORD},
         )
         assert response.status_code == 409
-        assert response.json() == {"detail": "A user with this email already exists"}
+        assert response.json() == {
+            "detail": "A user with this email already exists",
+            "code": "duplicate_email",
+        }
 
     def test_rejects_unknown_fields(self, client: TestClient) -> None:
         response = client.post(
@@ -179,7 +182,8 @@ class TestRefresh:
             "/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token}
         )
         assert replay.json() == {
-            "detail": "Refresh token reuse detected; please log in again"
+            "detail": "Refresh token reuse detected; please log in again",
+            "code": "refresh_token_reused",
         }
         for access in (owner.access_token, rotated["access_token"]):
             me = client.get(

@@ -97,7 +97,7 @@ def test_routes_added_to_the_api_router_itself_are_served() -> None:
     application = FastAPI()
     add_route_index(
         application,
-        include_routers(application, api_router, prefix="/v1", responses={}),
+        include_routers(application, api_router, prefix="/v1"),
     )
     assert isinstance(application.router.routes[0], RouteIndex)
     client = TestClient(application, root_path="/behind/a/proxy")

@@ -179,7 +179,7 @@ def test_an_unreachable_database_answers_503(
         response = TestClient(app).get(CURRENT_PROJECT, headers=owner.headers)
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) >= 1
-    assert response.json() == {"detail": db.UNAVAILABLE}
+    assert response.json() == {"detail": db.UNAVAILABLE, "code": "service_unavailable"}
     [line] = [r for r in caplog.records if r.name == "app.core.db"]
     assert line.levelno == logging.WARNING and not line.exc_info
 

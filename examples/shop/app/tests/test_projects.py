@@ -39,7 +39,8 @@ class TestProjects:
             f"/api/v1/projects/{uuid.uuid4()}",
         ):
             assert client.get(url, headers=outsider.headers).json() == {
-                "detail": "Project not found"
+                "detail": "Project not found",
+                "code": "project_not_found",
             }
             assert (
                 client.put(
@@ -154,7 +155,10 @@ class TestMembers:
         assert client.delete(url, headers=owner.headers).status_code == 409
         demote = client.put(url, json={"role": "admin"}, headers=owner.headers)
         assert demote.status_code == 409
-        assert demote.json() == {"detail": "A project must keep at least one owner"}
+        assert demote.json() == {
+            "detail": "A project must keep at least one owner",
+            "code": "last_owner",
+        }
 
     def test_second_owner_can_be_demoted(
         self, client: TestClient, owner: TestUser

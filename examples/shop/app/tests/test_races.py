@@ -131,7 +131,10 @@ def test_one_email_registered_at_once_is_one_user() -> None:
     responses = concurrently(*[("POST", "/api/v1/auth/register", body)] * 2)
     assert sorted(response.status_code for response in responses) == [201, 409]
     conflict = next(response for response in responses if response.status_code == 409)
-    assert conflict.json() == {"detail": "A user with this email already exists"}
+    assert conflict.json() == {
+        "detail": "A user with this email already exists",
+        "code": "duplicate_email",
+    }
 
 
 def test_one_member_added_at_once_is_one_membership(

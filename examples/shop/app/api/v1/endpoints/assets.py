@@ -6,23 +6,32 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api.deps import AdminScope, ConnectionDep, ReaderScope, WriterScope
-from app.api.responses import json_response, next_page_link
+from app.api.responses import NEXT_PAGE, json_response, next_page_link
 from app.core.errors import (
-    Conflict,
+    MissingReference,
     NoCurrentProject,
     NotAuthenticated,
     PermissionDenied,
+    StillReferenced,
     error_responses,
 )
+from app.repositories.base import InvalidCursor
 from app.schemas.asset import AssetCreate, AssetListParams, AssetResponse, AssetUpdate
 from app.services.asset_service import AssetNotFound, AssetService
 
-router = APIRouter(
-    responses=error_responses(NotAuthenticated, PermissionDenied, NoCurrentProject)
+router = APIRouter()
+
+
+@router.get(
+    "/",
+    name="list",
+    summary="List assets",
+    response_model=list[AssetResponse],
+    responses={
+        **NEXT_PAGE,
+        **error_responses(NotAuthenticated, NoCurrentProject, InvalidCursor),
+    },
 )
-
-
-@router.get("/", response_model=list[AssetResponse])
 async def list_assets(
     params: Annotated[AssetListParams, Query()],
     request: Request,
@@ -39,8 +48,10 @@ async def list_assets(
 
 @router.get(
     "/{asset_id}",
+    name="get",
+    summary="Get an asset",
     response_model=AssetResponse,
-    responses=error_responses(AssetNotFound),
+    responses=error_responses(NotAuthenticated, NoCurrentProject, AssetNotFound),
 )
 async def get_asset(
     asset_id: uuid.UUID, scope: ReaderScope, db: ConnectionDep
@@ -51,9 +62,17 @@ async def get_asset(
 
 @router.post(
     "/",
+    name="create",
+    summary="Create an asset",
     response_model=AssetResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        MissingReference,
+        body=True,
+    ),
 )
 async def create_asset(
     data: AssetCreate, scope: WriterScope, db: ConnectionDep
@@ -65,13 +84,21 @@ async def create_asset(
 
 @router.put(
     "/{asset_id}",
+    name="update",
+    summary="Update an asset",
     response_model=AssetResponse,
-    responses=error_responses(AssetNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated, PermissionDenied, NoCurrentProject, AssetNotFound, body=True
+    ),
 )
 @router.patch(
     "/{asset_id}",
+    name="patch",
+    summary="Patch an asset",
     response_model=AssetResponse,
-    responses=error_responses(AssetNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated, PermissionDenied, NoCurrentProject, AssetNotFound, body=True
+    ),
 )
 async def update_asset(
     asset_id: uuid.UUID,
@@ -86,8 +113,16 @@ async def update_asset(
 
 @router.delete(
     "/{asset_id}",
+    name="delete",
+    summary="Delete an asset",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(AssetNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        AssetNotFound,
+        StillReferenced,
+    ),
 )
 async def delete_asset(
     asset_id: uuid.UUID, scope: AdminScope, db: ConnectionDep

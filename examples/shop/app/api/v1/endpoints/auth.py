@@ -10,18 +10,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 
 from app.api.deps import CurrentUser, SessionDep
-from app.core.errors import (
-    Conflict,
-    NotAuthenticated,
-    ServiceUnavailable,
-    TooManyRequests,
-    error_responses,
-)
+from app.core.errors import NotAuthenticated, TooManyRequests, error_responses
 from app.core.ratelimit import RateLimiterDep, client_address
 from app.core.security import InvalidToken, decode_token, reserve_hashing_slot
 from app.schemas.auth import RefreshRequest, RegisterRequest, TokenPair
 from app.schemas.user import UserResponse
-from app.services.auth_service import AuthService
+from app.services.auth_service import (
+    AuthService,
+    DuplicateEmail,
+    InvalidCredentials,
+    RefreshTokenReused,
+)
 
 router = APIRouter()
 
@@ -63,9 +62,11 @@ def no_store(response: Response) -> None:
 
 @router.post(
     "/register",
+    name="register",
+    summary="Register",
     response_model=UserResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(Conflict, TooManyRequests, ServiceUnavailable),
+    responses=error_responses(DuplicateEmail, TooManyRequests, body=True),
     dependencies=[Depends(limit_register), Depends(reserve_hashing_slot)],
 )
 async def register(data: RegisterRequest, db: SessionDep) -> UserResponse:
@@ -76,8 +77,10 @@ async def register(data: RegisterRequest, db: SessionDep) -> UserResponse:
 
 @router.post(
     "/token",
+    name="token",
+    summary="Log in",
     response_model=TokenPair,
-    responses=error_responses(NotAuthenticated, TooManyRequests, ServiceUnavailable),
+    responses=error_responses(InvalidCredentials, TooManyRequests, body=True),
     dependencies=[
         Depends(limit_login),
         Depends(reserve_hashing_slot),
@@ -95,8 +98,12 @@ async def login(
 
 @router.post(
     "/refresh",
+    name="refresh",
+    summary="Refresh the tokens",
     response_model=TokenPair,
-    responses=error_responses(NotAuthenticated, TooManyRequests),
+    responses=error_responses(
+        NotAuthenticated, RefreshTokenReused, TooManyRequests, body=True
+    ),
     dependencies=[Depends(limit_refresh), Depends(no_store)],
 )
 async def refresh(data: RefreshRequest, db: SessionDep) -> TokenPair:
@@ -106,6 +113,8 @@ async def refresh(data: RefreshRequest, db: SessionDep) -> TokenPair:
 
 @router.post(
     "/logout",
+    name="logout",
+    summary="Log out",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(NotAuthenticated),
 )

@@ -6,14 +6,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api.deps import AdminScope, ConnectionDep, ReaderScope, WriterScope
-from app.api.responses import json_response, next_page_link
+from app.api.responses import NEXT_PAGE, json_response, next_page_link
 from app.core.errors import (
-    Conflict,
+    MissingReference,
     NoCurrentProject,
     NotAuthenticated,
     PermissionDenied,
+    StillReferenced,
     error_responses,
 )
+from app.repositories.base import InvalidCursor
 from app.schemas.customer import (
     CustomerCreate,
     CustomerListParams,
@@ -22,12 +24,19 @@ from app.schemas.customer import (
 )
 from app.services.customer_service import CustomerNotFound, CustomerService
 
-router = APIRouter(
-    responses=error_responses(NotAuthenticated, PermissionDenied, NoCurrentProject)
+router = APIRouter()
+
+
+@router.get(
+    "/",
+    name="list",
+    summary="List customers",
+    response_model=list[CustomerResponse],
+    responses={
+        **NEXT_PAGE,
+        **error_responses(NotAuthenticated, NoCurrentProject, InvalidCursor),
+    },
 )
-
-
-@router.get("/", response_model=list[CustomerResponse])
 async def list_customers(
     params: Annotated[CustomerListParams, Query()],
     request: Request,
@@ -44,8 +53,10 @@ async def list_customers(
 
 @router.get(
     "/{customer_id}",
+    name="get",
+    summary="Get a customer",
     response_model=CustomerResponse,
-    responses=error_responses(CustomerNotFound),
+    responses=error_responses(NotAuthenticated, NoCurrentProject, CustomerNotFound),
 )
 async def get_customer(
     customer_id: uuid.UUID, scope: ReaderScope, db: ConnectionDep
@@ -56,9 +67,17 @@ async def get_customer(
 
 @router.post(
     "/",
+    name="create",
+    summary="Create a customer",
     response_model=CustomerResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        MissingReference,
+        body=True,
+    ),
 )
 async def create_customer(
     data: CustomerCreate, scope: WriterScope, db: ConnectionDep
@@ -70,13 +89,29 @@ async def create_customer(
 
 @router.put(
     "/{customer_id}",
+    name="update",
+    summary="Update a customer",
     response_model=CustomerResponse,
-    responses=error_responses(CustomerNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        CustomerNotFound,
+        body=True,
+    ),
 )
 @router.patch(
     "/{customer_id}",
+    name="patch",
+    summary="Patch a customer",
     response_model=CustomerResponse,
-    responses=error_responses(CustomerNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        CustomerNotFound,
+        body=True,
+    ),
 )
 async def update_customer(
     customer_id: uuid.UUID,
@@ -91,8 +126,16 @@ async def update_customer(
 
 @router.delete(
     "/{customer_id}",
+    name="delete",
+    summary="Delete a customer",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(CustomerNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        CustomerNotFound,
+        StillReferenced,
+    ),
 )
 async def delete_customer(
     customer_id: uuid.UUID, scope: AdminScope, db: ConnectionDep

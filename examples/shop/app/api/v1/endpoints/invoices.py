@@ -6,14 +6,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api.deps import AdminScope, ConnectionDep, ReaderScope, WriterScope
-from app.api.responses import json_response, next_page_link
+from app.api.responses import NEXT_PAGE, json_response, next_page_link
 from app.core.errors import (
-    Conflict,
+    AlreadyExists,
+    MissingReference,
     NoCurrentProject,
     NotAuthenticated,
     PermissionDenied,
+    StillReferenced,
     error_responses,
 )
+from app.repositories.base import InvalidCursor
 from app.schemas.invoice import (
     InvoiceCreate,
     InvoiceListParams,
@@ -22,12 +25,19 @@ from app.schemas.invoice import (
 )
 from app.services.invoice_service import InvoiceNotFound, InvoiceService
 
-router = APIRouter(
-    responses=error_responses(NotAuthenticated, PermissionDenied, NoCurrentProject)
+router = APIRouter()
+
+
+@router.get(
+    "/",
+    name="list",
+    summary="List invoices",
+    response_model=list[InvoiceResponse],
+    responses={
+        **NEXT_PAGE,
+        **error_responses(NotAuthenticated, NoCurrentProject, InvalidCursor),
+    },
 )
-
-
-@router.get("/", response_model=list[InvoiceResponse])
 async def list_invoices(
     params: Annotated[InvoiceListParams, Query()],
     request: Request,
@@ -44,8 +54,10 @@ async def list_invoices(
 
 @router.get(
     "/{invoice_id}",
+    name="get",
+    summary="Get an invoice",
     response_model=InvoiceResponse,
-    responses=error_responses(InvoiceNotFound),
+    responses=error_responses(NotAuthenticated, NoCurrentProject, InvoiceNotFound),
 )
 async def get_invoice(
     invoice_id: uuid.UUID, scope: ReaderScope, db: ConnectionDep
@@ -56,9 +68,18 @@ async def get_invoice(
 
 @router.post(
     "/",
+    name="create",
+    summary="Create an invoice",
     response_model=InvoiceResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        AlreadyExists,
+        MissingReference,
+        body=True,
+    ),
 )
 async def create_invoice(
     data: InvoiceCreate, scope: WriterScope, db: ConnectionDep
@@ -70,13 +91,33 @@ async def create_invoice(
 
 @router.put(
     "/{invoice_id}",
+    name="update",
+    summary="Update an invoice",
     response_model=InvoiceResponse,
-    responses=error_responses(InvoiceNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        InvoiceNotFound,
+        AlreadyExists,
+        MissingReference,
+        body=True,
+    ),
 )
 @router.patch(
     "/{invoice_id}",
+    name="patch",
+    summary="Patch an invoice",
     response_model=InvoiceResponse,
-    responses=error_responses(InvoiceNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        InvoiceNotFound,
+        AlreadyExists,
+        MissingReference,
+        body=True,
+    ),
 )
 async def update_invoice(
     invoice_id: uuid.UUID,
@@ -91,8 +132,16 @@ async def update_invoice(
 
 @router.delete(
     "/{invoice_id}",
+    name="delete",
+    summary="Delete an invoice",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(InvoiceNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        InvoiceNotFound,
+        StillReferenced,
+    ),
 )
 async def delete_invoice(
     invoice_id: uuid.UUID, scope: AdminScope, db: ConnectionDep

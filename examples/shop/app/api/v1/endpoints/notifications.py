@@ -6,14 +6,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api.deps import AdminScope, ConnectionDep, ReaderScope, WriterScope
-from app.api.responses import json_response, next_page_link
+from app.api.responses import NEXT_PAGE, json_response, next_page_link
 from app.core.errors import (
-    Conflict,
+    MissingReference,
     NoCurrentProject,
     NotAuthenticated,
     PermissionDenied,
+    StillReferenced,
     error_responses,
 )
+from app.repositories.base import InvalidCursor
 from app.schemas.notification import (
     NotificationCreate,
     NotificationListParams,
@@ -22,12 +24,19 @@ from app.schemas.notification import (
 )
 from app.services.notification_service import NotificationNotFound, NotificationService
 
-router = APIRouter(
-    responses=error_responses(NotAuthenticated, PermissionDenied, NoCurrentProject)
+router = APIRouter()
+
+
+@router.get(
+    "/",
+    name="list",
+    summary="List notifications",
+    response_model=list[NotificationResponse],
+    responses={
+        **NEXT_PAGE,
+        **error_responses(NotAuthenticated, NoCurrentProject, InvalidCursor),
+    },
 )
-
-
-@router.get("/", response_model=list[NotificationResponse])
 async def list_notifications(
     params: Annotated[NotificationListParams, Query()],
     request: Request,
@@ -44,8 +53,10 @@ async def list_notifications(
 
 @router.get(
     "/{notification_id}",
+    name="get",
+    summary="Get a notification",
     response_model=NotificationResponse,
-    responses=error_responses(NotificationNotFound),
+    responses=error_responses(NotAuthenticated, NoCurrentProject, NotificationNotFound),
 )
 async def get_notification(
     notification_id: uuid.UUID, scope: ReaderScope, db: ConnectionDep
@@ -56,9 +67,17 @@ async def get_notification(
 
 @router.post(
     "/",
+    name="create",
+    summary="Create a notification",
     response_model=NotificationResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        MissingReference,
+        body=True,
+    ),
 )
 async def create_notification(
     data: NotificationCreate, scope: WriterScope, db: ConnectionDep
@@ -70,13 +89,31 @@ async def create_notification(
 
 @router.put(
     "/{notification_id}",
+    name="update",
+    summary="Update a notification",
     response_model=NotificationResponse,
-    responses=error_responses(NotificationNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        NotificationNotFound,
+        MissingReference,
+        body=True,
+    ),
 )
 @router.patch(
     "/{notification_id}",
+    name="patch",
+    summary="Patch a notification",
     response_model=NotificationResponse,
-    responses=error_responses(NotificationNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        NotificationNotFound,
+        MissingReference,
+        body=True,
+    ),
 )
 async def update_notification(
     notification_id: uuid.UUID,
@@ -91,8 +128,16 @@ async def update_notification(
 
 @router.delete(
     "/{notification_id}",
+    name="delete",
+    summary="Delete a notification",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(NotificationNotFound, Conflict),
+    responses=error_responses(
+        NotAuthenticated,
+        PermissionDenied,
+        NoCurrentProject,
+        NotificationNotFound,
+        StillReferenced,
+    ),
 )
 async def delete_notification(
     notification_id: uuid.UUID, scope: AdminScope, db: ConnectionDep

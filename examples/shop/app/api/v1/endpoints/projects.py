@@ -6,10 +6,9 @@ from fastapi import APIRouter, status
 
 from app.api.deps import CurrentUser, SessionDep
 from app.core.errors import (
-    Conflict,
     NotAuthenticated,
-    NotFound,
     PermissionDenied,
+    StillReferenced,
     error_responses,
 )
 from app.schemas.project import (
@@ -20,12 +19,24 @@ from app.schemas.project import (
     ProjectResponse,
     ProjectUpdate,
 )
-from app.services.project_service import ProjectService
+from app.services.project_service import (
+    AlreadyMember,
+    LastOwner,
+    MemberNotFound,
+    ProjectNotFound,
+    ProjectService,
+)
 
 router = APIRouter(responses=error_responses(NotAuthenticated))
 
 
-@router.get("/", response_model=list[ProjectResponse])
+@router.get(
+    "/",
+    name="list",
+    summary="List your projects",
+    response_model=list[ProjectResponse],
+    responses=error_responses(),
+)
 async def list_projects(
     current_user: CurrentUser, db: SessionDep
 ) -> list[ProjectResponse]:
@@ -33,7 +44,14 @@ async def list_projects(
     return await ProjectService(db, current_user).all()
 
 
-@router.post("/", response_model=ProjectResponse, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/",
+    name="create",
+    summary="Create a project",
+    response_model=ProjectResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(body=True),
+)
 async def create_project(
     data: ProjectCreate, current_user: CurrentUser, db: SessionDep
 ) -> ProjectResponse:
@@ -42,7 +60,11 @@ async def create_project(
 
 
 @router.get(
-    "/{project_id}", response_model=ProjectResponse, responses=error_responses(NotFound)
+    "/{project_id}",
+    name="get",
+    summary="Get a project",
+    response_model=ProjectResponse,
+    responses=error_responses(ProjectNotFound),
 )
 async def get_project(
     project_id: uuid.UUID, current_user: CurrentUser, db: SessionDep
@@ -53,8 +75,10 @@ async def get_project(
 
 @router.put(
     "/{project_id}",
+    name="update",
+    summary="Rename a project",
     response_model=ProjectResponse,
-    responses=error_responses(NotFound, PermissionDenied),
+    responses=error_responses(PermissionDenied, ProjectNotFound, body=True),
 )
 async def update_project(
     project_id: uuid.UUID,
@@ -68,8 +92,10 @@ async def update_project(
 
 @router.delete(
     "/{project_id}",
+    name="delete",
+    summary="Delete a project",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(NotFound, PermissionDenied),
+    responses=error_responses(PermissionDenied, ProjectNotFound),
 )
 async def delete_project(
     project_id: uuid.UUID, current_user: CurrentUser, db: SessionDep
@@ -80,8 +106,10 @@ async def delete_project(
 
 @router.get(
     "/{project_id}/members",
+    name="members_list",
+    summary="List a project's members",
     response_model=list[MemberResponse],
-    responses=error_responses(NotFound),
+    responses=error_responses(ProjectNotFound),
 )
 async def list_members(
     project_id: uuid.UUID, current_user: CurrentUser, db: SessionDep
@@ -92,9 +120,13 @@ async def list_members(
 
 @router.post(
     "/{project_id}/members",
+    name="members_add",
+    summary="Add a member",
     response_model=MemberResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(NotFound, PermissionDenied, Conflict),
+    responses=error_responses(
+        PermissionDenied, ProjectNotFound, AlreadyMember, body=True
+    ),
 )
 async def add_member(
     project_id: uuid.UUID, data: MemberCreate, current_user: CurrentUser, db: SessionDep
@@ -105,8 +137,12 @@ async def add_member(
 
 @router.put(
     "/{project_id}/members/{user_id}",
+    name="members_update",
+    summary="Change a member's role",
     response_model=MemberResponse,
-    responses=error_responses(NotFound, PermissionDenied, Conflict),
+    responses=error_responses(
+        PermissionDenied, ProjectNotFound, MemberNotFound, LastOwner, body=True
+    ),
 )
 async def update_member(
     project_id: uuid.UUID,
@@ -123,8 +159,12 @@ async def update_member(
 
 @router.delete(
     "/{project_id}/members/{user_id}",
+    name="members_remove",
+    summary="Remove a member",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(NotFound, PermissionDenied, Conflict),
+    responses=error_responses(
+        PermissionDenied, ProjectNotFound, MemberNotFound, LastOwner, StillReferenced
+    ),
 )
 async def remove_member(
     project_id: uuid.UUID, user_id: uuid.UUID, current_user: CurrentUser, db: SessionDep

@@ -3,21 +3,20 @@
 from fastapi import APIRouter
 
 from app.api.deps import CurrentUser, ReaderScope, SessionDep
-from app.core.errors import (
-    NoCurrentProject,
-    NotAuthenticated,
-    NotFound,
-    error_responses,
-)
+from app.core.errors import NoCurrentProject, NotAuthenticated, error_responses
 from app.schemas.project import ProjectResponse
 from app.schemas.user import CurrentProjectUpdate, UserResponse
-from app.services.project_service import ProjectService
+from app.services.project_service import ProjectNotFound, ProjectService
 
 router = APIRouter()
 
 
 @router.get(
-    "/me", response_model=UserResponse, responses=error_responses(NotAuthenticated)
+    "/me",
+    name="me",
+    summary="Get the current user",
+    response_model=UserResponse,
+    responses=error_responses(NotAuthenticated),
 )
 async def read_me(current_user: CurrentUser) -> UserResponse:
     """The user the token belongs to."""
@@ -26,6 +25,8 @@ async def read_me(current_user: CurrentUser) -> UserResponse:
 
 @router.get(
     "/me/current-project",
+    name="current_project",
+    summary="Get the current project",
     response_model=ProjectResponse,
     responses=error_responses(NotAuthenticated, NoCurrentProject),
 )
@@ -38,8 +39,10 @@ async def get_current_project(
 
 @router.put(
     "/me/current-project",
+    name="set_current_project",
+    summary="Choose the current project",
     response_model=UserResponse,
-    responses=error_responses(NotAuthenticated, NotFound),
+    responses=error_responses(NotAuthenticated, ProjectNotFound, body=True),
 )
 async def set_current_project(
     data: CurrentProjectUpdate, current_user: CurrentUser, db: SessionDep

@@ -1,0 +1,122 @@
+"""The OpenAPI document as client generators read it: valid, well named and honest."""
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openapi_spec_validator import validate
+
+from app.core.errors import ErrorResponse
+from app.main import app
+
+DOCUMENT = app.openapi()
+OPERATIONS = [
+    (f"{method.upper()} {path}", operation)
+    for path, item in DOCUMENT["paths"].items()
+    for method, operation in item.items()
+]
+ERROR_MODEL = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def json_schema(response: dict[str, Any]) -> Any:
+    """The schema of a documented response's JSON body, if it has one."""
+    return response.get("content", {}).get("application/json", {}).get("schema")
+
+
+def test_the_document_is_valid_openapi() -> None:
+    validate(DOCUMENT)
+
+
+def test_operation_ids_are_short_readable_and_unique() -> None:
+    ids = [operation["operationId"] for _, operation in OPERATIONS]
+    assert len(ids) == len(set(ids))
+    for operation_id in ids:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", operation_id), operation_id
+        assert "api_v1" not in operation_id, operation_id
+    assert {
+        "auth_register",
+        "auth_token",
+        "auth_refresh",
+        "auth_logout",
+        "users_me",
+        "projects_list",
+        "projects_members_add",
+        "health_check",
+    } <= set(ids)
+
+
+@pytest.mark.parametrize(
+    ("name", "operation"), OPERATIONS, ids=[n for n, _ in OPERATIONS]
+)
+def test_every_error_has_a_schema_and_examples(
+    name: str, operation: dict[str, Any]
+) -> None:
+    for status, response in operation["responses"].items():
+        if status == "422":
+            assert json_schema(response) == {
+                "$ref": "#/components/schemas/HTTPValidationError"
+            }
+        elif status >= "400":
+            assert json_schema(response) == ERROR_MODEL, (name, status)
+            examples = response["content"]["application/json"]["examples"]
+            assert examples, (name, status)
+            for example in examples.values():
+                ErrorResponse.model_validate(example["value"])
+
+
+@pytest.mark.parametrize(
+    ("name", "operation"), OPERATIONS, ids=[n for n, _ in OPERATIONS]
+)
+def test_only_operations_with_a_body_document_body_errors(
+    name: str, operation: dict[str, Any]
+) -> None:
+    responses = operation["responses"]
+    parsing = "There was an error parsing the body"
+    if "requestBody" in operation:
+        assert "413" in responses, name
+        assert parsing in responses["400"]["description"], name
+    else:
+        assert "413" not in responses, name
+        assert parsing not in responses.get("400", {}).get("description", ""), name
+
+
+def test_lists_declare_their_link_header() -> None:
+    paged = [
+        (name, operation)
+        for name, operation in OPERATIONS
+        if any(
+            parameter["name"] == "cursor"
+            for parameter in operation.get("parameters", [])
+        )
+    ]
+    for name, operation in paged:
+        assert "Link" in operation["responses"]["200"]["headers"], name
+        cursor = next(p for p in operation["parameters"] if p["name"] == "cursor")
+        assert cursor["description"], name
+
+
+def test_put_and_patch_read_differently() -> None:
+    for path, item in DOCUMENT["paths"].items():
+        if "put" in item and "patch" in item:
+            assert item["put"]["summary"] != item["patch"]["summary"], path
+            assert item["put"]["operationId"] != item["patch"]["operationId"], path
+
+
+def test_error_bodies_carry_a_code(client: TestClient) -> None:
+    for response, code in (
+        (client.get("/api/v1/users/me"), "not_authenticated"),
+        (client.get("/api/v1/no-such-path"), "not_found"),
+        (client.delete("/api/v1/auth/register"), "method_not_allowed"),
+        (
+            client.post(
+                "/api/v1/auth/register",
+                content=b'{"a":' * 5000,
+                headers={"Content-Type": "application/json"},
+            ),
+            "bad_request",
+        ),
+    ):
+        body = ErrorResponse.model_validate(response.json())
+        assert body.code == code, response.text
+        assert set(response.json()) == {"detail", "code"}
