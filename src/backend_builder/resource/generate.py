@@ -438,6 +438,7 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     tests.add("app.tests.conftest", "TestUser")
     tests.add(
         "app.tests.contract",
+        "ClientContract",
         "CreateContract",
         "DeleteContract",
         "GetContract",

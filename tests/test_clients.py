@@ -1,12 +1,16 @@
-"""`make client-ts` in a generated backend writes TypeScript types that compile strictly.
+"""Clients made from a generated backend's OpenAPI document, in Python and TypeScript.
 
-The types come from the live OpenAPI document (openapi-typescript, through npx), and a
-client's code that uses them must pass `tsc --strict`: request bodies need only their
-required fields, sort orders and error bodies are typed.
+`make client` writes a typed Python client (openapi-python-client); the backend's own
+end-to-end tests drive a live server through a client generated the same way. `make
+client-ts` writes TypeScript types (openapi-typescript, through npx), and code that
+uses them must pass `tsc --strict`: request bodies need only their required fields,
+sort orders and error bodies are typed.
 """
 
 import os
+import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,13 +20,8 @@ from backend_builder.project import plan_new
 from backend_builder.resource.generate import ALL_LAYERS, plan_generate
 from tests.backend_checks import BIN, run
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        shutil.which("npx") is None and not os.environ.get("CI"),
-        reason="Node.js (npx) is not installed",
-    ),
-]
+pytestmark = pytest.mark.slow
+PATH = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 
 RESOURCES = {
     "Customer": "name:str email:email:optional",
@@ -86,9 +85,25 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def test_make_client_writes_a_package_that_the_end_to_end_tests_drive(backend: Path) -> None:
+    run(backend, "make", "client", **PATH)
+    assert (backend / "clients" / "python" / "pyproject.toml").exists()
+    tests = [
+        "app/tests/test_client.py",
+        *(f"app/tests/test_{name.lower()}s.py::TestThroughTheClient" for name in RESOURCES),
+    ]
+    result = run(backend, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests)
+    output = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d+ passed in .*", output), output
+    assert int(output.split()[0]) == 1 + len(RESOURCES)
+
+
+@pytest.mark.skipif(
+    shutil.which("npx") is None and not os.environ.get("CI"),
+    reason="Node.js (npx) is not installed",
+)
 def test_make_client_ts_writes_types_that_compile_strictly(backend: Path) -> None:
-    path = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    run(backend, "make", "client-ts", **path)
+    run(backend, "make", "client-ts", **PATH)
     schema = backend / "clients" / "typescript" / "schema.d.ts"
     assert "invoices_list" in schema.read_text(encoding="utf-8")
     (backend / "clients" / "usage.ts").write_text(USAGE, encoding="utf-8")
@@ -108,5 +123,5 @@ def test_make_client_ts_writes_types_that_compile_strictly(backend: Path) -> Non
         "--moduleResolution",
         "bundler",
         "usage.ts",
-        **path,
+        **PATH,
     )
