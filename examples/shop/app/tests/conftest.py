@@ -17,6 +17,7 @@ from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
@@ -65,8 +66,8 @@ from app.models.membership import Role  # noqa: E402
 from app.repositories.tenant_repo import TenantRepository  # noqa: E402
 from app.schemas.auth import RegisterRequest  # noqa: E402
 from app.services.auth_service import AuthService  # noqa: E402
+from app.tests.live import ROOT, generated_client, serve  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
 _database_ready = False
@@ -357,6 +358,20 @@ def client() -> Iterator[TestClient]:
             yield test_client
         finally:
             _session_client = None
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    """The application served by uvicorn on the test database: its URL."""
+    prepare_database()
+    with serve() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def api_client(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """The package of the Python client generated from the API (see `make client`)."""
+    return generated_client(tmp_path_factory.mktemp("client"))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from app.repositories.asset_repo import AssetRepository
 from app.schemas.asset import AssetCreate, AssetResponse, AssetUpdate
 from app.tests.conftest import TestUser
 from app.tests.contract import (
+    ClientContract,
     CreateContract,
     DeleteContract,
     GetContract,
@@ -138,5 +139,11 @@ class TestUpdate(UpdateContract):
 
 class TestDelete(DeleteContract):
     """DELETE /api/v1/assets/{id}"""
+
+    resource = ASSETS
+
+
+class TestThroughTheClient(ClientContract):
+    """The endpoints through the generated Python client, over HTTP."""
 
     resource = ASSETS

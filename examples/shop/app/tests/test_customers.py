@@ -9,6 +9,7 @@ from app.repositories.customer_repo import CustomerRepository
 from app.schemas.customer import CustomerCreate, CustomerResponse, CustomerUpdate
 from app.tests.conftest import TestUser
 from app.tests.contract import (
+    ClientContract,
     CreateContract,
     DeleteContract,
     GetContract,
@@ -134,5 +135,11 @@ class TestUpdate(UpdateContract):
 
 class TestDelete(DeleteContract):
     """DELETE /api/v1/customers/{id}"""
+
+    resource = CUSTOMERS
+
+
+class TestThroughTheClient(ClientContract):
+    """The endpoints through the generated Python client, over HTTP."""
 
     resource = CUSTOMERS

@@ -10,6 +10,7 @@ from app.repositories.invoice_repo import InvoiceRepository
 from app.schemas.invoice import InvoiceCreate, InvoiceResponse, InvoiceUpdate
 from app.tests.conftest import TestUser, concurrently
 from app.tests.contract import (
+    ClientContract,
     CreateContract,
     DeleteContract,
     GetContract,
@@ -204,3 +205,9 @@ class TestDelete(DeleteContract):
         response = client.delete(f"/api/v1/customers/{target}", headers=owner.headers)
         assert response.status_code == 409
         assert "still referenced" in response.json()["detail"]
+
+
+class TestThroughTheClient(ClientContract):
+    """The endpoints through the generated Python client, over HTTP."""
+
+    resource = INVOICES

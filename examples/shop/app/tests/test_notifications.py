@@ -13,6 +13,7 @@ from app.schemas.notification import (
 )
 from app.tests.conftest import TestUser
 from app.tests.contract import (
+    ClientContract,
     CreateContract,
     DeleteContract,
     GetContract,
@@ -178,3 +179,9 @@ class TestDelete(DeleteContract):
         url = f"/api/v1/projects/{owner.project_id}/members/{member.id}"
         response = client.delete(url, headers=owner.headers)
         assert response.status_code == 409
+
+
+class TestThroughTheClient(ClientContract):
+    """The endpoints through the generated Python client, over HTTP."""
+
+    resource = NOTIFICATIONS

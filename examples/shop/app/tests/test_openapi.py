@@ -1,6 +1,8 @@
 """The OpenAPI document as client generators read it: valid, well named and honest."""
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ from openapi_spec_validator import validate
 
 from app.core.errors import ErrorResponse
 from app.main import app
+from app.openapi import write
 
 DOCUMENT = app.openapi()
 OPERATIONS = [
@@ -120,3 +123,9 @@ def test_error_bodies_carry_a_code(client: TestClient) -> None:
         body = ErrorResponse.model_validate(response.json())
         assert body.code == code, response.text
         assert set(response.json()) == {"detail", "code"}
+
+
+def test_the_document_can_be_written_for_client_generators(tmp_path: Path) -> None:
+    path = tmp_path / "clients" / "openapi.json"
+    write(path)
+    assert json.loads(path.read_text(encoding="utf-8")) == DOCUMENT

@@ -13,11 +13,8 @@ run. Together the runs cover every operation once.
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ import httpx
 import pytest
 
 from app.main import app
-from app.tests.conftest import ROOT, prepare_database, register_user
+from app.tests.conftest import ROOT, create_user
 
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10")
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -39,13 +36,6 @@ OTHER_TAGS = sorted(
     }
     - BASE_TAGS
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _in_run(operation: dict[str, Any], group: str) -> bool:
@@ -72,37 +62,9 @@ def _document(server: str, group: str, folder: Path) -> Path:
     return written
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """The application served by uvicorn on the test database."""
-    prepare_database()
-    port = _free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:  # pragma: no cover - only when the server cannot start
-            pytest.fail("the server did not start")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 @pytest.mark.parametrize("group", ["base", *OTHER_TAGS])
 def test_schemathesis_finds_no_failure(server: str, tmp_path: Path, group: str) -> None:
-    users = {"alice": register_user(), "bob": register_user()}
+    users = {"alice": create_user(), "bob": create_user()}
     auth = {
         "auth": [
             {
