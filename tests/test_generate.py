@@ -85,6 +85,20 @@ def test_json_output(backend: Path) -> None:
     assert {"path": "app/models/asset.py", "action": "create"} in document["files"]
 
 
+def test_the_clients_a_backend_has_are_next_steps(backend: Path) -> None:
+    def steps(kind: str = "resource") -> list[str]:
+        code, output = _generate(backend, kind, "Asset", "name:str", "--json", "--dry-run")
+        assert code == 0, output
+        return [s for s in json.loads(output)["next_steps"] if s.startswith("make")]
+
+    assert steps() == []
+    (backend / "clients" / "typescript").mkdir(parents=True)
+    assert steps() == ["make client-ts"]
+    (backend / "clients" / "python").mkdir()
+    assert steps() == ["make client", "make client-ts"]
+    assert steps("model") == []  # no endpoint, no change to the API
+
+
 @pytest.mark.parametrize("force", [[], ["--force"]])
 def test_an_existing_resource_is_never_regenerated(backend: Path, force: list[str]) -> None:
     assert _generate(backend, "resource", "Asset", "name:str")[0] == 0

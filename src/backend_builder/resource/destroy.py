@@ -27,7 +27,7 @@ from backend_builder.manifest import (
 )
 from backend_builder.migrations import Revision, next_migration
 from backend_builder.plan import Plan, collector_paused, plan_files
-from backend_builder.resource.generate import render_drop_migration, saved_spec
+from backend_builder.resource.generate import client_steps, render_drop_migration, saved_spec
 from backend_builder.resource.inject import Outcome
 from backend_builder.resource.spec import SpecError, parse_names
 from backend_builder.resource.wiring import wire_out
@@ -137,7 +137,7 @@ def plan_destroy(start: Path, name: str, *, force: bool = False) -> Destruction:
         saved.migrations,
         Revision(revision, (down_revision,), path),
         wiring.outcomes,
-        ("alembic upgrade head",),
+        ("alembic upgrade head", *client_steps(root)),
     )
 
 

@@ -35,7 +35,7 @@ from backend_builder.render import render
 from backend_builder.resource import alter
 from backend_builder.resource.alter import Operation
 from backend_builder.resource.context import USERS, RefTarget, field_view, ref_target_of
-from backend_builder.resource.generate import render_layers
+from backend_builder.resource.generate import client_steps, render_layers
 from backend_builder.resource.layers import ALTER_MIGRATION, LAYERS
 from backend_builder.resource.rewrite import conflict_error, rewrite
 from backend_builder.resource.spec import (
@@ -535,6 +535,7 @@ def _evolve(
     steps = ["alembic upgrade head"] if operations else []
     if "tests" in layers:
         steps.append(f"pytest {saved.file('tests').path if saved.file('tests') else ''}".strip())
+    steps += client_steps(root)
     return Evolution(
         plan,
         saved.name,

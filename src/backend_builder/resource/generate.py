@@ -144,7 +144,21 @@ def plan_generate(
         steps.append(f"pytest {outputs['tests']}")
     if "router" in layers:
         steps.append(f"open http://127.0.0.1:8000/docs#/{names.kebab_plural}")
+    steps += client_steps(root) if {"router", "schema"} & set(layers) else []
     return Generation(plan, spec, layers, tuple(steps))
+
+
+CLIENT_COMMANDS = {"python": "make client", "typescript": "make client-ts"}
+"""The command that makes each kind of client, by its folder under `clients/`."""
+
+
+def client_steps(root: Path) -> list[str]:
+    """Remake the clients a backend has (`make client`, `make client-ts`): the API changed."""
+    return [
+        command
+        for folder, command in CLIENT_COMMANDS.items()
+        if (root / "clients" / folder).is_dir()
+    ]
 
 
 def render_layers(
