@@ -205,7 +205,9 @@ def error_responses(
     for status_code, group in sorted(by_status.items()):
         response: dict[str, Any] = {
             "model": ErrorResponse,
-            "description": " Or: ".join(error.default_detail for error in group),
+            "description": "\n".join(
+                f"- `{error.code}`: {error.default_detail}" for error in group
+            ),
             "content": {
                 "application/json": {
                     "examples": {
