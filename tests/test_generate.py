@@ -220,6 +220,18 @@ def test_help_shows_the_field_language_and_examples() -> None:
     assert "\u2709" not in result.output and "\U0001f4c5" not in result.output
 
 
+@pytest.mark.parametrize(
+    "command", [["generate", "resource"], ["destroy", "resource"], ["demo"], ["update"]]
+)
+def test_flags_show_no_value_type_in_help(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.output
+    assert "<bool>" not in result.output
+    if command == ["demo"]:
+        assert "<int>" in result.output  # options that take a value keep their type
+
+
 def test_endpoints_need_no_migration_chain(backend: Path) -> None:
     assert _generate(backend, "model", "Asset", "name:str")[0] == 0
     (backend / "alembic/versions/0003_branch.py").write_text(

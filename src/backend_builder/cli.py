@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+import typer.core
 import typer.rich_utils
 from rich.markup import escape
 from rich.text import Text
@@ -49,6 +50,15 @@ class _VerbatimText(Text):
 
 
 typer.rich_utils.Text = _VerbatimText
+_display_type = typer.core.TyperOption.display_type_rich
+
+
+def _no_type_for_flags(option: typer.core.TyperOption, ctx: Any) -> str | None:
+    """A flag takes no value, so help shows none (typer would show `<bool>`)."""
+    return None if option.is_flag else _display_type(option, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _no_type_for_flags  # type: ignore[method-assign]
 
 app = typer.Typer(
     help="Build multi-tenant FastAPI backends: every resource scoped to a project, "
