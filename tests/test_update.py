@@ -145,11 +145,9 @@ def _hand_edits(backend: Path) -> None:
     service.write_text(service.read_text().rstrip("\n") + "\n" + SERVICE_EDIT)
     schema = backend / SCHEMA
     source = schema.read_text()
-    imports = "from pydantic import Field, StringConstraints\n"
+    imports = "from pydantic import StringConstraints\n"
     assert imports in source
-    source = source.replace(
-        imports, "from pydantic import Field, StringConstraints, field_validator\n"
-    )
+    source = source.replace(imports, "from pydantic import StringConstraints, field_validator\n")
     anchor = "class TicketCreate(TicketBase):"
     head, tail = source.split(anchor)
     schema.write_text(head.rstrip("\n") + "\n" + SCHEMA_EDIT + "\n\n" + anchor + tail)

@@ -473,7 +473,6 @@ def resource_context(
         "indexed_fields": [f for f in fields if f.indexed and not f.unique],
         "filter_fields": [f for f in fields if f.filterable],
         "sort_values": [f"{prefix}{name}" for name in sortable for prefix in ("", "-")],
-        "sort_names": [f"{name.upper()}{suffix}" for name in sortable for suffix in ("", "_DESC")],
         "sort_field": next((f for f in fields if f.sortable), None),
         "sort_fields": [f for f in fields if f.sortable],
         "sortable_columns": sortable,

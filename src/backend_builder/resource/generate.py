@@ -383,7 +383,7 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     model.add("app.models.base", "Base", "ProjectScoped")
     schema = Imports().add("uuid").add("datetime", "datetime").add("typing", "Literal")
     schema.add("app.schemas.base", "InputSchema", "ListParams", "OutputSchema", "UpdateSchema")
-    schema.add("pydantic", "Field").add("pydantic.json_schema", "SkipJsonSchema")
+    schema.add("app.schemas.base", "sort_order").add("pydantic.json_schema", "SkipJsonSchema")
     for field in fields:
         for module, name in field.model_imports:
             model.add(module, *([name] if name else []))

@@ -4,11 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from app.models.asset import AssetCondition
-from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
+from app.schemas.base import (
+    InputSchema,
+    ListParams,
+    OutputSchema,
+    UpdateSchema,
+    sort_order,
+)
 
 
 class AssetBase(InputSchema):
@@ -68,22 +74,7 @@ class AssetListParams(ListParams):
         "-name",
         "condition",
         "-condition",
-    ] = Field(
-        default="id",
-        description="A field to sort by; prefixed with - for descending order",
-        json_schema_extra={
-            "x-enum-varnames": [
-                "ID",
-                "ID_DESC",
-                "CREATED_AT",
-                "CREATED_AT_DESC",
-                "NAME",
-                "NAME_DESC",
-                "CONDITION",
-                "CONDITION_DESC",
-            ]
-        },
-    )
+    ] = sort_order()
 
     name: str | SkipJsonSchema[None] = None
 

@@ -177,6 +177,23 @@ def list_adapter(schema: type[BaseModel]) -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[schema])  # type: ignore[valid-type]
 
 
+def _name_sort_orders(schema: dict[str, Any]) -> None:
+    """Name each sort order for client generators: `-created_at` is `CREATED_AT_DESC`."""
+    schema["x-enum-varnames"] = [
+        f"{value[1:].upper()}_DESC" if value.startswith("-") else value.upper()
+        for value in schema["enum"]
+    ]
+
+
+def sort_order() -> Any:
+    """The `sort` field of a resource's list parameters, whose type lists its orders."""
+    return Field(
+        default="id",
+        description="A field to sort by; prefixed with - for descending order",
+        json_schema_extra=_name_sort_orders,
+    )
+
+
 class ListParams(ClientData):
     """Query parameters of a list: a page size, a cursor, a sort order and filters.
 

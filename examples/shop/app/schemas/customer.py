@@ -7,7 +7,13 @@ from typing import Annotated, Literal
 from pydantic import EmailStr, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
-from app.schemas.base import InputSchema, ListParams, OutputSchema, UpdateSchema
+from app.schemas.base import (
+    InputSchema,
+    ListParams,
+    OutputSchema,
+    UpdateSchema,
+    sort_order,
+)
 
 
 class CustomerBase(InputSchema):
@@ -52,19 +58,8 @@ class CustomerResponse(OutputSchema):
 class CustomerListParams(ListParams):
     """Query parameters of the list: page, sort order and equality filters."""
 
-    sort: Literal["id", "-id", "created_at", "-created_at", "name", "-name"] = Field(
-        default="id",
-        description="A field to sort by; prefixed with - for descending order",
-        json_schema_extra={
-            "x-enum-varnames": [
-                "ID",
-                "ID_DESC",
-                "CREATED_AT",
-                "CREATED_AT_DESC",
-                "NAME",
-                "NAME_DESC",
-            ]
-        },
+    sort: Literal["id", "-id", "created_at", "-created_at", "name", "-name"] = (
+        sort_order()
     )
 
     name: str | SkipJsonSchema[None] = None

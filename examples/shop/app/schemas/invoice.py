@@ -16,6 +16,7 @@ from app.schemas.base import (
     OutputSchema,
     UpdateSchema,
     decimal_schema,
+    sort_order,
 )
 
 
@@ -103,26 +104,7 @@ class InvoiceListParams(ListParams):
         "-status",
         "customer_id",
         "-customer_id",
-    ] = Field(
-        default="id",
-        description="A field to sort by; prefixed with - for descending order",
-        json_schema_extra={
-            "x-enum-varnames": [
-                "ID",
-                "ID_DESC",
-                "CREATED_AT",
-                "CREATED_AT_DESC",
-                "NUMBER",
-                "NUMBER_DESC",
-                "AMOUNT",
-                "AMOUNT_DESC",
-                "STATUS",
-                "STATUS_DESC",
-                "CUSTOMER_ID",
-                "CUSTOMER_ID_DESC",
-            ]
-        },
-    )
+    ] = sort_order()
 
     number: str | SkipJsonSchema[None] = None
 

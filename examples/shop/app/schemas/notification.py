@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, StringConstraints
+from pydantic import StrictBool, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.base import (
@@ -13,6 +13,7 @@ from app.schemas.base import (
     OutputSchema,
     QueryBool,
     UpdateSchema,
+    sort_order,
 )
 
 
@@ -81,24 +82,7 @@ class NotificationListParams(ListParams):
         "-read",
         "user_id",
         "-user_id",
-    ] = Field(
-        default="id",
-        description="A field to sort by; prefixed with - for descending order",
-        json_schema_extra={
-            "x-enum-varnames": [
-                "ID",
-                "ID_DESC",
-                "CREATED_AT",
-                "CREATED_AT_DESC",
-                "TITLE",
-                "TITLE_DESC",
-                "READ",
-                "READ_DESC",
-                "USER_ID",
-                "USER_ID_DESC",
-            ]
-        },
-    )
+    ] = sort_order()
 
     title: str | SkipJsonSchema[None] = None
 
