@@ -9,7 +9,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from backend_builder.resource.spec import FieldSpec, FieldType, Names, ResourceSpec
+from backend_builder.resource.spec import (
+    FieldSpec,
+    FieldType,
+    Names,
+    ResourceSpec,
+    indefinite_article,
+)
 
 STR_LENGTH = 255
 EMAIL_LENGTH = 320
@@ -207,9 +213,9 @@ class FieldView:
 def _schema_annotation(field: FieldSpec, annotation: str) -> str:
     match field.type:
         case FieldType.STR:
-            return f"Annotated[str, StringConstraints(min_length=1, max_length={STR_LENGTH})]"
+            return f"Annotated[Text, StringConstraints(min_length=1, max_length={STR_LENGTH})]"
         case FieldType.TEXT:
-            return "Annotated[str, StringConstraints(max_length=65_535)]"
+            return "Annotated[Text, StringConstraints(max_length=65_535)]"
         case FieldType.INT:
             return "Annotated[int, Strict(), Field(ge=-(2**31), lt=2**31)]"
         case FieldType.BIGINT:
@@ -227,11 +233,11 @@ def _schema_annotation(field: FieldSpec, annotation: str) -> str:
                 f"decimal_schema({field.precision}, {field.scale})]"
             )
         case FieldType.EMAIL:
-            return f"Annotated[EmailStr, Field(max_length={EMAIL_LENGTH})]"
+            return "EmailAddress"
         case FieldType.URL:
             return (
                 f"Annotated[str, StringConstraints(max_length={URL_LENGTH}, "
-                'pattern=r"^https?://[^\\s]+$")]'
+                'pattern=r"^https?://[^\\s\\x00]+$")]'
             )
         case FieldType.DATETIME:
             return "IsoDateTime"
@@ -246,14 +252,18 @@ _FILTER_ANNOTATIONS = {
     FieldType.BOOL: "QueryBool",
     FieldType.DATE: "IsoDate",
     FieldType.DATETIME: "IsoDateTime",
+    FieldType.STR: "Text",
+    FieldType.TEXT: "Text",
+    FieldType.EMAIL: "Text",
+    FieldType.URL: "Text",
 }
 
 
 _ANNOTATED: tuple[Import, ...] = (("typing", "Annotated"),)
 # What each type's schema annotation (`_schema_annotation`) imports.
 _SCHEMA_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
-    FieldType.STR: (*_ANNOTATED, ("pydantic", "StringConstraints")),
-    FieldType.TEXT: (*_ANNOTATED, ("pydantic", "StringConstraints")),
+    FieldType.STR: (*_ANNOTATED, ("pydantic", "StringConstraints"), ("app.schemas.base", "Text")),
+    FieldType.TEXT: (*_ANNOTATED, ("pydantic", "StringConstraints"), ("app.schemas.base", "Text")),
     FieldType.URL: (*_ANNOTATED, ("pydantic", "StringConstraints")),
     FieldType.INT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field")),
     FieldType.BIGINT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field")),
@@ -267,7 +277,7 @@ _SCHEMA_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
         ("decimal", "Decimal"),
         ("app.schemas.base", "decimal_schema"),
     ),
-    FieldType.EMAIL: (*_ANNOTATED, ("pydantic", "EmailStr"), ("pydantic", "Field")),
+    FieldType.EMAIL: (("app.schemas.base", "EmailAddress"),),
     FieldType.JSON: (("app.schemas.base", "JsonObject"), ("typing", "Any")),
 }
 # What each filterable type's filter annotation (`_FILTER_ANNOTATIONS`) imports.
@@ -278,6 +288,10 @@ _FILTER_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
     FieldType.DATE: (("app.schemas.base", "IsoDate"),),
     FieldType.DATETIME: (("app.schemas.base", "IsoDateTime"),),
     FieldType.DECIMAL: _SCHEMA_IMPORTS[FieldType.DECIMAL],
+    FieldType.STR: (("app.schemas.base", "Text"),),
+    FieldType.TEXT: (("app.schemas.base", "Text"),),
+    FieldType.EMAIL: (("app.schemas.base", "Text"),),
+    FieldType.URL: (("app.schemas.base", "Text"),),
 }
 # What each type's model column imports.
 _MODEL_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
@@ -305,6 +319,8 @@ def _field_imports(field: FieldSpec, names: Names) -> tuple[tuple[Import, ...], 
         schema += _FILTER_IMPORTS.get(field.type, ())
     if field.type is FieldType.ENUM:
         schema.append((f"app.models.{names.snake}", f"{names.class_name}{_pascal(field.name)}"))
+    if field.is_ref:
+        schema += [("typing", "Annotated"), ("app.schemas.base", "reference")]
     if (
         field.has_default
         or field.type in (FieldType.DECIMAL, FieldType.ENUM)
@@ -355,6 +371,9 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
         column_args.append(f"default={_python_literal(field.default, field, enum_class)}")
     nullable = " | None" if field.optional else ""
     schema_annotation = _schema_annotation(field, annotation)
+    if ref:
+        noun = f"{indefinite_article(ref.human)} {ref.human}"
+        schema_annotation = f'Annotated[{annotation}, reference("{noun}")]'
     if field.has_default:
         schema_default = f" = {_python_literal(field.default, field, enum_class)}"
     elif field.optional:

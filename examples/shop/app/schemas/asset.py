@@ -12,6 +12,7 @@ from app.schemas.base import (
     InputSchema,
     ListParams,
     OutputSchema,
+    Text,
     UpdateSchema,
     sort_order,
 )
@@ -20,9 +21,9 @@ from app.schemas.base import (
 class AssetBase(InputSchema):
     """Fields a client sets on an asset."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    name: Annotated[Text, StringConstraints(min_length=1, max_length=255)]
 
-    notes: Annotated[str, StringConstraints(max_length=65_535)] | None = None
+    notes: Annotated[Text, StringConstraints(max_length=65_535)] | None = None
 
     condition: AssetCondition = AssetCondition.NEW
 
@@ -37,11 +38,11 @@ class AssetUpdate(UpdateSchema):
     non_nullable = frozenset({"name", "condition"})
 
     name: (
-        Annotated[str, StringConstraints(min_length=1, max_length=255)]
+        Annotated[Text, StringConstraints(min_length=1, max_length=255)]
         | SkipJsonSchema[None]
     ) = None
 
-    notes: Annotated[str, StringConstraints(max_length=65_535)] | None = None
+    notes: Annotated[Text, StringConstraints(max_length=65_535)] | None = None
 
     condition: AssetCondition | SkipJsonSchema[None] = None
 
@@ -76,6 +77,6 @@ class AssetListParams(ListParams):
         "-condition",
     ] = sort_order()
 
-    name: str | SkipJsonSchema[None] = None
+    name: Text | SkipJsonSchema[None] = None
 
     condition: AssetCondition | SkipJsonSchema[None] = None

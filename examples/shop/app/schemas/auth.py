@@ -2,13 +2,13 @@
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
-from app.schemas.base import InputSchema, OutputSchema
+from app.schemas.base import EmailAddress, InputSchema, OutputSchema, Text
 
-Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(str.lower)]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
-ProjectName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Email = Annotated[EmailAddress, AfterValidator(str.lower)]
+Password = Annotated[Text, StringConstraints(min_length=8, max_length=128)]
+ProjectName = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
 
 
 class RegisterRequest(InputSchema):
@@ -22,7 +22,7 @@ class RegisterRequest(InputSchema):
 class RefreshRequest(InputSchema):
     """A refresh token to exchange for a new token pair."""
 
-    refresh_token: Annotated[str, StringConstraints(max_length=4096)]
+    refresh_token: Annotated[Text, StringConstraints(max_length=4096)]
 
 
 class TokenPair(OutputSchema):

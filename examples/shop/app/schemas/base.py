@@ -8,6 +8,7 @@ from datetime import date
 from functools import cache
 from typing import Annotated, Any, ClassVar, Self
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -59,7 +60,8 @@ def decimal_schema(max_digits: int, decimal_places: int) -> WithJsonSchema:
     """How OpenAPI shows a decimal input: a number or text, within its digits.
 
     Text (as responses write decimals) keeps every digit, where a float may not;
-    its pattern says how many digits go before and after the point.
+    its pattern says how many digits go before and after the point. A number says
+    it with its bounds and `multipleOf` (0.01 for two decimal places).
     """
     whole = max_digits - decimal_places
     integer = rf"[0-9]{{1,{whole}}}" if whole else "0"
@@ -68,6 +70,7 @@ def decimal_schema(max_digits: int, decimal_places: int) -> WithJsonSchema:
         "type": "number",
         "exclusiveMinimum": -(10**whole),
         "exclusiveMaximum": 10**whole,
+        "multipleOf": float(f"1e-{decimal_places}"),
     }
     text = {"type": "string", "pattern": f"^-?{integer}{fraction}$"}
     return WithJsonSchema({"anyOf": [number, text]})
@@ -92,6 +95,61 @@ def check_text(text: str) -> str:
     except UnicodeEncodeError:
         raise ValueError("must be valid Unicode (no unpaired surrogates)") from None
     return text
+
+
+NO_NUL = r"^[^\x00]*$"
+"""The pattern of text a client may send: `check_text` refuses NUL characters."""
+
+Text = Annotated[str, Field(json_schema_extra={"pattern": NO_NUL})]
+"""Text from a client. Every string of `ClientData` goes through `check_text`; this
+says so in OpenAPI, so that what the schema admits, the API accepts."""
+
+EMAIL_MAX_LENGTH = 254
+"""The longest e-mail address that can be delivered (RFC 5321, with its erratum)."""
+
+
+def _any_case(name: str) -> str:
+    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in name)
+
+
+RESERVED_EMAIL_DOMAINS = (
+    rf"^(?!.*[@.](?:{'|'.join(map(_any_case, SPECIAL_USE_DOMAIN_NAMES))})$)"
+)
+"""The pattern of e-mail addresses outside reserved domains (`.test`, `.local` ...)."""
+
+
+def _email_address(value: str) -> str:
+    """An e-mail address by its syntax, its domain in lowercase; not looked up."""
+    try:
+        address = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"is not a valid e-mail address: {error}") from None
+    return address.normalized
+
+
+EmailAddress = Annotated[
+    str,
+    Field(
+        max_length=EMAIL_MAX_LENGTH,
+        json_schema_extra={"format": "email", "pattern": RESERVED_EMAIL_DOMAINS},
+    ),
+    AfterValidator(_email_address),
+]
+"""An e-mail address from a client: reserved domains, which no mail reaches, are
+refused, and the schema's pattern says so."""
+
+
+def reference(noun: str) -> Any:
+    """The field of a reference: the id of `noun` (`a customer`) in the current project.
+
+    The schema cannot say which ids exist in the project: another project's id, or
+    one that does not exist, is refused with 422 `invalid_reference`. OpenAPI marks
+    the field with `x-reference` for tools that test the API.
+    """
+    return Field(
+        description=f"The id of {noun} in the current project",
+        json_schema_extra={"x-reference": noun},
+    )
 
 
 def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +178,14 @@ def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
+JsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_bounded_json),
+    Field(
+        description=f"A JSON object, nested at most {JSON_MAX_DEPTH} levels deep, "
+        f"at most {JSON_MAX_BYTES:,} bytes as JSON, without NUL characters in its text",
+    ),
+]
 """A json field's value: an object, bounded in depth and size."""
 
 
@@ -206,6 +271,7 @@ class ListParams(ClientData):
     cursor: str | SkipJsonSchema[None] = Field(
         default=None,
         max_length=1024,
+        json_schema_extra={"pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"},
         description="Where the page starts: the `cursor` of the `Link` header of the "
         "page before (opaque, signed for the project and sort order)",
     )

@@ -4,13 +4,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, StringConstraints
+from pydantic import StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.base import (
+    EmailAddress,
     InputSchema,
     ListParams,
     OutputSchema,
+    Text,
     UpdateSchema,
     sort_order,
 )
@@ -19,9 +21,9 @@ from app.schemas.base import (
 class CustomerBase(InputSchema):
     """Fields a client sets on a customer."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    name: Annotated[Text, StringConstraints(min_length=1, max_length=255)]
 
-    email: Annotated[EmailStr, Field(max_length=320)] | None = None
+    email: EmailAddress | None = None
 
 
 class CustomerCreate(CustomerBase):
@@ -34,11 +36,11 @@ class CustomerUpdate(UpdateSchema):
     non_nullable = frozenset({"name"})
 
     name: (
-        Annotated[str, StringConstraints(min_length=1, max_length=255)]
+        Annotated[Text, StringConstraints(min_length=1, max_length=255)]
         | SkipJsonSchema[None]
     ) = None
 
-    email: Annotated[EmailStr, Field(max_length=320)] | None = None
+    email: EmailAddress | None = None
 
 
 class CustomerResponse(OutputSchema):
@@ -62,6 +64,6 @@ class CustomerListParams(ListParams):
         sort_order()
     )
 
-    name: str | SkipJsonSchema[None] = None
+    name: Text | SkipJsonSchema[None] = None
 
-    email: str | SkipJsonSchema[None] = None
+    email: Text | SkipJsonSchema[None] = None

@@ -14,8 +14,10 @@ from app.schemas.base import (
     IsoDate,
     ListParams,
     OutputSchema,
+    Text,
     UpdateSchema,
     decimal_schema,
+    reference,
     sort_order,
 )
 
@@ -23,7 +25,7 @@ from app.schemas.base import (
 class InvoiceBase(InputSchema):
     """Fields a client sets on an invoice."""
 
-    number: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    number: Annotated[Text, StringConstraints(min_length=1, max_length=255)]
 
     amount: Annotated[
         Decimal,
@@ -35,7 +37,7 @@ class InvoiceBase(InputSchema):
 
     due_on: IsoDate | None = None
 
-    customer_id: uuid.UUID
+    customer_id: Annotated[uuid.UUID, reference("a customer")]
 
 
 class InvoiceCreate(InvoiceBase):
@@ -48,7 +50,7 @@ class InvoiceUpdate(UpdateSchema):
     non_nullable = frozenset({"number", "amount", "status", "customer_id"})
 
     number: (
-        Annotated[str, StringConstraints(min_length=1, max_length=255)]
+        Annotated[Text, StringConstraints(min_length=1, max_length=255)]
         | SkipJsonSchema[None]
     ) = None
 
@@ -65,7 +67,9 @@ class InvoiceUpdate(UpdateSchema):
 
     due_on: IsoDate | None = None
 
-    customer_id: uuid.UUID | SkipJsonSchema[None] = None
+    customer_id: (
+        Annotated[uuid.UUID, reference("a customer")] | SkipJsonSchema[None]
+    ) = None
 
 
 class InvoiceResponse(OutputSchema):
@@ -106,7 +110,7 @@ class InvoiceListParams(ListParams):
         "-customer_id",
     ] = sort_order()
 
-    number: str | SkipJsonSchema[None] = None
+    number: Text | SkipJsonSchema[None] = None
 
     amount: (
         Annotated[

@@ -12,7 +12,9 @@ from app.schemas.base import (
     ListParams,
     OutputSchema,
     QueryBool,
+    Text,
     UpdateSchema,
+    reference,
     sort_order,
 )
 
@@ -20,13 +22,13 @@ from app.schemas.base import (
 class NotificationBase(InputSchema):
     """Fields a client sets on a notification."""
 
-    title: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    title: Annotated[Text, StringConstraints(min_length=1, max_length=255)]
 
-    message: Annotated[str, StringConstraints(max_length=65_535)] | None = None
+    message: Annotated[Text, StringConstraints(max_length=65_535)] | None = None
 
     read: StrictBool = False
 
-    user_id: uuid.UUID
+    user_id: Annotated[uuid.UUID, reference("a member")]
 
 
 class NotificationCreate(NotificationBase):
@@ -39,15 +41,15 @@ class NotificationUpdate(UpdateSchema):
     non_nullable = frozenset({"title", "read", "user_id"})
 
     title: (
-        Annotated[str, StringConstraints(min_length=1, max_length=255)]
+        Annotated[Text, StringConstraints(min_length=1, max_length=255)]
         | SkipJsonSchema[None]
     ) = None
 
-    message: Annotated[str, StringConstraints(max_length=65_535)] | None = None
+    message: Annotated[Text, StringConstraints(max_length=65_535)] | None = None
 
     read: StrictBool | SkipJsonSchema[None] = None
 
-    user_id: uuid.UUID | SkipJsonSchema[None] = None
+    user_id: Annotated[uuid.UUID, reference("a member")] | SkipJsonSchema[None] = None
 
 
 class NotificationResponse(OutputSchema):
@@ -84,7 +86,7 @@ class NotificationListParams(ListParams):
         "-user_id",
     ] = sort_order()
 
-    title: str | SkipJsonSchema[None] = None
+    title: Text | SkipJsonSchema[None] = None
 
     read: QueryBool | SkipJsonSchema[None] = None
 

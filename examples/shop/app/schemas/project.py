@@ -2,6 +2,9 @@
 
 import uuid
 from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
 
 from app.models.membership import Role
 from app.schemas.auth import Email, ProjectName
@@ -33,7 +36,13 @@ class ProjectResponse(OutputSchema):
 class MemberCreate(InputSchema):
     """An existing user to add to the project, by e-mail."""
 
-    email: Email
+    email: Annotated[
+        Email,
+        Field(
+            description="The e-mail of a registered user",
+            json_schema_extra={"x-reference": "a user"},
+        ),
+    ]
     role: Role = Role.MEMBER
 
 

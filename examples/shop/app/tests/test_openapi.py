@@ -2,16 +2,20 @@
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
+from pydantic import TypeAdapter, ValidationError
 
 from app.core.errors import ErrorResponse
 from app.main import app
 from app.openapi import write
+from app.schemas.base import RESERVED_EMAIL_DOMAINS, EmailAddress
 
 DOCUMENT = app.openapi()
 OPERATIONS = [
@@ -25,6 +29,35 @@ ERROR_MODEL = {"$ref": "#/components/schemas/ErrorResponse"}
 def json_schema(response: dict[str, Any]) -> Any:
     """The schema of a documented response's JSON body, if it has one."""
     return response.get("content", {}).get("application/json", {}).get("schema")
+
+
+def input_schemas() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema, nested ones included, that a client's parameters and bodies meet."""
+    components = DOCUMENT["components"]["schemas"]
+    for name, operation in OPERATIONS:
+        pending: list[Any] = [p["schema"] for p in operation.get("parameters", [])]
+        pending += [
+            media["schema"]
+            for media in operation.get("requestBody", {}).get("content", {}).values()
+        ]
+        seen: set[str] = set()
+        while pending:
+            node = pending.pop()
+            if isinstance(node, list):
+                pending += node
+            elif isinstance(node, dict):
+                target = node.get("$ref")
+                if isinstance(target, str):
+                    if target not in seen:
+                        seen.add(target)
+                        pending.append(components[target.rsplit("/", 1)[-1]])
+                    continue
+                yield name, node
+                pending += [
+                    value
+                    for key, value in node.items()
+                    if key not in ("default", "examples")
+                ]
 
 
 def test_the_document_is_valid_openapi() -> None:
@@ -129,3 +162,43 @@ def test_the_document_can_be_written_for_client_generators(tmp_path: Path) -> No
     path = tmp_path / "clients" / "openapi.json"
     write(path)
     assert json.loads(path.read_text(encoding="utf-8")) == DOCUMENT
+
+
+def test_text_inputs_state_the_characters_the_api_refuses() -> None:
+    """What the schema admits, the API accepts: no string input goes without a pattern.
+
+    The API refuses NUL characters in every string (`check_text`), which a pattern
+    says; uuids, dates and enumerations are exact by their format.
+    """
+    exact = {"uuid", "date", "date-time", "binary"}
+    loose = [
+        (name, schema)
+        for name, schema in input_schemas()
+        if schema.get("type") == "string"
+        and not schema.keys() & {"pattern", "enum", "const"}
+        and schema.get("format") not in exact
+    ]
+    assert loose == []
+
+
+def test_decimal_numbers_state_their_decimal_places() -> None:
+    decimals = [
+        (name, branch)
+        for name, schema in input_schemas()
+        for branch in schema.get("anyOf", [])
+        if branch.get("type") == "number" and "exclusiveMaximum" in branch
+    ]
+    for name, number in decimals:
+        assert "multipleOf" in number, name
+
+
+@pytest.mark.parametrize("domain", SPECIAL_USE_DOMAIN_NAMES)
+def test_reserved_email_domains_are_refused_as_the_schema_says(domain: str) -> None:
+    addresses = TypeAdapter(EmailAddress)
+    for address in (f"someone@mail.{domain}", f"someone@MAIL.{domain.upper()}"):
+        assert not re.match(RESERVED_EMAIL_DOMAINS, address)
+        with pytest.raises(ValidationError):
+            addresses.validate_python(address)
+    for address in (f"someone@{domain}.example.com", f"{domain}@example.org"):
+        assert re.match(RESERVED_EMAIL_DOMAINS, address)
+        assert addresses.validate_python(address) == address
