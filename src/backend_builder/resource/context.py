@@ -320,7 +320,7 @@ def _field_imports(field: FieldSpec, names: Names) -> tuple[tuple[Import, ...], 
     if field.type is FieldType.ENUM:
         schema.append((f"app.models.{names.snake}", f"{names.class_name}{_pascal(field.name)}"))
     if field.is_ref:
-        schema += [("typing", "Annotated"), ("app.schemas.base", "reference")]
+        schema += [("typing", "Annotated"), ("app.schemas.base", "RefersTo")]
     if (
         field.has_default
         or field.type in (FieldType.DECIMAL, FieldType.ENUM)
@@ -373,7 +373,7 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
     schema_annotation = _schema_annotation(field, annotation)
     if ref:
         noun = f"{indefinite_article(ref.human)} {ref.human}"
-        schema_annotation = f'Annotated[{annotation}, reference("{noun}")]'
+        schema_annotation = f'Annotated[{annotation}, RefersTo("{noun}")]'
     if field.has_default:
         schema_default = f" = {_python_literal(field.default, field, enum_class)}"
     elif field.optional:

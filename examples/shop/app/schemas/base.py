@@ -4,6 +4,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from typing import Annotated, Any, ClassVar, Self
@@ -16,11 +17,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     TypeAdapter,
     field_validator,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema, WithJsonSchema
+from pydantic_core import CoreSchema
 
 JSON_MAX_DEPTH = 32
 """How deeply the arrays and objects of a json field may nest."""
@@ -139,17 +142,25 @@ EmailAddress = Annotated[
 refused, and the schema's pattern says so."""
 
 
-def reference(noun: str) -> Any:
-    """The field of a reference: the id of `noun` (`a customer`) in the current project.
+@dataclass(frozen=True)
+class RefersTo:
+    """Marks a reference field: the id of `noun` (`a customer`) in the current project.
 
-    The schema cannot say which ids exist in the project: another project's id, or
-    one that does not exist, is refused with 422 `invalid_reference`. OpenAPI marks
-    the field with `x-reference` for tools that test the API.
+    The schema cannot say which ids are in the project: another project's id, or
+    one that does not exist, is refused with 422 `invalid_reference`. OpenAPI
+    describes the field, and marks it with `x-reference` for tools that test the API.
     """
-    return Field(
-        description=f"The id of {noun} in the current project",
-        json_schema_extra={"x-reference": noun},
-    )
+
+    noun: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The id's schema, described, with `x-reference`."""
+        schema = handler(core_schema)
+        schema["description"] = f"The id of {self.noun} in the current project"
+        schema["x-reference"] = self.noun
+        return schema
 
 
 def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from app.schemas.base import (
     IsoDate,
     ListParams,
     OutputSchema,
+    RefersTo,
     Text,
     UpdateSchema,
     decimal_schema,
-    reference,
     sort_order,
 )
 
@@ -37,7 +37,7 @@ class InvoiceBase(InputSchema):
 
     due_on: IsoDate | None = None
 
-    customer_id: Annotated[uuid.UUID, reference("a customer")]
+    customer_id: Annotated[uuid.UUID, RefersTo("a customer")]
 
 
 class InvoiceCreate(InvoiceBase):
@@ -67,9 +67,9 @@ class InvoiceUpdate(UpdateSchema):
 
     due_on: IsoDate | None = None
 
-    customer_id: (
-        Annotated[uuid.UUID, reference("a customer")] | SkipJsonSchema[None]
-    ) = None
+    customer_id: Annotated[uuid.UUID, RefersTo("a customer")] | SkipJsonSchema[None] = (
+        None
+    )
 
 
 class InvoiceResponse(OutputSchema):

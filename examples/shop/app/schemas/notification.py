@@ -12,9 +12,9 @@ from app.schemas.base import (
     ListParams,
     OutputSchema,
     QueryBool,
+    RefersTo,
     Text,
     UpdateSchema,
-    reference,
     sort_order,
 )
 
@@ -28,7 +28,7 @@ class NotificationBase(InputSchema):
 
     read: StrictBool = False
 
-    user_id: Annotated[uuid.UUID, reference("a member")]
+    user_id: Annotated[uuid.UUID, RefersTo("a member")]
 
 
 class NotificationCreate(NotificationBase):
@@ -49,7 +49,7 @@ class NotificationUpdate(UpdateSchema):
 
     read: StrictBool | SkipJsonSchema[None] = None
 
-    user_id: Annotated[uuid.UUID, reference("a member")] | SkipJsonSchema[None] = None
+    user_id: Annotated[uuid.UUID, RefersTo("a member")] | SkipJsonSchema[None] = None
 
 
 class NotificationResponse(OutputSchema):

@@ -16,6 +16,7 @@ from app.core.errors import ErrorResponse
 from app.main import app
 from app.openapi import write
 from app.schemas.base import RESERVED_EMAIL_DOMAINS, EmailAddress
+from app.tests.live import ROOT
 
 DOCUMENT = app.openapi()
 OPERATIONS = [
@@ -162,6 +163,20 @@ def test_the_document_can_be_written_for_client_generators(tmp_path: Path) -> No
     path = tmp_path / "clients" / "openapi.json"
     write(path)
     assert json.loads(path.read_text(encoding="utf-8")) == DOCUMENT
+
+
+def test_the_clients_in_the_repository_match_the_api() -> None:
+    """`make client` and `make client-ts` keep the document they were made from.
+
+    After a change of the API (a `generate`, a field added), they must run again.
+    """
+    written = ROOT / "clients" / "openapi.json"
+    if not written.exists():
+        pytest.skip("no client made yet: `make client` or `make client-ts` makes one")
+    assert json.loads(written.read_text(encoding="utf-8")) == DOCUMENT, (
+        "the API changed since its clients were made: run `make client` "
+        "(and `make client-ts` for TypeScript)"
+    )
 
 
 def test_text_inputs_state_the_characters_the_api_refuses() -> None:
