@@ -56,3 +56,28 @@ def backend(tmp_path: Path) -> Path:
     root = tmp_path / "shop-api"
     apply_plan(plan_new(root))
     return root
+
+
+# The longest tests (each runs a generated backend's whole suite) start first, so that
+# the workers of `pytest -n auto --dist worksteal` end together instead of one of them
+# running a two-minute test alone at the end.
+_LONGEST_FIRST = (
+    "test_generated_resources.py",
+    "test_mcp.py",
+    "test_check.py::test_every_check_passes",
+    "test_generated_base.py",
+    "test_evolve.py",
+    "test_clients.py",
+)
+
+
+def _cost_rank(item: pytest.Item) -> int:
+    for rank, prefix in enumerate(_LONGEST_FIRST):
+        if item.nodeid.removeprefix("tests/").startswith(prefix):
+            return rank
+    return len(_LONGEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the tests by cost, the longest first (stable within each rank)."""
+    items.sort(key=_cost_rank)

@@ -247,8 +247,8 @@ def _schema_annotation(field: FieldSpec, annotation: str) -> str:
 
 
 _FILTER_ANNOTATIONS = {
-    FieldType.INT: "Annotated[QueryInt, Field(ge=-(2**31), lt=2**31)]",
-    FieldType.BIGINT: "Annotated[QueryInt, Field(ge=-(2**63), lt=2**63)]",
+    FieldType.INT: "Annotated[int, Field(ge=-(2**31), lt=2**31), QueryDigits]",
+    FieldType.BIGINT: "Annotated[int, Field(ge=-(2**63), lt=2**63), QueryDigits]",
     FieldType.BOOL: "QueryBool",
     FieldType.DATE: "IsoDate",
     FieldType.DATETIME: "IsoDateTime",
@@ -282,8 +282,8 @@ _SCHEMA_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
 }
 # What each filterable type's filter annotation (`_FILTER_ANNOTATIONS`) imports.
 _FILTER_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
-    FieldType.INT: (*_ANNOTATED, ("app.schemas.base", "QueryInt"), ("pydantic", "Field")),
-    FieldType.BIGINT: (*_ANNOTATED, ("app.schemas.base", "QueryInt"), ("pydantic", "Field")),
+    FieldType.INT: (*_ANNOTATED, ("app.schemas.base", "QueryDigits"), ("pydantic", "Field")),
+    FieldType.BIGINT: (*_ANNOTATED, ("app.schemas.base", "QueryDigits"), ("pydantic", "Field")),
     FieldType.BOOL: (("app.schemas.base", "QueryBool"),),
     FieldType.DATE: (("app.schemas.base", "IsoDate"),),
     FieldType.DATETIME: (("app.schemas.base", "IsoDateTime"),),

@@ -81,7 +81,10 @@ def decimal_schema(max_digits: int, decimal_places: int) -> WithJsonSchema:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_text)]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
-QueryInt = Annotated[int, BeforeValidator(_query_integer)]
+QueryDigits = BeforeValidator(_query_integer)
+"""Put after an integer's bounds (`Annotated[int, Field(ge=0), QueryDigits]`), so that
+OpenAPI shows them as `minimum` and `maximum`."""
+QueryInt = Annotated[int, QueryDigits]
 QueryBool = Annotated[bool, BeforeValidator(_query_boolean)]
 
 

@@ -198,6 +198,12 @@ def test_text_inputs_state_the_characters_the_api_refuses() -> None:
     assert loose == []
 
 
+def test_bounds_use_json_schema_keywords() -> None:
+    """`minimum` and `exclusiveMaximum`, never pydantic's own `ge` or `lt`."""
+    for name, schema in input_schemas():
+        assert not schema.keys() & {"ge", "gt", "le", "lt"}, (name, schema)
+
+
 def test_decimal_numbers_state_their_decimal_places() -> None:
     decimals = [
         (name, branch)
