@@ -20,6 +20,7 @@ from backend_builder.manifest import MANIFEST, Manifest
 from backend_builder.plan import apply_plan
 from backend_builder.project import plan_new
 from backend_builder.resource.generate import ALL_LAYERS, plan_generate
+from tests.test_generated_base import SEED_TEST
 
 runner = CliRunner()
 FIELDS = ["name:str", "serial:str:unique", "note:text:optional"]
@@ -115,6 +116,9 @@ def test_the_example_backend_passes_tenancy() -> None:
 
 @pytest.mark.slow
 def test_every_check_passes_on_a_fresh_backend(backend: Path) -> None:
+    """The base backend on SQLite: lint, tenancy, migrations and its suite, in which a
+    test in the seed's style passes too (tests/test_generated_base.py has PostgreSQL)."""
+    (backend / "app" / "tests" / "test_seed_style.py").write_text(SEED_TEST)
     result = runner.invoke(app, ["check", "--path", str(backend), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)

@@ -1,10 +1,13 @@
-"""The backend that `new` creates is lint-clean, migrates without drift, and passes its tests."""
+"""The backend that `new` creates is lint-clean, migrates without drift, and passes its tests.
+
+On SQLite, `check` does all of it: tests/test_check.py (with `SEED_TEST` below).
+"""
 
 from pathlib import Path
 
 import pytest
 
-from tests.backend_checks import lint, migrations_round_trip, run_tests
+from tests.backend_checks import migrations_round_trip, run_tests
 
 pytestmark = pytest.mark.slow
 
@@ -22,15 +25,6 @@ def test_seed_style_token_works():
     response = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
 """
-
-
-def test_base_backend_on_sqlite(backend: Path) -> None:
-    lint(backend)
-    (backend / "app" / "tests" / "test_seed_style.py").write_text(SEED_TEST)
-    migrations_round_trip(backend, f"sqlite:///{backend / 'check.db'}")
-    output = run_tests(backend)
-    assert " passed" in output and "failed" not in output
-    assert "Required test coverage of 90" in output
 
 
 @pytest.mark.postgres
