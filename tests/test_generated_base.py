@@ -11,7 +11,7 @@ from tests.backend_checks import migrations_round_trip, run_tests
 
 pytestmark = pytest.mark.slow
 
-SEED_TEST = """
+SEED_TEST = """\
 from fastapi.testclient import TestClient
 
 from app.main import app
@@ -22,7 +22,9 @@ client = TestClient(app)
 
 def test_seed_style_token_works():
     token = get_test_user_token()
-    response = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    response = client.get(
+        "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 200
 """
 
