@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.api.v1.api import api_router
 from app.core.config import settings
@@ -34,21 +35,26 @@ def create_app() -> FastAPI:
     Each resource's router is included directly, behind a `RouteIndex`: finding a
     request's route costs the same however many resources there are.
 
-    In production the API describes itself nowhere: no Swagger UI, no ReDoc and no
-    OpenAPI document. A weak `SECRET_KEY` outside a local environment stops it here
-    (`InsecureSettings`), before it can sign a token.
+    Elsewhere than in production, `/docs` (Swagger UI) and `/redoc` serve their
+    scripts and styles from the `fastapi-offline` package, under `/docs/assets`, so
+    they work on a machine without internet access. In production the API describes
+    itself nowhere: no Swagger UI, no ReDoc and no OpenAPI document. A weak
+    `SECRET_KEY` outside a local environment stops it here (`InsecureSettings`),
+    before it can sign a token.
     """
     settings.ensure_safe_to_serve()
-    documented = settings.environment != "production"
-    application = FastAPI(
-        title="Shop",
-        version="0.1.0",
-        lifespan=lifespan,
-        generate_unique_id_function=operation_id,
-        docs_url="/docs" if documented else None,
-        redoc_url="/redoc" if documented else None,
-        openapi_url="/openapi.json" if documented else None,
-    )
+    described = {
+        "title": "Shop",
+        "version": "0.1.0",
+        "lifespan": lifespan,
+        "generate_unique_id_function": operation_id,
+    }
+    if settings.environment == "production":
+        application = FastAPI(
+            **described, docs_url=None, redoc_url=None, openapi_url=None
+        )
+    else:
+        application = FastAPIOffline(**described, static_url="/docs/assets")
     register_exception_handlers(application)
     application.add_middleware(RequestLimits)
     application.add_middleware(RelativeRedirects)

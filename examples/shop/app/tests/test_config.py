@@ -1,6 +1,7 @@
 """Settings fail fast, accept the URLs people paste, and reach the driver."""
 
 import asyncio
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -100,6 +101,19 @@ def test_production_describes_the_api_nowhere(monkeypatch: pytest.MonkeyPatch) -
 def test_local_environments_document_the_api(client: TestClient) -> None:
     for path in ("/docs", "/redoc", "/openapi.json"):
         assert client.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_documentation_needs_no_internet(client: TestClient, page: str) -> None:
+    """Swagger UI and ReDoc load their scripts and styles from this server."""
+    html = client.get(page).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(asset.endswith(".js") for asset in assets), html
+    assert "https://" not in html and "http://" not in html, html
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        assert response.content, asset
 
 
 @pytest.mark.parametrize(
