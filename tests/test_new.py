@@ -1,6 +1,7 @@
 """`backend-builder new`: what it writes, what it refuses, and how it reports."""
 
 import json
+import subprocess
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -150,3 +151,23 @@ def test_every_file_is_recorded_with_a_base_copy(tmp_path: Path) -> None:
     for path, record in records.items():
         assert record["sha256"] == digest((target / path).read_text())
         assert (target / base_path(path)).read_text() == (target / path).read_text()
+
+
+def test_make_serve_and_run_take_a_host_and_a_port(tmp_path: Path) -> None:
+    target = tmp_path / "my-api"
+    assert runner.invoke(app, ["new", str(target)]).exit_code == 0
+
+    def planned(*arguments: str) -> str:
+        result = subprocess.run(
+            ["make", "--dry-run", *arguments],
+            cwd=target,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout
+
+    assert "--host 0.0.0.0 --port 8000 " in planned("serve")
+    served = planned("serve", "HOST=127.0.0.1", "PORT=9001", "WORKERS=3")
+    assert "--host 127.0.0.1 --port 9001 --workers 3 " in served
+    assert "--reload --port 9002" in planned("run", "PORT=9002")
