@@ -217,9 +217,9 @@ def _schema_annotation(field: FieldSpec, annotation: str) -> str:
         case FieldType.TEXT:
             return "Annotated[Text, StringConstraints(max_length=65_535)]"
         case FieldType.INT:
-            return "Annotated[int, Strict(), Field(ge=-(2**31), lt=2**31)]"
+            return "Annotated[int, Strict(), Field(ge=-(2**31), lt=2**31), WholeNumber]"
         case FieldType.BIGINT:
-            return "Annotated[int, Strict(), Field(ge=-(2**63), lt=2**63)]"
+            return "Annotated[int, Strict(), Field(ge=-(2**63), lt=2**63), WholeNumber]"
         case FieldType.FLOAT:
             return "Annotated[float, Strict(), Field(allow_inf_nan=False)]"
         case FieldType.BOOL:
@@ -260,13 +260,14 @@ _FILTER_ANNOTATIONS = {
 
 
 _ANNOTATED: tuple[Import, ...] = (("typing", "Annotated"),)
+_WHOLE: Import = ("app.schemas.base", "WholeNumber")
 # What each type's schema annotation (`_schema_annotation`) imports.
 _SCHEMA_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
     FieldType.STR: (*_ANNOTATED, ("pydantic", "StringConstraints"), ("app.schemas.base", "Text")),
     FieldType.TEXT: (*_ANNOTATED, ("pydantic", "StringConstraints"), ("app.schemas.base", "Text")),
     FieldType.URL: (*_ANNOTATED, ("pydantic", "StringConstraints")),
-    FieldType.INT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field")),
-    FieldType.BIGINT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field")),
+    FieldType.INT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field"), _WHOLE),
+    FieldType.BIGINT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field"), _WHOLE),
     FieldType.FLOAT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field")),
     FieldType.BOOL: (("pydantic", "StrictBool"),),
     FieldType.DATE: (("app.schemas.base", "IsoDate"), ("datetime", "date")),

@@ -30,7 +30,7 @@ JSON_MAX_DEPTH = 32
 JSON_MAX_BYTES = 65_536
 """The largest json field, as compact UTF-8 JSON: a page of 200 stays under 13 MB."""
 
-_INTEGER = re.compile(r"-?[0-9]+")
+_INTEGER = re.compile(r"(-?[0-9]+)(?:\.0+)?")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -44,9 +44,19 @@ def _iso_text(value: Any) -> Any:
 
 
 def _query_integer(value: Any) -> Any:
-    """A query-string integer is digits only (no `1.0`, no `1e3`, no spaces)."""
-    if isinstance(value, str) and not _INTEGER.fullmatch(value):
-        raise ValueError("must be an integer")
+    """A query-string integer is digits, with a fraction of zeros at most (`1.0` is
+    JSON Schema's integer 1); no `1.5`, no `1e3`, no spaces."""
+    if isinstance(value, str):
+        if not (digits := _INTEGER.fullmatch(value)):
+            raise ValueError("must be an integer")
+        return digits[1]
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    """A number without a fraction is an integer in JSON Schema: `3.0` is 3."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -85,6 +95,8 @@ QueryDigits = BeforeValidator(_query_integer)
 """Put after an integer's bounds (`Annotated[int, Field(ge=0), QueryDigits]`), so that
 OpenAPI shows them as `minimum` and `maximum`."""
 QueryInt = Annotated[int, QueryDigits]
+WholeNumber = BeforeValidator(_whole_number)
+"""Put after a strict integer's bounds: JSON's `3.0` is the integer 3, `3.5` is refused."""
 QueryBool = Annotated[bool, BeforeValidator(_query_boolean)]
 
 

@@ -311,7 +311,7 @@ class ListContract(Contract):
             {"limit": 0},
             {"limit": 201},
             {"limit": "x"},
-            {"limit": "1.0"},
+            {"limit": "1.5"},
             {"limit": 10**30},
             {"sort": "no_such_field"},
             {"no_such_filter": "1"},

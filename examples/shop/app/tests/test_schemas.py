@@ -28,6 +28,7 @@ from app.schemas.base import (
         (QueryBool, "true", True),
         (QueryBool, "FALSE", False),
         (QueryBool, True, True),
+        (QueryInt, "-7.00", -7),
     ],
 )
 def test_accepts(annotation: Any, value: Any, expected: Any) -> None:
@@ -41,7 +42,7 @@ def test_accepts(annotation: Any, value: Any, expected: Any) -> None:
         (IsoDate, "0"),
         (IsoDateTime, 1_700_000_000),
         (IsoDateTime, "1700000000"),
-        (QueryInt, "1.0"),
+        (QueryInt, "1.5"),
         (QueryInt, "1e3"),
         (QueryInt, " 1"),
         (QueryBool, "1"),
