@@ -58,13 +58,16 @@ def backend(tmp_path: Path) -> Path:
     return root
 
 
-# The longest tests (each runs a generated backend's whole suite) start first, so that
-# the workers of `pytest -n auto --dist worksteal` end together instead of one of them
-# running a two-minute test alone at the end.
+# The longest tests (each runs a generated backend's whole suite) start first, in an
+# order that alternates them between two workers: `pytest -n auto --maxschedchunk 1`
+# hands each worker two tests to begin with, then one test at a time, so that the
+# workers end together instead of one of them running a two-minute test alone at the end.
 _LONGEST_FIRST = (
-    "test_generated_resources.py",
+    "test_generated_resources.py::test_seed_examples_on_sqlite",
     "test_mcp.py",
+    "test_generated_resources.py::test_seed_examples_on_postgresql",
     "test_check.py::test_every_check_passes",
+    "test_evolve.py::test_five_changes",
     "test_generated_base.py",
     "test_evolve.py",
     "test_clients.py",
