@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import Settings, settings
+from app.core.distribution import prepare
 from app.models import Base
 from app.models.base import UTCDateTime
 
@@ -77,6 +78,7 @@ END $$
 def _run_sync(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
+        prepare(connection)
         context.run_migrations()
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(_PROTECT_VERSION_TABLE)

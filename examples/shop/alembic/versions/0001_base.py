@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from app.core.distribution import distribute, migrating_citus, replicate
+
 revision: str = "0001_base"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -16,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Apply this revision."""
+    """Create the tables; on Citus, distribute them by project (app/core/distribution.py)."""
     op.create_table(
         "projects",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -34,6 +36,21 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_projects")),
+    )
+    distribute("projects", "id", colocate_with="default")
+    # Citus keeps no foreign key from a reference table (users) to a distributed one:
+    # there, TenantRepository clears the current project of a deleted project's users.
+    current_project_key = (
+        []
+        if migrating_citus()
+        else [
+            sa.ForeignKeyConstraint(
+                ["current_project_id"],
+                ["projects.id"],
+                name=op.f("fk_users_current_project_id_projects"),
+                ondelete="SET NULL",
+            )
+        ]
     )
     op.create_table(
         "users",
@@ -55,15 +72,11 @@ def upgrade() -> None:
             server_default=sa.func.now(),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["current_project_id"],
-            ["projects.id"],
-            name=op.f("fk_users_current_project_id_projects"),
-            ondelete="SET NULL",
-        ),
+        *current_project_key,
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
     )
+    replicate("users")
     op.create_table(
         "memberships",
         sa.Column("project_id", sa.Uuid(), nullable=False),
@@ -108,6 +121,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("project_id", "user_id", name=op.f("pk_memberships")),
     )
+    distribute("memberships")
     with op.batch_alter_table("memberships", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_memberships_user_id"), ["user_id"], unique=False
@@ -140,6 +154,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_tokens")),
     )
+    replicate("refresh_tokens")
     with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_refresh_tokens_family_id"), ["family_id"], unique=False

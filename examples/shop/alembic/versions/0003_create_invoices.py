@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from app.core.distribution import distribute
+
 revision: str = "0003_invoices"
 down_revision: str | None = "0002_customers"
 branch_labels: str | Sequence[str] | None = None
@@ -66,6 +68,8 @@ def upgrade() -> None:
             "project_id", "number", name=op.f("uq_invoices_project_id_number")
         ),
     )
+    # On Citus, the table's shards go with their projects' (app/core/distribution.py).
+    distribute("invoices")
 
     op.create_index(
         "ix_invoices_project_id_customer_id", "invoices", ["project_id", "customer_id"]

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from app.core.distribution import distribute
+
 revision: str = "0004_notifications"
 down_revision: str | None = "0003_invoices"
 branch_labels: str | Sequence[str] | None = None
@@ -50,6 +52,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("project_id", "id", name=op.f("pk_notifications")),
     )
+    # On Citus, the table's shards go with their projects' (app/core/distribution.py).
+    distribute("notifications")
 
     op.create_index(
         "ix_notifications_project_id_user_id",

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from app.core.distribution import distribute
+
 revision: str = "0005_assets"
 down_revision: str | None = "0004_notifications"
 branch_labels: str | Sequence[str] | None = None
@@ -43,6 +45,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("project_id", "id", name=op.f("pk_assets")),
     )
+    # On Citus, the table's shards go with their projects' (app/core/distribution.py).
+    distribute("assets")
 
     if op.get_bind().dialect.name == "postgresql":
         # Row-level security: only rows of the transaction's app.project_id.

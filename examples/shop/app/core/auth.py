@@ -22,8 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import get_db
 from app.core.errors import NoCurrentProject, NotAuthenticated
 from app.core.security import InvalidToken, TokenClaims, decode_access_token
-from app.core.sql import Connection, Query
-from app.core.tenancy import PROJECT_SETTING, ProjectScope, activate
+from app.core.sql import Connection, Query, Row
+from app.core.tenancy import (
+    DISTRIBUTED,
+    PROJECT_SETTING,
+    ProjectScope,
+    activate,
+    project_setting_statements,
+)
 from app.models.membership import Membership, Role
 from app.models.user import User
 
@@ -77,6 +83,55 @@ def _scope_query(dialect_name: str) -> Query:
     return Query(statement)
 
 
+@cache
+def _user_query() -> Query:
+    """The user's state and current project (on Citus, where `_scope` needs two queries)."""
+    users = User.__table__
+    return Query(
+        select(
+            users.c.is_active, users.c.token_version, users.c.current_project_id
+        ).where(users.c.id == bindparam("user_id"))
+    )
+
+
+@cache
+def _role_query() -> Query:
+    """The user's role in a project: a query routed to the project's shard on Citus."""
+    memberships = Membership.__table__
+    return Query(
+        select(memberships.c.role).where(
+            memberships.c.project_id == bindparam("project_id"),
+            memberships.c.user_id == bindparam("user_id"),
+        )
+    )
+
+
+async def _scope(db: Connection, user_id: uuid.UUID) -> Row | None:
+    """The user's state and current membership, with the project set for RLS.
+
+    One query, except on Citus: there, joining users (a reference table) to the
+    memberships of their current project would ask every shard, so the user's state
+    comes first, then the project is set (`project_setting_statements`), then the
+    role, from the one shard that holds the project.
+    """
+    if not db.distributed:
+        return await db.fetch_one(_scope_query(db.dialect.name), {"user_id": user_id})
+    user = await db.fetch_one(_user_query(), {"user_id": user_id})
+    if user is None:
+        return None
+    project_id: uuid.UUID | None = user["current_project_id"]
+    membership = None
+    if project_id is not None:
+        for statement in project_setting_statements(project_id):
+            await db.run(statement)
+        membership = await db.fetch_one(
+            _role_query(), {"project_id": project_id, "user_id": user_id}
+        )
+    if membership is None:
+        return {**user, "project_id": None, "role": None}
+    return {**user, "project_id": project_id, "role": membership["role"]}
+
+
 async def authorize(db: Connection, token: str | None) -> ProjectScope:
     """The caller's current project and role, from the token and their membership.
 
@@ -86,8 +141,7 @@ async def authorize(db: Connection, token: str | None) -> ProjectScope:
     same statement, for row-level security.
     """
     claims = verify_access_token(token)
-    query = _scope_query(db.dialect.name)
-    row = await db.fetch_one(query, {"user_id": claims.user_id})
+    row = await _scope(db, claims.user_id)
     if row is None or not row["is_active"] or row["token_version"] != claims.version:
         raise NotAuthenticated()
     if row["project_id"] is None:
@@ -101,17 +155,29 @@ async def authenticate(
     token: Annotated[str | None, Depends(oauth2_scheme)],
     db: Annotated[AsyncSession, Depends(get_db, scope="function")],
 ) -> Identity:
-    """Check the bearer token, then load the user and membership in one query."""
+    """Check the bearer token, then load the user and membership in one query.
+
+    On Citus, in two (as in `_scope`): the membership is then read from its
+    project's shard alone, and the transaction may go on to change the user.
+    """
     claims = verify_access_token(token)
-    statement = (
-        select(User, Membership)
-        .outerjoin(Membership, _current_membership())
-        .where(User.id == claims.user_id)
-    )
-    row = (await db.execute(statement)).first()
-    if row is None:
-        raise NotAuthenticated()
-    user, membership = row
+    if (await db.connection()).info.get(DISTRIBUTED):
+        user = await db.get(User, claims.user_id)
+        if user is None:
+            raise NotAuthenticated()
+        membership = None
+        if user.current_project_id is not None:
+            membership = await db.get(Membership, (user.current_project_id, user.id))
+    else:
+        statement = (
+            select(User, Membership)
+            .outerjoin(Membership, _current_membership())
+            .where(User.id == claims.user_id)
+        )
+        row = (await db.execute(statement)).first()
+        if row is None:
+            raise NotAuthenticated()
+        user, membership = row
     if not user.is_active or user.token_version != claims.version:
         raise NotAuthenticated()
     return Identity(user, membership)

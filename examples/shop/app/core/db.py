@@ -34,7 +34,7 @@ from app.core.config import settings
 from app.core.errors import ServiceUnavailable, keeps_writes
 from app.core.outages import is_outage, original_error
 from app.core.sql import Connection, CoreConnection, DriverConnection
-from app.core.tenancy import TenantSession
+from app.core.tenancy import CITUS_INSTALLED, DISTRIBUTED, TenantSession
 
 logger = logging.getLogger(__name__)
 
@@ -194,14 +194,23 @@ async def _open_driver(connection: AsyncConnection) -> asyncpg.Connection:
 async def _start(
     connection: AsyncConnection, driver: asyncpg.Connection
 ) -> tuple[DriverConnection, Transaction]:
-    """BEGIN on `driver`; discard the connection if that fails."""
+    """BEGIN on `driver`; discard the connection if that fails.
+
+    A new connection first asks whether its database is a Citus database (once:
+    the answer is kept with the pooled connection).
+    """
     try:
+        distributed = connection.info.get(DISTRIBUTED)
+        if distributed is None:
+            distributed = bool(await driver.fetchval(CITUS_INSTALLED))
+            connection.info[DISTRIBUTED] = distributed
         driver_transaction = driver.transaction()
         await driver_transaction.start()
     except BaseException:
         await _discard(connection, driver)
         raise
-    return DriverConnection(connection, driver), driver_transaction
+    db = DriverConnection(connection, driver, distributed=distributed)
+    return db, driver_transaction
 
 
 async def _discard(connection: AsyncConnection, driver: asyncpg.Connection) -> None:

@@ -247,15 +247,26 @@ def _compile(statement: Executable, dialect: Dialect) -> CompiledQuery:
 
 
 class Connection(ABC):
-    """The request's connection, inside its transaction."""
+    """The request's connection, inside its transaction.
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    `distributed` says whether the database is a Citus database, whose workers the
+    project setting must reach (`app.core.tenancy.project_setting_statements`).
+    """
+
+    def __init__(
+        self, connection: AsyncConnection, *, distributed: bool = False
+    ) -> None:
         self.connection = connection
         self.dialect = connection.dialect
+        self.distributed = distributed
 
     @abstractmethod
     async def fetch(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
         """Run `query` with `params` and return its rows."""
+
+    @abstractmethod
+    async def run(self, statement: str) -> None:
+        """Run one SQL statement that takes no parameters and returns no rows."""
 
     async def fetch_one(self, query: Query, params: Mapping[str, Any]) -> Row | None:
         """Run `query` and return its first row, or None."""
@@ -266,9 +277,19 @@ class Connection(ABC):
 class DriverConnection(Connection):
     """PostgreSQL through asyncpg directly."""
 
-    def __init__(self, connection: AsyncConnection, driver: asyncpg.Connection) -> None:
-        super().__init__(connection)
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        driver: asyncpg.Connection,
+        *,
+        distributed: bool = False,
+    ) -> None:
+        super().__init__(connection, distributed=distributed)
         self.driver = driver
+
+    async def run(self, statement: str) -> None:
+        """Run one SQL statement that takes no parameters and returns no rows."""
+        await self.driver.execute(statement)
 
     async def fetch(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
         """Run `query` with `params` on the driver and return its rows."""
@@ -284,6 +305,10 @@ class DriverConnection(Connection):
 
 class CoreConnection(Connection):
     """Any database through SQLAlchemy Core."""
+
+    async def run(self, statement: str) -> None:
+        """Run one SQL statement that takes no parameters and returns no rows."""
+        await self.connection.exec_driver_sql(statement)
 
     async def fetch(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
         """Run `query` with `params` through SQLAlchemy and return its rows."""

@@ -368,6 +368,31 @@ def _check_text(text: TextClause, tenants: frozenset[str]) -> None:
         )
 
 
+CITUS_INSTALLED = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')"
+"""A query: whether the connection's database has the Citus extension."""
+DISTRIBUTED = "distributed"
+"""The key under which a pooled connection's `info` keeps `CITUS_INSTALLED`'s answer."""
+
+
+def project_setting_statements(project_id: uuid.UUID) -> tuple[str, str]:
+    """The statements that set the project for row-level security on Citus.
+
+    `set_config(...)`, a function call, is not carried to the workers, which would
+    then show no rows. A `SET LOCAL` is, once `citus.propagate_set_commands` is
+    `local` in the same transaction (never for the role: that would reach the
+    workers' own sessions). Each must be a statement of its own: Citus sends the
+    workers the whole text of the statement that sets the project. `SET` takes no
+    parameters, so the value is written in: a UUID's canonical form, which needs
+    no quoting.
+    """
+    if not isinstance(project_id, uuid.UUID):
+        raise TypeError(f"a project id is a UUID, not {type(project_id).__name__}")
+    return (
+        "SET LOCAL citus.propagate_set_commands = 'local'",
+        f"SET LOCAL {PROJECT_SETTING} = '{project_id}'",
+    )
+
+
 def rls_statements(table: str) -> list[str]:
     """The PostgreSQL statements that confine `table` to the project in the setting."""
     current = f"NULLIF(current_setting('{PROJECT_SETTING}', true), '')::uuid"
@@ -438,11 +463,16 @@ def _set_project_setting(
 ) -> None:
     """Give each new PostgreSQL transaction the project in context, if any."""
     project_id = _current_project.get()
-    if (
-        project_id is not None
-        and connection.dialect.name == "postgresql"
-        and not _unscoped.get()
-    ):
+    if project_id is None or connection.dialect.name != "postgresql" or _unscoped.get():
+        return
+    distributed = connection.info.get(DISTRIBUTED)
+    if distributed is None:
+        distributed = bool(connection.exec_driver_sql(CITUS_INSTALLED).scalar())
+        connection.info[DISTRIBUTED] = distributed
+    if distributed:
+        for statement in project_setting_statements(project_id):
+            connection.exec_driver_sql(statement)
+    else:
         connection.execute(
             select(func.set_config(PROJECT_SETTING, str(project_id), True))
         )

@@ -68,7 +68,15 @@ class TenantRepository:
         return project
 
     async def delete_project(self, project: Project) -> None:
-        """Delete a project; its memberships and data go with it."""
+        """Delete a project; its memberships and data go with it.
+
+        The project's row is locked first: a user switching to it meanwhile
+        (`set_current_project`) either waits and then no longer finds it, or makes
+        it current before the update below clears it again.
+        """
+        await self.session.execute(
+            select(Project.id).where(Project.id == project.id).with_for_update()
+        )
         await self.session.execute(
             update(User)
             .where(User.current_project_id == project.id)
@@ -78,12 +86,21 @@ class TenantRepository:
         await self.session.flush()
 
     async def set_current_project(self, user: User, project_id: uuid.UUID) -> bool:
-        """Make a project the user's current one; False if it no longer exists."""
-        user.current_project_id = project_id
-        try:
-            await self.session.flush()
-        except IntegrityError:  # its foreign key: the project was deleted meanwhile
+        """Make a project the user's current one; False if it no longer exists.
+
+        The project's row is locked as its foreign key would lock it (on Citus the
+        key cannot exist, see the first migration): it cannot be deleted until this
+        transaction ends, and one deleted meanwhile is not found.
+        """
+        found = await self.session.scalar(
+            select(Project.id)
+            .where(Project.id == project_id)
+            .with_for_update(key_share=True)
+        )
+        if found is None:
             return False
+        user.current_project_id = project_id
+        await self.session.flush()
         return True
 
     async def membership(

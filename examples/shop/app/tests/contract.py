@@ -27,10 +27,10 @@ from app.core.db import transaction
 from app.core.ids import uuid7
 from app.repositories.base import ProjectRepository, cursor_signature
 from app.tests.conftest import (
-    SCOPED_REQUEST_STATEMENTS,
     TestUser,
     count_statements,
     run_async,
+    scoped_request_statements,
 )
 from app.tests.live import operation
 
@@ -184,7 +184,7 @@ class CreateContract(Contract):
                 self.resource.url, json=payload, headers=owner.headers
             )
         assert response.status_code == 201, response.text
-        assert len(statements) == SCOPED_REQUEST_STATEMENTS + len(checked) + 1
+        assert len(statements) == scoped_request_statements() + len(checked) + 1
 
     def test_rejects_unknown_fields(self, client: TestClient, owner: TestUser) -> None:
         payload = self.resource.payload(client, owner)
@@ -293,7 +293,7 @@ class ListContract(Contract):
             self.resource.create(client, owner)
         with count_statements() as four_rows:
             client.get(self.resource.url, headers=owner.headers)
-        assert len(one_row) == len(four_rows) == SCOPED_REQUEST_STATEMENTS + 1
+        assert len(one_row) == len(four_rows) == scoped_request_statements() + 1
 
     def test_a_removed_member_loses_access_at_once(
         self, client: TestClient, owner: TestUser, member_of: MakeMember
@@ -361,7 +361,7 @@ class GetContract(Contract):
         created = self.resource.create(client, owner)
         with count_statements() as statements:
             client.get(f"{self.resource.url}{created['id']}", headers=owner.headers)
-        assert len(statements) == SCOPED_REQUEST_STATEMENTS + 1
+        assert len(statements) == scoped_request_statements() + 1
 
     def test_rejects_a_malformed_id(self, client: TestClient, owner: TestUser) -> None:
         url = f"{self.resource.url}not-an-id"
@@ -412,7 +412,7 @@ class UpdateContract(Contract):
         with count_statements() as statements:
             response = client.patch(url, json={}, headers=owner.headers)
         assert response.status_code == 200, response.text
-        assert len(statements) == SCOPED_REQUEST_STATEMENTS + 1
+        assert len(statements) == scoped_request_statements() + 1
 
     def test_viewers_cannot_update(
         self, client: TestClient, owner: TestUser, member_of: MakeMember
@@ -465,7 +465,7 @@ class DeleteContract(Contract):
         with count_statements() as statements:
             response = client.delete(url, headers=owner.headers)
         assert response.status_code == 204
-        assert len(statements) == SCOPED_REQUEST_STATEMENTS + 1
+        assert len(statements) == scoped_request_statements() + 1
 
     def test_requires_a_token(self, client: TestClient) -> None:
         assert client.delete(f"{self.resource.url}{uuid.uuid4()}").status_code == 401

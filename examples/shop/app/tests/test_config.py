@@ -177,7 +177,8 @@ def test_a_connection_the_server_dropped_is_not_reused() -> None:
                     pids.append(int(row["pid"]))
                 async with killer.connect() as other:
                     await other.execute(
-                        text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[-1]}
+                        text("SELECT pg_terminate_backend(CAST(:pid AS integer))"),
+                        {"pid": pids[-1]},
                     )
                 await asyncio.sleep(0.1)  # the client notices the closed socket
         finally:

@@ -1,0 +1,73 @@
+"""Citus: the tables distributed by project over several PostgreSQL nodes.
+
+On a database with the `citus` extension, the migrations call these functions after
+creating each table; on plain PostgreSQL and SQLite they do nothing.
+
+- `users` and `refresh_tokens` belong to no project: they become reference tables,
+  with a copy on every node, so that a join with them never leaves a node.
+- `projects` is distributed by `id`; memberships and every resource's table by
+  `project_id`, co-located with projects. A project's rows live together on one
+  shard, and a statement that names its project is routed to that shard's node.
+
+At run time, `app.core.db` tells the application whether its database is a Citus
+database (`CITUS_INSTALLED`), and `app.core.tenancy.project_setting_statements` says
+how the project reaches the workers.
+"""
+
+from alembic import op
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+CITUS_INSTALLED = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')"
+"""A query: whether the connection's database has the Citus extension."""
+
+
+def citus_installed(connection: Connection) -> bool:
+    """Whether `connection`'s database has the Citus extension."""
+    if connection.dialect.name != "postgresql":
+        return False
+    return bool(connection.exec_driver_sql(CITUS_INSTALLED).scalar())
+
+
+def migrating_citus() -> bool:
+    """Whether the running migration works on a Citus database (not when writing SQL)."""
+    return not op.get_context().as_sql and citus_installed(op.get_bind())
+
+
+def prepare(connection: Connection) -> None:
+    """Settings of a migration's transaction on Citus (see `alembic/env.py`).
+
+    A new table keeps its foreign keys to reference tables as written, to be
+    distributed next (Citus would otherwise turn it into a "Citus local" table), and
+    statements over many shards run on one connection per node, so that a migration
+    may change reference tables after distributed ones in the same transaction.
+    """
+    if citus_installed(connection):
+        connection.exec_driver_sql(
+            "SET LOCAL citus.enable_local_reference_table_foreign_keys = off"
+        )
+        connection.exec_driver_sql(
+            "SET LOCAL citus.multi_shard_modify_mode = 'sequential'"
+        )
+
+
+def distribute(
+    table: str, column: str = "project_id", colocate_with: str = "projects"
+) -> None:
+    """Distribute `table` by `column`, its shards placed with those of `colocate_with`."""
+    if migrating_citus():
+        op.get_bind().execute(
+            text(
+                "SELECT create_distributed_table("
+                ":table, :column, colocate_with => :colocate_with)"
+            ),
+            {"table": table, "column": column, "colocate_with": colocate_with},
+        )
+
+
+def replicate(table: str) -> None:
+    """Make `table` a reference table: a copy on every node."""
+    if migrating_citus():
+        op.get_bind().execute(
+            text("SELECT create_reference_table(:table)"), {"table": table}
+        )
