@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,63 @@ def postgres_database() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+CITUS_SCRIPT = (
+    Path(__file__).parents[1]
+    / "src/backend_builder/templates/project/scripts/citus_cluster.sh.jinja"
+)
+"""The generated backends' `scripts/citus_cluster.sh` (a template with nothing to fill in)."""
+
+
+def citus_cluster_command(*arguments: str) -> str:
+    """Run the cluster script with `arguments`; its output, or a failure naming the cause."""
+    result = subprocess.run(
+        ["bash", str(CITUS_SCRIPT), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"citus_cluster.sh {' '.join(arguments)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def _citus_installed() -> bool:
+    try:
+        libdir = subprocess.run(
+            ["pg_config", "--pkglibdir"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return (Path(libdir) / "citus.so").exists()
+
+
+@pytest.fixture(scope="session")
+def citus_cluster() -> None:
+    """A Citus coordinator and two workers on ports 9700-9702, started if need be.
+
+    Skips when Citus is not installed (../shared/citus/build.sh installs it), unless
+    BB_REQUIRE_CITUS is set (CI). Left running: the next run starts in a second.
+    """
+    if not _citus_installed():
+        message = "the Citus extension is not installed (../shared/citus/build.sh builds it)"
+        if os.environ.get("BB_REQUIRE_CITUS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    citus_cluster_command("up")
+
+
+@pytest.fixture
+def citus_database(citus_cluster: None) -> Iterator[str]:
+    """The coordinator URL of a new database on the cluster, dropped afterwards."""
+    name = f"bb_citus_{uuid.uuid4().hex[:12]}"
+    citus_cluster_command("up", name)
+    try:
+        yield citus_cluster_command("url", name).strip()
+    finally:
+        citus_cluster_command("dropdb", name)
 
 
 @pytest.fixture

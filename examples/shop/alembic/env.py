@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import Settings, settings
-from app.core.distribution import prepare
+from app.core.distribution import prepare, without_keys_citus_cannot_keep
 from app.models import Base
 from app.models.base import UTCDateTime
 
@@ -76,7 +76,7 @@ END $$
 
 
 def _run_sync(connection: Connection) -> None:
-    _configure(connection)
+    _configure(connection, include_object=without_keys_citus_cannot_keep(connection))
     with context.begin_transaction():
         prepare(connection)
         context.run_migrations()

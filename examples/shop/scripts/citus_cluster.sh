@@ -121,6 +121,11 @@ url() { echo "postgresql://postgres@127.0.0.1:$port/${1:-postgres}"; }
 
 command="${1:-}"
 shift || true
+if [[ "$command" != url ]]; then  # one at a time: test runs start it from several processes
+    mkdir -p "$(dirname "$data")"
+    exec 9>"$data.lock"
+    flock -w 300 9 || fail "another citus_cluster.sh still holds $data.lock"
+fi
 case "$command" in
     up) up "$@" ;;
     down) down ;;

@@ -10,6 +10,7 @@ Every test creates its own users and projects, so order never matters.
 
 import asyncio
 import os
+import re
 import secrets
 import tempfile
 import uuid
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -51,18 +52,29 @@ os.environ["RATE_LIMIT_PER_CLIENT"] = "10000/minute"
 # that cheap. Production refuses the setting (test_config.py proves it).
 os.environ["PASSWORD_HASH_INSECURE_FOR_TESTS"] = "true"
 
+import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from sqlalchemy.ext.asyncio import (  # noqa: E402
+    AsyncConnection,
+    AsyncSession,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from app.core.config import Settings, settings  # noqa: E402
 from app.core.db import SessionLocal, engine, transaction  # noqa: E402
-from app.core.tenancy import CITUS_INSTALLED  # noqa: E402
+from app.core.sql import Connection  # noqa: E402
+from app.core.tenancy import (  # noqa: E402
+    CITUS_INSTALLED,
+    PROJECT_SETTING,
+    project_setting_statements,
+    rls_statements,
+)
 from app.main import app  # noqa: E402
 from app.models.membership import Role  # noqa: E402
 from app.repositories.tenant_repo import TenantRepository  # noqa: E402
@@ -314,22 +326,35 @@ def scoped_request_statements() -> int:
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
+class Statement(NamedTuple):
+    """A statement the application ran, and the values it ran with."""
+
+    sql: str
+    parameters: tuple[Any, ...]
+
+
 @contextmanager
-def count_statements() -> Iterator[list[str]]:
+def count_statements() -> Iterator[list[Statement]]:
     """Record every SQL statement the application runs in the block.
 
     SQLAlchemy reports what it runs; on PostgreSQL the prebuilt statements go to
     asyncpg directly, whose query logger reports them. BEGIN, COMMIT and the like
     are not counted.
     """
-    statements: list[str] = []
+    statements: list[Statement] = []
 
     def record(*args: Any) -> None:
-        statements.append(args[2])
+        parameters = args[3]
+        statements.append(
+            Statement(
+                args[2],
+                tuple(parameters) if isinstance(parameters, list | tuple) else (),
+            )
+        )
 
     def log_query(query: Any) -> None:
         if not query.query.lstrip().upper().startswith(_TRANSACTION_CONTROL):
-            statements.append(query.query)
+            statements.append(Statement(query.query, tuple(query.args)))
 
     def watch(_dbapi: Any, pool_entry: Any, *_args: Any) -> None:
         if hasattr(pool_entry.driver_connection, "add_query_logger"):
@@ -351,6 +376,78 @@ def count_statements() -> Iterator[list[str]]:
     finally:
         for name, listener in listeners:
             event.remove(engine.sync_engine, name, listener)
+
+
+citus_only = pytest.mark.skipif(
+    not on_citus(),
+    reason="TEST_DATABASE_URL is not a Citus coordinator (see scripts/citus_cluster.sh)",
+)
+
+
+def tenant_table_statements(table: str) -> list[str]:
+    """What the migrations do to a new tenant table (for tables the tests make).
+
+    On Citus, distribute it by project; on PostgreSQL, confine it to the project
+    in the setting (row-level security).
+    """
+    distribute = (
+        [
+            f"SELECT create_distributed_table('{table}', 'project_id', colocate_with => 'projects')"
+        ]
+        if on_citus()
+        else []
+    )
+    return [*distribute, *rls_statements(table)]
+
+
+async def choose_project(
+    target: Connection | AsyncSession | AsyncConnection, project_id: uuid.UUID
+) -> None:
+    """Set the project for row-level security in a transaction, as the app does.
+
+    With `set_config`, or on Citus with the `SET LOCAL`s that reach the workers.
+    """
+    statements = (
+        project_setting_statements(project_id)
+        if on_citus()
+        else (f"SELECT set_config('{PROJECT_SETTING}', '{project_id}', true)",)
+    )
+    for statement in statements:
+        if isinstance(target, Connection):
+            await target.run(statement)
+        else:
+            await target.execute(text(statement))
+
+
+def assert_routed_to_one_shard(statements: list[Statement]) -> None:
+    """Each statement is a Citus router query: one task, on the node of one shard.
+
+    The statements are explained as the application's role ran them, in one
+    transaction, with the project set by its `SET LOCAL`s as in the request.
+    """
+
+    async def explain() -> list[tuple[str, str]]:
+        url = make_url(APP_URL).set(drivername="postgresql")
+        connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+        plans: list[tuple[str, str]] = []
+        try:
+            async with connection.transaction():
+                for statement in statements:
+                    if statement.sql.lstrip().upper().startswith("SET "):
+                        await connection.execute(statement.sql)
+                        continue
+                    rows = await connection.fetch(
+                        f"EXPLAIN {statement.sql}", *statement.parameters
+                    )
+                    plans.append((statement.sql, "\n".join(row[0] for row in rows)))
+        finally:
+            await connection.close()
+        return plans
+
+    plans = asyncio.run(explain())
+    assert plans, "no statement to explain"
+    for sql, plan in plans:
+        assert re.findall(r"Task Count: (\d+)", plan) == ["1"], f"{sql}\n{plan}"
 
 
 def get_test_user_token() -> str:

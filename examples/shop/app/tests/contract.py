@@ -28,6 +28,8 @@ from app.core.ids import uuid7
 from app.repositories.base import ProjectRepository, cursor_signature
 from app.tests.conftest import (
     TestUser,
+    assert_routed_to_one_shard,
+    citus_only,
     count_statements,
     run_async,
     scoped_request_statements,
@@ -186,6 +188,16 @@ class CreateContract(Contract):
         assert response.status_code == 201, response.text
         assert len(statements) == scoped_request_statements() + len(checked) + 1
 
+    @citus_only
+    def test_is_routed_to_one_shard(self, client: TestClient, owner: TestUser) -> None:
+        payload = self.resource.payload(client, owner)
+        with count_statements() as statements:
+            response = client.post(
+                self.resource.url, json=payload, headers=owner.headers
+            )
+        assert response.status_code == 201, response.text
+        assert_routed_to_one_shard(statements)
+
     def test_rejects_unknown_fields(self, client: TestClient, owner: TestUser) -> None:
         payload = self.resource.payload(client, owner)
         for extra in (
@@ -295,6 +307,14 @@ class ListContract(Contract):
             client.get(self.resource.url, headers=owner.headers)
         assert len(one_row) == len(four_rows) == scoped_request_statements() + 1
 
+    @citus_only
+    def test_is_routed_to_one_shard(self, client: TestClient, owner: TestUser) -> None:
+        self.resource.create(client, owner)
+        with count_statements() as statements:
+            response = client.get(self.resource.url, headers=owner.headers)
+        assert response.status_code == 200, response.text
+        assert_routed_to_one_shard(statements)
+
     def test_a_removed_member_loses_access_at_once(
         self, client: TestClient, owner: TestUser, member_of: MakeMember
     ) -> None:
@@ -363,6 +383,15 @@ class GetContract(Contract):
             client.get(f"{self.resource.url}{created['id']}", headers=owner.headers)
         assert len(statements) == scoped_request_statements() + 1
 
+    @citus_only
+    def test_is_routed_to_one_shard(self, client: TestClient, owner: TestUser) -> None:
+        created = self.resource.create(client, owner)
+        url = f"{self.resource.url}{created['id']}"
+        with count_statements() as statements:
+            response = client.get(url, headers=owner.headers)
+        assert response.status_code == 200, response.text
+        assert_routed_to_one_shard(statements)
+
     def test_rejects_a_malformed_id(self, client: TestClient, owner: TestUser) -> None:
         url = f"{self.resource.url}not-an-id"
         assert client.get(url, headers=owner.headers).status_code == 422
@@ -413,6 +442,16 @@ class UpdateContract(Contract):
             response = client.patch(url, json={}, headers=owner.headers)
         assert response.status_code == 200, response.text
         assert len(statements) == scoped_request_statements() + 1
+
+    @citus_only
+    def test_is_routed_to_one_shard(self, client: TestClient, owner: TestUser) -> None:
+        created = self.resource.create(client, owner)
+        url = f"{self.resource.url}{created['id']}"
+        change = self.resource.change(client, owner)
+        with count_statements() as statements:
+            response = client.patch(url, json=change, headers=owner.headers)
+        assert response.status_code == 200, response.text
+        assert_routed_to_one_shard(statements)
 
     def test_viewers_cannot_update(
         self, client: TestClient, owner: TestUser, member_of: MakeMember
@@ -466,6 +505,15 @@ class DeleteContract(Contract):
             response = client.delete(url, headers=owner.headers)
         assert response.status_code == 204
         assert len(statements) == scoped_request_statements() + 1
+
+    @citus_only
+    def test_is_routed_to_one_shard(self, client: TestClient, owner: TestUser) -> None:
+        created = self.resource.create(client, owner)
+        url = f"{self.resource.url}{created['id']}"
+        with count_statements() as statements:
+            response = client.delete(url, headers=owner.headers)
+        assert response.status_code == 204, response.text
+        assert_routed_to_one_shard(statements)
 
     def test_requires_a_token(self, client: TestClient) -> None:
         assert client.delete(f"{self.resource.url}{uuid.uuid4()}").status_code == 401

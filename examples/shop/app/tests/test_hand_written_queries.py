@@ -41,17 +41,18 @@ from sqlalchemy.sql.expression import Executable
 from app.core.config import Settings, settings
 from app.core.db import engine, transaction
 from app.core.sql import Connection, MissingParameter, Query, UnportableQuery
-from app.core.tenancy import (
-    PROJECT_SETTING,
-    UnscopedStatement,
-    in_project,
-    rls_statements,
-    unscoped,
-)
+from app.core.tenancy import UnscopedStatement, in_project, unscoped
 from app.models.base import NAMING_CONVENTION, ProjectScoped, UTCDateTime
 from app.models.project import Project
 from app.repositories.base import ProjectRepository, scoped_query
-from app.tests.conftest import APP_URL, OWNER_URL, prepare_database, run_sql
+from app.tests.conftest import (
+    APP_URL,
+    OWNER_URL,
+    choose_project,
+    prepare_database,
+    run_sql,
+    tenant_table_statements,
+)
 
 T = TypeVar("T")
 POSTGRES = not settings.is_sqlite
@@ -189,7 +190,7 @@ def seam_tables() -> Iterator[None]:
     for table in (tags, docs):
         run_sql(str(CreateTable(table).compile(dialect=engine.dialect)))
         if POSTGRES:
-            run_sql(*rls_statements(table.name))
+            run_sql(*tenant_table_statements(table.name))
     yield
     run_sql(*(f"DROP TABLE {table.name}" for table in (docs, tags)))
 
@@ -297,10 +298,7 @@ class TestThroughTheHelper:
     ) -> None:
         async def as_app(db: Connection) -> list[dict[str, Any]]:
             if POSTGRES:
-                choose = Query(
-                    select(func.set_config(PROJECT_SETTING, bindparam("p"), True))
-                )
-                await db.fetch(choose, {"p": str(projects.a)})
+                await choose_project(db, projects.a)
             return await DocRepository(db, projects.a).fetch(COLORS)
 
         rows = [(row["title"], row["color"]) for row in run(as_app, APP_URL)]

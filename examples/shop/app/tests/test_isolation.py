@@ -47,14 +47,20 @@ from app.core.tenancy import (
     TenantMismatch,
     TenantSession,
     project_context,
-    rls_statements,
     unscoped,
 )
 from app.models import Base
 from app.models.base import NAMING_CONVENTION, ProjectScoped, UTCDateTime
 from app.models.project import Project
 from app.repositories.base import InvalidCursor, ProjectRepository, SortOrder
-from app.tests.conftest import APP_URL, OWNER_URL, prepare_database, run_sql
+from app.tests.conftest import (
+    APP_URL,
+    OWNER_URL,
+    choose_project,
+    prepare_database,
+    run_sql,
+    tenant_table_statements,
+)
 
 T = TypeVar("T")
 POSTGRES = not settings.is_sqlite
@@ -160,7 +166,7 @@ def notes_table() -> Iterator[None]:
     table = Note.__table__.name
     run_sql(str(CreateTable(Note.__table__).compile(dialect=engine.dialect)))
     if POSTGRES:
-        run_sql(*rls_statements(table))
+        run_sql(*tenant_table_statements(table))
     yield
     run_sql(f"DROP TABLE {table}")
 
@@ -446,9 +452,7 @@ class TestRowLevelSecurityAlone:
         async def scenario(session: AsyncSession) -> tuple[int, int]:
             with unscoped():
                 nothing = await self._count(session, a, b)
-                await session.execute(
-                    text("SELECT set_config('app.project_id', :p, true)"), {"p": str(a)}
-                )
+                await choose_project(session, a)
                 only_a = await self._count(session, a, b)
             return nothing, only_a
 
@@ -461,9 +465,7 @@ class TestRowLevelSecurityAlone:
 
         async def smuggle(session: AsyncSession) -> None:
             with unscoped():
-                await session.execute(
-                    text("SELECT set_config('app.project_id', :p, true)"), {"p": str(a)}
-                )
+                await choose_project(session, a)
                 await session.execute(
                     text(
                         "INSERT INTO isolation_test_notes (project_id, id, title, rank) "
@@ -490,10 +492,7 @@ class TestRowLevelSecurityAlone:
                 for project_id in (a, b, a, None):
                     async with engine.connect() as connection:
                         if project_id is not None:
-                            await connection.execute(
-                                text("SELECT set_config('app.project_id', :p, true)"),
-                                {"p": str(project_id)},
-                            )
+                            await choose_project(connection, project_id)
                         count = await connection.scalar(
                             text(self.COUNT), {"a": a, "b": b}
                         )
@@ -514,7 +513,6 @@ class TestRowLevelSecurityAlone:
         a, b = projects
         with unscoped():  # SQL text over a tenant table: row-level security alone
             count = Query(text(self.COUNT))
-        choose = Query(text("SELECT set_config('app.project_id', :p, true)"))
         fail = Query(text("SELECT 1/0"))
 
         async def interleave() -> list[int]:
@@ -527,7 +525,7 @@ class TestRowLevelSecurityAlone:
                     try:
                         async with transaction(engine) as db:
                             if project_id is not None:
-                                await db.fetch(choose, {"p": str(project_id)})
+                                await choose_project(db, project_id)
                             rows = await db.fetch(count, {"a": a, "b": b})
                             seen.append(int(next(iter(rows[0].values()))))
                             if project_id == a:

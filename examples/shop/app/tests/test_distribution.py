@@ -1,0 +1,120 @@
+"""Citus: how the tables are distributed, and row-level security on every node.
+
+These tests run when TEST_DATABASE_URL names a Citus coordinator, and skip elsewhere:
+
+    bash scripts/citus_cluster.sh up
+    TEST_DATABASE_URL=$(bash scripts/citus_cluster.sh url) pytest
+
+On Citus the whole suite runs as usual; besides these tests, every resource's
+contract checks that each of its requests is routed to one shard
+(`test_is_routed_to_one_shard`), and test_isolation.py runs its row-level security
+cases on a distributed table.
+"""
+
+import uuid
+
+import pytest
+
+from app.core.tenancy import tenant_tables
+from app.models import Base
+from app.tests.conftest import (
+    APP_ROLE,
+    Statement,
+    assert_routed_to_one_shard,
+    citus_only,
+    prepare_database,
+    run_sql,
+)
+
+pytestmark = citus_only
+
+REFERENCE_TABLES = {"users", "refresh_tokens"}
+
+
+def resource_tables() -> list[str]:
+    """The tables of the app's resources (not those other tests make for themselves)."""
+    return sorted(tenant_tables() & set(Base.metadata.tables))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def migrated() -> None:
+    """The tables, as the migrations made them."""
+    prepare_database()
+
+
+def distribution() -> dict[str, tuple[str, str | None, int]]:
+    """Each Citus table: its method ('h' hash, 'n' reference), column and co-location."""
+    rows = run_sql(
+        "SELECT logicalrelid::text, partmethod::text, "
+        "CASE WHEN partmethod = 'h' THEN column_to_column_name(logicalrelid, partkey) END, "
+        "colocationid FROM pg_dist_partition"
+    )
+    return {
+        name: (method, column, colocation) for name, method, column, colocation in rows
+    }
+
+
+def on_every_shard(table: str, query: str) -> list[str]:
+    """What `query` returns on each shard of `table` (`%1$s` is the shard's name)."""
+    rows = run_sql(
+        "SELECT success, result FROM run_command_on_shards(CAST(:table AS regclass), :query)",
+        table=table,
+        query=query,
+    )
+    assert all(success for success, _ in rows), rows
+    return [result for _, result in rows]
+
+
+def test_every_table_is_distributed_by_project() -> None:
+    tables = distribution()
+    assert set(Base.metadata.tables) <= set(tables)
+    for table in REFERENCE_TABLES:
+        assert tables[table][0] == "n", table
+    method, column, colocation = tables["projects"]
+    assert (method, column) == ("h", "id")
+    for table in ["memberships", *resource_tables()]:
+        assert tables[table] == ("h", "project_id", colocation), table
+
+
+def test_row_level_security_is_forced_on_every_shard() -> None:
+    for table in resource_tables():
+        shards = run_sql(
+            "SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = CAST(:table AS regclass)",
+            table=table,
+        )[0][0]
+        forced = on_every_shard(
+            table,
+            "SELECT relrowsecurity AND relforcerowsecurity AND EXISTS "
+            "(SELECT FROM pg_policy WHERE polrelid = '%1$s'::regclass) "
+            "FROM pg_class WHERE oid = '%1$s'::regclass",
+        )
+        assert forced == ["t"] * shards, table
+
+
+def test_the_application_role_owns_and_bypasses_nothing_on_any_node() -> None:
+    rows = run_sql(
+        "SELECT success, result FROM run_command_on_all_nodes(format($$SELECT rolsuper OR "
+        "rolbypassrls OR rolcreaterole FROM pg_roles WHERE rolname = %L$$, CAST(:role AS text)))",
+        role=APP_ROLE,
+    )
+    assert len(rows) >= 3
+    assert rows == [(True, "f")] * len(rows)
+    for table in ["memberships", *resource_tables()]:
+        owners = on_every_shard(
+            table,
+            "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = '%1$s'::regclass",
+        )
+        assert APP_ROLE not in owners, table
+
+
+def test_the_check_of_routed_requests_refuses_a_query_over_every_shard() -> None:
+    project = uuid.uuid4()
+    assert_routed_to_one_shard(
+        [
+            Statement(
+                "SELECT count(*) FROM memberships WHERE project_id = $1", (project,)
+            )
+        ]
+    )
+    with pytest.raises(AssertionError, match="Task Count"):
+        assert_routed_to_one_shard([Statement("SELECT count(*) FROM memberships", ())])
