@@ -126,9 +126,7 @@ class _Record:
     acknowledged: list[str] = field(default_factory=list)
 
 
-async def _writer(
-    client: httpx.AsyncClient, tag: str, deadline: float, record: _Record
-) -> None:
+async def _writer(client: httpx.AsyncClient, tag: str, deadline: float, record: _Record) -> None:
     """Create assets one after another until the deadline."""
     number = 0
     while time.perf_counter() < deadline:

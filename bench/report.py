@@ -13,8 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
+import citus_cluster
 import growth
 import login_flood
+from citus_cluster import Citus
 from dataset import Sizes
 from growth import Growth
 from load import LoadResult, Probe
@@ -235,6 +237,7 @@ class Results:
     suite: dict[str, tuple[float, str, int]] = field(default_factory=dict)
     login_flood: LoginFlood | None = None
     growth: Growth = field(default_factory=Growth)
+    citus: Citus | None = None
     phases_run: list[str] = field(default_factory=lambda: [*CORE_PHASES, *GROWTH_PHASES])
 
     def summary(self, kind: str, server: str, endpoint: str) -> Summary | None:
@@ -844,6 +847,7 @@ def write_markdown(results: Results, path: Path) -> None:
         lines += _profile_section(results)
     lines += _generation_section(results)
     lines += growth.section(results.growth)
+    lines += citus_cluster.section(results.citus)
     if results.tool.startswith("Python"):
         results.notes.append(
             "wrk was not found, so the Python client made the load. It needs far more CPU "

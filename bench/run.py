@@ -54,6 +54,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+import citus_cluster
 import dataset
 import faults
 import generate
@@ -93,7 +94,7 @@ SCALE_EMAIL = "bench-things@example.com"
 SCALE_ROWS = SCALE_LIMIT = 60
 SUITE_DATABASE = f"{DATABASE}_suite"
 SUITE_DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
-PHASES = (*report.CORE_PHASES, *report.GROWTH_PHASES)
+PHASES = (*report.CORE_PHASES, *report.GROWTH_PHASES, "citus")
 
 
 def log(message: str) -> None:
@@ -394,7 +395,7 @@ class Bench:
         self.describe_machine()
         phases = set(self.args.phases)
         core = bool(phases & set(report.CORE_PHASES))
-        if core or phases & {"suite", "generate"}:
+        if core or phases & {"suite", "generate", "citus"}:
             with self.phase("generate the backend"):
                 self.generate()
         if core:
@@ -407,6 +408,11 @@ class Bench:
         if "suite" in phases:
             with self.phase("the Asset backend's test suite"):
                 self.time_generated_suite()
+        if "citus" in phases:
+            with self.phase("citus: a three-node cluster against plain PostgreSQL, a tenant moved"):
+                for server in self.servers.values():
+                    server.stop()
+                self.results.citus = citus_cluster.run(self)
         self.results.versions["PostgreSQL"] = str(
             asyncio.run(dataset.fetch_value(self.admin_dsn, "SHOW server_version"))
         )

@@ -123,9 +123,11 @@ def backend(tmp_path: Path) -> Path:
 _LONGEST_FIRST = (
     "test_generated_resources.py::test_seed_examples_on_sqlite",
     "test_mcp.py",
+    "test_citus.py::test_the_generated_suite_passes_on_citus",
     "test_generated_resources.py::test_seed_examples_on_postgresql",
     "test_check.py::test_every_check_passes",
     "test_evolve.py::test_five_changes",
+    "test_citus.py",
     "test_generated_base.py",
     "test_evolve.py",
     "test_clients.py",
