@@ -88,9 +88,9 @@ class TenantRepository:
     async def set_current_project(self, user: User, project_id: uuid.UUID) -> bool:
         """Make a project the user's current one; False if it no longer exists.
 
-        The project's row is locked as its foreign key would lock it (on Citus the
-        key cannot exist, see the first migration): it cannot be deleted until this
-        transaction ends, and one deleted meanwhile is not found.
+        On PostgreSQL the project's row is locked as its foreign key would lock it
+        (on Citus the key cannot exist, see the first migration): it cannot be
+        deleted until this transaction ends, and one deleted meanwhile is not found.
         """
         found = await self.session.scalar(
             select(Project.id)
@@ -100,7 +100,10 @@ class TenantRepository:
         if found is None:
             return False
         user.current_project_id = project_id
-        await self.session.flush()
+        try:
+            await self.session.flush()
+        except IntegrityError:  # SQLite takes no row lock: the key finds it deleted
+            return False
         return True
 
     async def membership(
