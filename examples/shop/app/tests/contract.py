@@ -150,6 +150,20 @@ class Contract:
 
     resource: ClassVar[Resource]
 
+    def assert_routed(
+        self,
+        client: TestClient,
+        owner: TestUser,
+        request: tuple[str, str, Body | None],
+        status: int,
+    ) -> None:
+        """On Citus: every statement of the request (method, url, body) hits one shard."""
+        method, url, body = request
+        with count_statements() as statements:
+            response = client.request(method, url, json=body, headers=owner.headers)
+        assert response.status_code == status, response.text
+        assert_routed_to_one_shard(statements)
+
 
 class CreateContract(Contract):
     """POST on the collection."""
@@ -191,12 +205,7 @@ class CreateContract(Contract):
     @citus_only
     def test_is_routed_to_one_shard(self, client: TestClient, owner: TestUser) -> None:
         payload = self.resource.payload(client, owner)
-        with count_statements() as statements:
-            response = client.post(
-                self.resource.url, json=payload, headers=owner.headers
-            )
-        assert response.status_code == 201, response.text
-        assert_routed_to_one_shard(statements)
+        self.assert_routed(client, owner, ("POST", self.resource.url, payload), 201)
 
     def test_rejects_unknown_fields(self, client: TestClient, owner: TestUser) -> None:
         payload = self.resource.payload(client, owner)
@@ -310,10 +319,7 @@ class ListContract(Contract):
     @citus_only
     def test_is_routed_to_one_shard(self, client: TestClient, owner: TestUser) -> None:
         self.resource.create(client, owner)
-        with count_statements() as statements:
-            response = client.get(self.resource.url, headers=owner.headers)
-        assert response.status_code == 200, response.text
-        assert_routed_to_one_shard(statements)
+        self.assert_routed(client, owner, ("GET", self.resource.url, None), 200)
 
     def test_a_removed_member_loses_access_at_once(
         self, client: TestClient, owner: TestUser, member_of: MakeMember
@@ -387,10 +393,7 @@ class GetContract(Contract):
     def test_is_routed_to_one_shard(self, client: TestClient, owner: TestUser) -> None:
         created = self.resource.create(client, owner)
         url = f"{self.resource.url}{created['id']}"
-        with count_statements() as statements:
-            response = client.get(url, headers=owner.headers)
-        assert response.status_code == 200, response.text
-        assert_routed_to_one_shard(statements)
+        self.assert_routed(client, owner, ("GET", url, None), 200)
 
     def test_rejects_a_malformed_id(self, client: TestClient, owner: TestUser) -> None:
         url = f"{self.resource.url}not-an-id"
@@ -448,10 +451,7 @@ class UpdateContract(Contract):
         created = self.resource.create(client, owner)
         url = f"{self.resource.url}{created['id']}"
         change = self.resource.change(client, owner)
-        with count_statements() as statements:
-            response = client.patch(url, json=change, headers=owner.headers)
-        assert response.status_code == 200, response.text
-        assert_routed_to_one_shard(statements)
+        self.assert_routed(client, owner, ("PATCH", url, change), 200)
 
     def test_viewers_cannot_update(
         self, client: TestClient, owner: TestUser, member_of: MakeMember
@@ -510,10 +510,7 @@ class DeleteContract(Contract):
     def test_is_routed_to_one_shard(self, client: TestClient, owner: TestUser) -> None:
         created = self.resource.create(client, owner)
         url = f"{self.resource.url}{created['id']}"
-        with count_statements() as statements:
-            response = client.delete(url, headers=owner.headers)
-        assert response.status_code == 204, response.text
-        assert_routed_to_one_shard(statements)
+        self.assert_routed(client, owner, ("DELETE", url, None), 204)
 
     def test_requires_a_token(self, client: TestClient) -> None:
         assert client.delete(f"{self.resource.url}{uuid.uuid4()}").status_code == 401
