@@ -4,11 +4,16 @@ The cluster comes from the generated `scripts/citus_cluster.sh` (`citus_cluster`
 conftest.py); these tests skip when Citus is not installed, and fail then in CI.
 """
 
+import asyncio
+import re
+import sys
+import uuid
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from tests.backend_checks import lint, migrations_round_trip, run_tests
+from tests.backend_checks import alembic, lint, migrations_round_trip, run, run_tests
 from tests.test_evolve import _cli, _every_change
 
 pytestmark = pytest.mark.slow
@@ -34,3 +39,99 @@ def test_the_generated_suite_passes_on_citus(backend: Path, citus_database: str)
 
 def test_every_kind_of_change_on_citus(backend: Path, citus_database: str) -> None:
     _every_change(backend, citus_database)
+
+
+DISTRIBUTE_EXISTING = """\
+\"\"\"Distribute the tables of the earlier migrations (on Citus).
+
+Revision ID: 0004_distribute
+Revises: 0003_invoices
+\"\"\"
+
+from app.core.distribution import distribute_existing_tables
+
+revision = "0004_distribute"
+down_revision = "0003_invoices"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    distribute_existing_tables()
+
+
+def downgrade() -> None:
+    pass
+"""
+
+
+def _sql(url: str, *statements: str) -> set[str]:
+    """Run statements as the owner; the first column of the last one's rows."""
+
+    async def go() -> set[str]:
+        connection = await asyncpg.connect(url)
+        try:
+            rows = []
+            for statement in statements:
+                rows = await connection.fetch(statement)
+            return {row[0] for row in rows}
+        finally:
+            await connection.close()
+
+    return asyncio.run(go())
+
+
+def _as_generated_before_distribution(backend: Path) -> None:
+    """Rewrite the migrations as backend-builder wrote them before they distributed tables."""
+    for path in sorted((backend / "alembic/versions").glob("*.py")):
+        source = path.read_text()
+        source = re.sub(r"\nfrom app\.core\.distribution import [^\n]+\n", "\n", source)
+        source = re.sub(r"\n *# On Citus, the table's shards[^\n]*", "", source)
+        source = re.sub(r"\n *(distribute|replicate)\([^\n]*\)", "", source)
+        source = source.replace("if migrating_citus()", "if False")
+        assert not re.search(r"distribute\(|replicate\(|migrating_citus", source), path
+        path.write_text(source)
+
+
+def test_a_backend_generated_before_distribution_moves_to_citus(
+    backend: Path, citus_database: str
+) -> None:
+    for resource in RESOURCES:
+        _cli(backend, "generate", "resource", *resource.split())
+    _as_generated_before_distribution(backend)
+    (backend / "alembic/versions/0004_distribute.py").write_text(DISTRIBUTE_EXISTING)
+    # The tables exist, with rows, on the coordinator alone; then the new migration.
+    alembic(backend, citus_database, "upgrade 0003_invoices")
+    project, customer = uuid.uuid4(), uuid.uuid4()
+    _sql(
+        citus_database,
+        f"INSERT INTO projects (id, name) VALUES ('{project}', 'p')",
+        "INSERT INTO customers (project_id, id, name, tier) "
+        f"VALUES ('{project}', '{customer}', 'c', 'free')",
+    )
+    alembic(backend, citus_database, "upgrade head", "check")
+    assert _sql(citus_database, "SELECT logicalrelid::text FROM pg_dist_partition") >= {
+        "users",
+        "refresh_tokens",
+        "projects",
+        "memberships",
+        "customers",
+        "invoices",
+    }
+    assert _sql(citus_database, "SELECT id::text FROM customers") == {str(customer)}
+    run(
+        backend,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "app/tests/test_distribution.py",
+        "app/tests/test_customers.py",
+        "app/tests/test_invoices.py",
+        "app/tests/test_isolation.py",
+        "-k",
+        "distribution or routed or RowLevelSecurity",
+        TEST_DATABASE_URL=citus_database,
+    )

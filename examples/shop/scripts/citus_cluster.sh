@@ -14,7 +14,9 @@
 # Settings: CITUS_PORT (9700; the workers take the next ports), CITUS_WORKERS (2),
 # CITUS_DATA (where the data directories go), PG_BIN (PostgreSQL's programs).
 # Run as root, it runs PostgreSQL as the `postgres` user. Every node trusts local
-# connections: a cluster for one machine, never for production.
+# connections: a cluster for one machine, never for production. Each database with
+# the extension has a Citus maintenance worker: max_worker_processes leaves room for
+# dozens of them.
 set -euo pipefail
 
 port="${CITUS_PORT:-9700}"
@@ -58,6 +60,7 @@ shared_preload_libraries = 'citus'
 wal_level = logical
 max_connections = 300
 max_prepared_transactions = 300
+max_worker_processes = 64
 EOF
 }
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alembic import op
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 CITUS_INSTALLED = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')"
@@ -104,3 +104,76 @@ def replicate(table: str) -> None:
         op.get_bind().execute(
             text("SELECT create_reference_table(:table)"), {"table": table}
         )
+
+
+REFERENCE_TABLES = ("users", "refresh_tokens")
+"""The tables of no project: a copy on every node."""
+
+
+def distribute_existing_tables() -> None:
+    """Distribute the tables that earlier migrations created without distributing them.
+
+    For a backend whose first migrations were generated before they distributed their
+    tables: one new migration calls this (it does nothing off Citus, nor for tables
+    already distributed). The foreign keys of those tables are dropped, the tables
+    distributed in order (`REFERENCE_TABLES` replicated, `projects` by `id`, then every
+    table with a `project_id`), and the keys created again, but those Citus cannot
+    keep. Other tables stay on the coordinator alone.
+    """
+    if not migrating_citus():
+        return
+    bind = op.get_bind()
+    done = {
+        name
+        for (name,) in bind.execute(
+            text("SELECT logicalrelid::text FROM pg_dist_partition")
+        )
+    }
+    inspector = inspect(bind)
+    tables = [
+        name
+        for name in inspector.get_table_names()
+        if name != "alembic_version" and name not in done
+    ]
+    keys = {name: inspector.get_foreign_keys(name) for name in tables}
+    by_project = [
+        name
+        for name in tables
+        if name not in (*REFERENCE_TABLES, "projects")
+        and "project_id" in {column["name"] for column in inspector.get_columns(name)}
+    ]
+    for name, foreign_keys in keys.items():
+        for key in foreign_keys:
+            op.drop_constraint(key["name"], name, type_="foreignkey")
+    for name in REFERENCE_TABLES:
+        if name in tables:
+            replicate(name)
+    if "projects" in tables:
+        distribute("projects", "id", colocate_with="default")
+    for name in by_project:
+        distribute(name)
+    for name in [*REFERENCE_TABLES, "projects", *by_project]:
+        if (
+            name in tables
+        ):  # the rows now live in the shards: drop the coordinator's copy
+            bind.execute(
+                text("SELECT truncate_local_data_after_distributing_table(:table)"),
+                {"table": name},
+            )
+    for name, foreign_keys in keys.items():
+        for key in foreign_keys:
+            if key["name"] in KEYS_CITUS_CANNOT_KEEP:
+                continue
+            actions = {
+                option: value
+                for option in ("ondelete", "onupdate")
+                if (value := key["options"].get(option))
+            }
+            op.create_foreign_key(
+                key["name"],
+                name,
+                key["referred_table"],
+                key["constrained_columns"],
+                key["referred_columns"],
+                **actions,
+            )
