@@ -23,7 +23,7 @@ demo: $(STAMP)  ## Generate a demo backend on SQLite, seed it and serve it on :8
 
 test: $(STAMP)  ## Run the whole test suite, one worker per CPU (PostgreSQL tests skip if none is reachable)
 	@# -v: a line per test as it ends, which names the backend and database of the long ones
-	$(BIN)/python -m pytest -n auto --maxschedchunk 1 -v
+	$(BIN)/python -m pytest -n auto --maxschedchunk 1 -v --durations=15
 
 lint: $(STAMP)  ## ruff and black on backend-builder's own code
 	$(BIN)/ruff check src tests examples/build.py bench

@@ -11,18 +11,25 @@ contract checks that each of its requests is routed to one shard
 cases on a distributed table.
 """
 
+import asyncio
+import time
 import uuid
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from app.core.tenancy import tenant_tables
+from app.main import app
 from app.models import Base
 from app.tests.conftest import (
     APP_ROLE,
     Statement,
+    TestUser,
     assert_routed_to_one_shard,
     citus_only,
     prepare_database,
+    run_async,
     run_sql,
 )
 
@@ -118,3 +125,74 @@ def test_the_check_of_routed_requests_refuses_a_query_over_every_shard() -> None
     )
     with pytest.raises(AssertionError, match="Task Count"):
         assert_routed_to_one_shard([Statement("SELECT count(*) FROM memberships", ())])
+
+
+def placement(project_id: uuid.UUID) -> tuple[int, int]:
+    """The shard of a project (in `projects`) and the port of the node that holds it."""
+    [(shard, port)] = run_sql(
+        "SELECT shardid, nodeport FROM pg_dist_placement JOIN pg_dist_node USING (groupid) "
+        "WHERE shardid = get_shard_id_for_distribution_column('projects', CAST(:p AS uuid))",
+        p=str(project_id),
+    )
+    return int(shard), int(port)
+
+
+def test_a_project_moves_to_another_worker_while_it_is_used(
+    client: TestClient, owner: TestUser, outsider: TestUser
+) -> None:
+    shard, source = placement(owner.project_id)
+    [(target,)] = run_sql(
+        "SELECT nodeport FROM pg_dist_node WHERE shouldhaveshards AND nodeport <> :source "
+        "ORDER BY nodeport LIMIT 1",
+        source=source,
+    )
+    project = f"/api/v1/projects/{owner.project_id}"
+    answers: list[int] = []
+    names: list[str] = []  # renames answered 200, in order: one writer
+
+    async def use(seconds: float) -> None:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver"
+        ) as http:
+            deadline = time.monotonic() + seconds
+            n = 0
+            while time.monotonic() < deadline:
+                n += 1
+                name = f"moving {n}"
+                renamed, members = await asyncio.gather(
+                    http.put(project, json={"name": name}, headers=owner.headers),
+                    http.get(f"{project}/members", headers=owner.headers),
+                )
+                answers.extend([renamed.status_code, members.status_code])
+                if renamed.status_code == 200:
+                    names.append(name)
+                if members.status_code == 200:
+                    assert {member["user_id"] for member in members.json()} == {
+                        str(owner.id)
+                    }
+
+    async def move_meanwhile() -> None:
+        load = asyncio.ensure_future(use(3.0))
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(
+            run_sql,
+            "SELECT citus_move_shard_placement(:shard, '127.0.0.1', :source, '127.0.0.1', "
+            ":target, shard_transfer_mode => 'block_writes')",
+            shard=shard,
+            source=source,
+            target=target,
+        )
+        await load
+
+    run_async(move_meanwhile())
+    assert placement(owner.project_id) == (shard, target)
+    assert answers and set(answers) == {200}
+    response = client.get(project, headers=owner.headers)
+    assert response.json()["name"] == names[-1]
+    assert (
+        client.get(
+            f"/api/v1/projects/{outsider.project_id}", headers=owner.headers
+        ).status_code
+        == 404
+    )
