@@ -67,3 +67,11 @@ def run_tests(root: Path, **env: str) -> str:
         root, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov", **env
     )
     return result.stdout
+
+
+def run_some_tests(root: Path, *arguments: str, **env: str) -> str:
+    """Run some of the backend's tests (files, `-k ...`), without coverage."""
+    result = run(
+        root, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments, **env
+    )
+    return result.stdout

@@ -6,14 +6,19 @@ conftest.py); these tests skip when Citus is not installed, and fail then in CI.
 
 import asyncio
 import re
-import sys
 import uuid
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from tests.backend_checks import alembic, lint, migrations_round_trip, run, run_tests
+from tests.backend_checks import (
+    alembic,
+    lint,
+    migrations_round_trip,
+    run_some_tests,
+    run_tests,
+)
 from tests.test_evolve import _cli, _every_change
 
 pytestmark = pytest.mark.slow
@@ -119,14 +124,8 @@ def test_a_backend_generated_before_distribution_moves_to_citus(
         "invoices",
     }
     assert _sql(citus_database, "SELECT id::text FROM customers") == {str(customer)}
-    run(
+    run_some_tests(
         backend,
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
         "app/tests/test_distribution.py",
         "app/tests/test_customers.py",
         "app/tests/test_invoices.py",

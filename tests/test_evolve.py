@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from backend_builder.cli import app
-from tests.backend_checks import alembic, lint, run
+from tests.backend_checks import alembic, lint, run, run_some_tests
 from tests.conftest import admin_sql
 
 pytestmark = pytest.mark.slow
@@ -232,17 +232,7 @@ def _evolve(backend: Path, database_url: str, test_env: dict[str, str]) -> None:
         alembic(backend, database_url, "upgrade head", "check")
         _check_rows(_rows(backend, database_url), step)
         schemas.append(_schema(_async_url(database_url)))
-        run(
-            backend,
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "app/tests/test_tickets.py",
-            **test_env,
-        )
+        run_some_tests(backend, "app/tests/test_tickets.py", **test_env)
     assert len({json.dumps(schema, sort_keys=True) for schema in schemas}) == len(schemas)
     for step in reversed(range(len(CHANGES))):
         run(backend, *ALEMBIC, "downgrade", "-1", DATABASE_URL=database_url)
