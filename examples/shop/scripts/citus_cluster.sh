@@ -67,7 +67,8 @@ EOF
 start_node() {
     local dir="$data/$1"
     as_owner "$pg_bin/pg_ctl" -D "$dir" status >/dev/null 2>&1 && return
-    as_owner "$pg_bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null \
+    # 9>&-: the server must not inherit (and hold for ever) this script's lock
+    as_owner "$pg_bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null 9>&- \
         || fail "the node on port $1 did not start: see $dir/server.log"
 }
 
