@@ -31,7 +31,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,6 +320,7 @@ async def _move_under_load(
 def run(bench: Any) -> Citus:
     """The phase: cluster, two databases, servers, reads, round trips, PgBouncer, move."""
     results = Citus()
+    _script(bench, "up")  # started first: dropdb needs the nodes running
     _script(bench, "dropdb", CITUS_DATABASE)
     _script(bench, "up", CITUS_DATABASE)
     password = uuid.uuid4().hex
@@ -475,15 +475,9 @@ def _pooled(
         with server.running():
             _, other = _sign_up(server.url, f"pooled-{uuid.uuid4().hex[:8]}@example.com")
             scenario = load.Scenario("list", server.url, citus[1], tuple(citus[2][:1000]))
-            with ThreadPoolExecutor(max_workers=1) as executor:
-                listing = executor.submit(
-                    load.run_load, scenario, bench.args.duration, bench.args.connections
-                )
-                time.sleep(0.2)
-                seen, leaks = asyncio.run(
-                    load.foreign_rows(server.url, other, bench.args.duration - 0.5)
-                )
-                results.pooler = (listing.result(), seen, leaks)
+            results.pooler = load.list_watched(
+                scenario, other, bench.args.duration, bench.args.connections
+            )
 
 
 def bench_log(message: str) -> None:

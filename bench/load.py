@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -319,3 +320,18 @@ async def foreign_rows(base_url: str, token: str, seconds: float) -> tuple[Probe
                 failures += 1
             latencies.append(time.perf_counter() - started)
     return Probe.of(latencies, failures), leaks
+
+
+def list_watched(
+    scenario: Scenario, other_token: str, seconds: float, connections: int
+) -> tuple[LoadResult, Probe, int]:
+    """A list load, while a user of another (empty) project lists theirs (`foreign_rows`).
+
+    Returns the load's result, the other user's requests, and how many of their answers
+    held rows, which could only be another project's.
+    """
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        listing = executor.submit(run_load, scenario, seconds, connections)
+        time.sleep(0.2)
+        seen, leaks = asyncio.run(foreign_rows(scenario.base_url, other_token, seconds - 0.5))
+        return listing.result(), seen, leaks

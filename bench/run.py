@@ -1249,15 +1249,9 @@ class Bench:
                 server = self._server("generated", self.args.base_port + 41, env, "-pgbouncer")
                 with server.running():
                     scenario = load.Scenario("list", server.url, self.token, tuple(self.ids))
-                    with ThreadPoolExecutor(max_workers=1) as executor:
-                        listing = executor.submit(
-                            load.run_load, scenario, self.args.duration, self.args.connections
-                        )
-                        time.sleep(0.2)
-                        seen, leaks = asyncio.run(
-                            load.foreign_rows(server.url, other, self.args.duration - 0.5)
-                        )
-                        result = listing.result()
+                    result, seen, leaks = load.list_watched(
+                        scenario, other, self.args.duration, self.args.connections
+                    )
                 self.results.pooler[prepared] = report.Pooled(result, seen, leaks)
                 log(
                     f"PgBouncer, prepared statements {prepared}: {result.rps:,.0f} req/s, "
