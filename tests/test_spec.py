@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import uuid
@@ -9,7 +10,9 @@ from decimal import Decimal
 
 import pytest
 
+from backend_builder.render import render
 from backend_builder.resource.spec import (
+    URL_PATTERN,
     USERS_TARGET,
     FieldSpec,
     FieldType,
@@ -237,8 +240,11 @@ def test_decimal_default_is_quantized_to_scale() -> None:
         ("a:bool:default=1", "true or false"),
         ("a:str:default=" + "x" * 256, "at most 255"),
         ("a:email:default=nobody", "email address"),
-        ("a:url:default=example.com", "http:// or https://"),
-        ("a:url:default=ftp://example.com", "http:// or https://"),
+        ("a:url:default=example.com", "an http or https URL"),
+        ("a:url:default=ftp://example.com", "an http or https URL"),
+        ("a:url:default=http://[::1]/", "with an ASCII host"),
+        ("a:url:default=https://bücher.de", "with an ASCII host"),
+        ("a:url:default=https://example.com:123456", "an http or https URL"),
         ("a:enum:x,y:default=z", "must be one of x, y"),
         ("a:date:default=2024-02-30", "ISO date"),
         ("a:date:default=20240101", "ISO date"),
@@ -254,6 +260,18 @@ def test_invalid_defaults(token: str, fragment: str) -> None:
     message = error_of(token)
     assert fragment in message
     assert repr(token) in message
+
+
+def test_a_url_default_is_what_the_generated_schema_accepts() -> None:
+    base = render("project/app/schemas/base.py.jinja", {})
+    assigned = {
+        target.id: node.value
+        for node in ast.parse(base).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert ast.literal_eval(assigned["WEB_ADDRESS"]) == f"^{URL_PATTERN}$"
 
 
 def test_enum_default_suggests_closest_value() -> None:

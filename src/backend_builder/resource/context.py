@@ -235,10 +235,7 @@ def _schema_annotation(field: FieldSpec, annotation: str) -> str:
         case FieldType.EMAIL:
             return "EmailAddress"
         case FieldType.URL:
-            return (
-                f"Annotated[str, StringConstraints(max_length={URL_LENGTH}, "
-                'pattern=r"^https?://[^\\s\\x00]+$")]'
-            )
+            return "WebAddress"
         case FieldType.DATETIME:
             return "IsoDateTime"
         case FieldType.JSON:
@@ -265,7 +262,7 @@ _WHOLE: Import = ("app.schemas.base", "WholeNumber")
 _SCHEMA_IMPORTS: dict[FieldType, tuple[Import, ...]] = {
     FieldType.STR: (*_ANNOTATED, ("pydantic", "StringConstraints"), ("app.schemas.base", "Text")),
     FieldType.TEXT: (*_ANNOTATED, ("pydantic", "StringConstraints"), ("app.schemas.base", "Text")),
-    FieldType.URL: (*_ANNOTATED, ("pydantic", "StringConstraints")),
+    FieldType.URL: (("app.schemas.base", "WebAddress"),),
     FieldType.INT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field"), _WHOLE),
     FieldType.BIGINT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field"), _WHOLE),
     FieldType.FLOAT: (*_ANNOTATED, ("pydantic", "Strict"), ("pydantic", "Field")),
@@ -453,7 +450,6 @@ def resource_context(
     """Everything the resource templates need, precomputed."""
     names = spec.names
     fields = [field_view(f, names, refs.get(f.name)) for f in spec.fields]
-    types = {f.type for f in spec.fields}
     ref_fields = [f for f in fields if f.ref is not None]
     required = [f for f in fields if not f.optional and not f.schema_default]
     sortable = ["id", "created_at", *(f.column for f in fields if f.sortable)]
@@ -514,21 +510,6 @@ def resource_context(
         "required_fields": required,
         "non_nullable": [f.column for f in fields if not f.optional],
         "wrong_type_field": wrong_type,
-        "needs": {
-            "uuid": FieldType.UUID in types or FieldType.REF in types,
-            "date": FieldType.DATE in types,
-            "datetime": FieldType.DATETIME in types,
-            "decimal": FieldType.DECIMAL in types,
-            "json": FieldType.JSON in types,
-            "enum": FieldType.ENUM in types,
-            "email": FieldType.EMAIL in types,
-            "url": FieldType.URL in types,
-            "any": FieldType.JSON in types,
-            "string": bool(types & {FieldType.STR, FieldType.EMAIL, FieldType.URL}),
-            "text": FieldType.TEXT in types,
-            "bigint": FieldType.BIGINT in types,
-            "numeric": FieldType.DECIMAL in types,
-        },
         "rls_statements": rls_statements(names.table),
         "revision": revision,
         "down_revision": down_revision,

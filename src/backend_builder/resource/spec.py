@@ -178,7 +178,12 @@ _FLOAT_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _DECIMAL_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_URL_RE = re.compile(r"https?://[^\s/?#]+\S*")
+URL_PATTERN = (
+    r"https?://(?:[A-Za-z0-9._~!$&'()*+,;=:%-]*@)?[A-Za-z0-9._~!$&'()*+,;=%-]+"
+    r"(?::[0-9]{1,5})?(?:[/?#][^\s\x00-\x1f\x7f]*)?"
+)
+"""What a url field holds: generated schemas' `WEB_ADDRESS`, without its anchors."""
+_URL_RE = re.compile(URL_PATTERN)
 
 
 # --------------------------------------------------------------------------
@@ -745,7 +750,7 @@ def _parse_default(
         return raw
     if ftype is FieldType.URL:
         if not _URL_RE.fullmatch(raw):
-            raise bad("a URL starting with http:// or https://")
+            raise bad("an http or https URL with an ASCII host, such as https://example.com/a")
         return raw
     if ftype is FieldType.ENUM:
         if raw not in enum_values:

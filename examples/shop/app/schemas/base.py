@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    StringConstraints,
     TypeAdapter,
     field_validator,
     model_validator,
@@ -158,6 +159,23 @@ EmailAddress = Annotated[
 ]
 """An e-mail address from a client: reserved domains, which no mail reaches, are
 refused, and the schema's pattern says so."""
+
+WEB_ADDRESS_MAX_LENGTH = 2048
+"""The longest URL a url field holds (what browsers and servers commonly accept)."""
+WEB_ADDRESS = (
+    r"^https?://"
+    r"(?:[A-Za-z0-9._~!$&'()*+,;=:%-]*@)?"  # user information
+    r"[A-Za-z0-9._~!$&'()*+,;=%-]+"  # host: a name (IDNs in punycode) or IPv4 address
+    r"(?::[0-9]{1,5})?"  # port
+    r"(?:[/?#][^\s\x00-\x1f\x7f]*)?$"  # path, query and fragment
+)
+"""An http or https URL (RFC 3986): its host is ASCII, without brackets, so that every
+URL library can split it; the path may hold any visible character."""
+
+WebAddress = Annotated[
+    str, StringConstraints(max_length=WEB_ADDRESS_MAX_LENGTH, pattern=WEB_ADDRESS)
+]
+"""A url field's value from a client; OpenAPI shows the pattern it must match."""
 
 
 @dataclass(frozen=True)
