@@ -128,7 +128,6 @@ _LONGEST_FIRST = (
     "test_check.py::test_every_check_passes",
     "test_evolve.py::test_five_changes",
     "test_citus.py",
-    "test_generated_base.py",
     "test_evolve.py",
     "test_clients.py",
 )
