@@ -448,6 +448,140 @@ def test_a_tenant_table_created_without_row_level_security_fails(pg_backend: Pat
     assert "FORCE ROW LEVEL SECURITY" in messages and "no row-level security policy" in messages
 
 
+CREATE_ASSETS = "alembic/versions/0002_create_assets.py"
+
+
+@pytest.mark.parametrize(
+    ("placement", "what"),
+    [
+        ("", "is created without `distribute(\"assets\")`"),
+        ('distribute("assets", "id")', "is distributed by id, not distributed by project_id"),
+        ('replicate("assets")', "is replicated to every node"),
+        (
+            "op.execute(\"SELECT create_distributed_table('assets', 'name')\")",
+            "is distributed by name",
+        ),
+    ],
+)
+def test_a_tenant_table_not_distributed_by_project_fails(
+    pg_backend: Path, placement: str, what: str
+) -> None:
+    """Where the other tables are distributed on Citus, a tenant table must be too."""
+    line = _edit(pg_backend, CREATE_ASSETS, '    distribute("assets")\n', f"    {placement}\n")
+    _edit(
+        pg_backend,
+        CREATE_ASSETS,
+        "from app.core.distribution import distribute\n",
+        "from app.core.distribution import distribute, replicate\n",
+    )
+    finding = _only(_check(pg_backend, "tenancy"), "not_distributed")
+    assert (finding.path, finding.line) == (
+        CREATE_ASSETS,
+        _line(pg_backend, CREATE_ASSETS, "op.create_table("),
+    )
+    assert what in finding.message, finding.message
+    assert line > finding.line
+
+
+@pytest.mark.parametrize(
+    "placement",
+    [
+        "op.execute(\"SELECT create_distributed_table('assets', 'project_id')\")",
+        "distribute(table='assets', column='project_id')",
+    ],
+)
+def test_a_tenant_table_distributed_by_hand_passes(pg_backend: Path, placement: str) -> None:
+    _edit(pg_backend, CREATE_ASSETS, '    distribute("assets")\n', f"    {placement}\n")
+    assert _check(pg_backend, "tenancy").passed
+
+
+def test_distribute_existing_tables_covers_the_tables_created_before(pg_backend: Path) -> None:
+    """A backend from before distribution: no migration distributes, so nothing is asked;
+    one new migration calling `distribute_existing_tables()` distributes them all."""
+    for path in (pg_backend / "alembic/versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        kept = [
+            line
+            for line in text.splitlines()
+            if not line.lstrip().startswith(("distribute(", "replicate(", "from app.core.dist"))
+        ]
+        path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    assert _check(pg_backend, "tenancy").passed
+    (pg_backend / "alembic/versions/0003_distribute.py").write_text(
+        DISTRIBUTE_ALL_MIGRATION, encoding="utf-8"
+    )
+    assert _check(pg_backend, "tenancy").passed
+    (pg_backend / "alembic/versions/0004_create_notes.py").write_text(
+        NOTES_MIGRATION, encoding="utf-8"
+    )
+    _append(pg_backend, "app/models/asset.py", NOTE_MODEL)
+    finding = _only(_check(pg_backend, "tenancy"), "not_distributed")
+    assert finding.path == "alembic/versions/0004_create_notes.py"
+    assert "the tenant table notes" in finding.message
+
+
+DISTRIBUTE_ALL_MIGRATION = '''"""Distribute the tables on Citus.
+
+Revision ID: 0003_distribute
+Revises: 0002_assets
+"""
+
+from app.core.distribution import distribute_existing_tables
+
+revision = "0003_distribute"
+down_revision = "0002_assets"
+
+
+def upgrade() -> None:
+    """Distribute what the earlier migrations created."""
+    distribute_existing_tables()
+
+
+def downgrade() -> None:
+    """Nothing to undo."""
+'''
+
+NOTES_MIGRATION = '''"""Notes, written by hand.
+
+Revision ID: 0004_notes
+Revises: 0003_distribute
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from app.core.tenancy import rls_statements
+
+revision = "0004_notes"
+down_revision = "0003_distribute"
+
+
+def upgrade() -> None:
+    """Create notes, with row-level security, but do not distribute them."""
+    op.create_table(
+        "notes",
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint("project_id", "id"),
+    )
+    for statement in rls_statements("notes"):
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    """Drop notes."""
+    op.drop_table("notes")
+'''
+
+NOTE_MODEL = '''
+
+class Note(ProjectScoped, Base):
+    """A note of a project."""
+
+    __tablename__ = "notes"
+'''
+
+
 @pytest.mark.postgres
 def test_the_catalog_of_a_migrated_database_shows_row_level_security(
     pg_backend: Path, postgres_database: str

@@ -30,6 +30,10 @@ migration is parsed with `ast`, and four rules are checked, each failure a
    `rls_statements(...)`), every tenant table ends with row-level security enabled,
    forced, and a policy. This is what runs on PostgreSQL, so it is checked on every
    backend; `check` also reads the catalog of a PostgreSQL database when it has one.
+   In a backend whose migrations distribute its tables on Citus (`distribute`,
+   `replicate` or `distribute_existing_tables` of `app.core.distribution`), every
+   tenant table is also distributed by `project_id`: a table left on the
+   coordinator cannot be joined with its project's shards.
 """
 
 import ast
@@ -56,6 +60,9 @@ GLOBAL_TABLES = frozenset({"memberships"})
 SCOPING_WRAPPERS = ("scoped_query", "scope_statement")  # the one to suggest first
 FILTER_HELPERS = ("in_project",)
 RLS_HELPER = "rls_statements"
+DISTRIBUTE = "distribute"
+DISTRIBUTE_ALL = "distribute_existing_tables"
+DISTRIBUTION_HELPERS = frozenset({DISTRIBUTE, DISTRIBUTE_ALL, "replicate"})
 STATEMENTS = frozenset({"select", "update", "delete", "insert"})
 JOINS = {"join": 1, "outerjoin": 1, "join_from": 2, "outerjoin_from": 2}
 CONDITIONS = {"where": 0, "filter": 0, **JOINS}  # where each method's conditions start
@@ -1226,6 +1233,13 @@ _RLS = re.compile(
     + r"\s+(?P<action>ENABLE|DISABLE|FORCE|NO\s+FORCE)\s+ROW\s+LEVEL\s+SECURITY",
     re.IGNORECASE,
 )
+REPLICATED = "replicated"
+"""`_Security.distributed_by` of a reference table (a copy on every node)."""
+_CITUS_TABLE = re.compile(
+    r"create_(?:distributed_table\s*\(\s*'(?P<table>[^']+)'\s*,\s*'(?P<column>[^']+)'"
+    r"|reference_table\s*\(\s*'(?P<reference>[^']+)')",
+    re.IGNORECASE,
+)
 _CREATE_POLICY = re.compile(
     r"CREATE\s+POLICY\s+" + _NAME.format("policy") + r"\s+ON\s+" + _NAME.format("table"),
     re.IGNORECASE,
@@ -1255,6 +1269,15 @@ class _Security:
     unforced: Place | None = None
     dropped_policy: Place | None = None
     policies: set[str] = field(default_factory=set)
+    distributed_by: str | None = None  # the column, once a migration distributes it
+
+
+@dataclass
+class _Replay:
+    """The tables the migrations' upgrades leave, and whether they distribute tables."""
+
+    tables: dict[str, _Security] = field(default_factory=dict)
+    distributes: bool = False
 
 
 def _rls(root: Path, models: _Models) -> list[Finding]:
@@ -1263,7 +1286,7 @@ def _rls(root: Path, models: _Models) -> list[Finding]:
         revisions = read_revisions(root)
     except BuilderError as error:
         return [Finding(error.message, error.path, None, "migration_unreadable")]
-    tables: dict[str, _Security] = {}
+    replay = _Replay()
     findings: list[Finding] = []
     for revision in _in_order(revisions):
         try:
@@ -1275,9 +1298,9 @@ def _rls(root: Path, models: _Models) -> list[Finding]:
             (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "upgrade"), None
         )
         if upgrade is not None:
-            _replay(revision.path, upgrade, tables)
+            _replay(revision.path, upgrade, replay)
     for table, model in sorted(models.tenants.items()):
-        state = tables.get(table)
+        state = replay.tables.get(table)
         if state is None:
             findings.append(
                 Finding(
@@ -1290,7 +1313,33 @@ def _rls(root: Path, models: _Models) -> list[Finding]:
             )
             continue
         findings += _security_findings(table, state)
+        if replay.distributes:
+            findings += _distribution_findings(table, state)
     return findings
+
+
+def _distribution_findings(table: str, state: _Security) -> list[Finding]:
+    where = state.created
+    if state.distributed_by is None:
+        message = (
+            f'the tenant table {table} is created without `distribute("{table}")` '
+            "(app.core.distribution), while the other tables are distributed: on Citus "
+            "it stays on the coordinator, and a query joining it with its project's "
+            "shards fails"
+        )
+        return [Finding(message, where.path, where.line, "not_distributed")]
+    if state.distributed_by != "project_id":
+        how = (
+            "replicated to every node"
+            if state.distributed_by == REPLICATED
+            else f"distributed by {state.distributed_by}"
+        )
+        message = (
+            f"the tenant table {table} is {how}, not distributed by project_id: its "
+            "rows are not placed with their project's shards"
+        )
+        return [Finding(message, where.path, where.line, "not_distributed")]
+    return []
 
 
 def _security_findings(table: str, state: _Security) -> list[Finding]:
@@ -1349,8 +1398,9 @@ def _in_order(revisions: dict[str, Revision]) -> list[Revision]:
     return ordered
 
 
-def _replay(path: str, upgrade: ast.FunctionDef, tables: dict[str, _Security]) -> None:
-    """Apply what one migration's upgrade does to the tables' row-level security."""
+def _replay(path: str, upgrade: ast.FunctionDef, replay: _Replay) -> None:
+    """Apply what one migration's upgrade does to the tables' security and placement."""
+    tables = replay.tables
     calls = sorted(
         (n for n in ast.walk(upgrade) if isinstance(n, ast.Call)),
         key=lambda n: (n.lineno, n.col_offset),
@@ -1371,18 +1421,47 @@ def _replay(path: str, upgrade: ast.FunctionDef, tables: dict[str, _Security]) -
             state = tables[first.lower()]
             state.enabled = state.forced = place
             state.policies.add(f"{first.lower()}_project_isolation")
+        elif name in DISTRIBUTION_HELPERS:
+            replay.distributes = True
+            _distribute(call, first, tables)
         elif name in ("execute", "exec_driver_sql") and call.args:
             argument = call.args[0]
             if isinstance(argument, ast.Call) and _name(argument) == "text" and argument.args:
                 argument = argument.args[0]
             sql = _string(argument)
             if sql is not None:
-                _apply_sql(sql, place, tables)
+                _apply_sql(sql, place, replay)
 
 
-def _apply_sql(sql: str, place: Place, tables: dict[str, _Security]) -> None:
-    """Apply the row-level security statements in `sql` (one or several)."""
+def _distribute(call: ast.Call, table: str | None, tables: dict[str, _Security]) -> None:
+    """Apply one call of `app.core.distribution` to the tables' placement."""
+    name = _name(call)
+    if name == DISTRIBUTE_ALL:  # every table with a project_id, by project_id
+        for state in tables.values():
+            state.distributed_by = state.distributed_by or "project_id"
+        return
+    table = table or _string(_keyword(call, "table"))
+    if table is None or table.lower() not in tables:
+        return
+    if name == DISTRIBUTE:
+        column = call.args[1] if len(call.args) > 1 else _keyword(call, "column")
+        by = "project_id" if column is None else _string(column)
+        tables[table.lower()].distributed_by = by or "project_id"  # not a literal: trusted
+    else:
+        tables[table.lower()].distributed_by = REPLICATED
+
+
+def _apply_sql(sql: str, place: Place, replay: _Replay) -> None:
+    """Apply the row-level security and Citus statements in `sql` (one or several)."""
+    tables = replay.tables
     for part in sql.split(";"):
+        found = _CITUS_TABLE.search(part)
+        if found is not None:
+            replay.distributes = True
+            table = _bare(found["table"] or found["reference"])
+            if table in tables:
+                column = found["column"]
+                tables[table].distributed_by = REPLICATED if column is None else _bare(column)
         found = _RLS.search(part)
         if found is not None and _bare(found["table"]) in tables:
             state = tables[_bare(found["table"])]
