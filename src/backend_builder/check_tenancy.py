@@ -1323,9 +1323,10 @@ def _distribution_findings(table: str, state: _Security) -> list[Finding]:
     if state.distributed_by is None:
         message = (
             f'the tenant table {table} is created without `distribute("{table}")` '
-            "(app.core.distribution), while the other tables are distributed: on Citus "
-            "it stays on the coordinator, and a query joining it with its project's "
-            "shards fails"
+            "(app.core.distribution), while other tables are distributed: on Citus it "
+            "stays on the coordinator, and a query joining it with its project's shards "
+            "fails; call it after create_table, or, if this migration may have run, "
+            "`distribute_existing_tables()` in a new one"
         )
         return [Finding(message, where.path, where.line, "not_distributed")]
     if state.distributed_by != "project_id":
