@@ -454,7 +454,7 @@ CREATE_ASSETS = "alembic/versions/0002_create_assets.py"
 @pytest.mark.parametrize(
     ("placement", "what"),
     [
-        ("", "is created without `distribute(\"assets\")`"),
+        ("", 'is created without `distribute("assets")`'),
         ('distribute("assets", "id")', "is distributed by id, not distributed by project_id"),
         ('replicate("assets")', "is replicated to every node"),
         (

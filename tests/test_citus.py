@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from backend_builder.check import run_checks
 from tests.backend_checks import (
     alembic,
     lint,
@@ -98,13 +99,28 @@ def _as_generated_before_distribution(backend: Path) -> None:
         path.write_text(source)
 
 
+@pytest.mark.parametrize("how", ["a migration by hand", "the next resource generated"])
 def test_a_backend_generated_before_distribution_moves_to_citus(
-    backend: Path, citus_database: str
+    backend: Path, citus_database: str, how: str
 ) -> None:
+    """Its tables are distributed by `distribute_existing_tables()` in a new migration,
+    written by hand (as the generated README says) or by `generate resource`."""
     for resource in RESOURCES:
         _cli(backend, "generate", "resource", *resource.split())
     _as_generated_before_distribution(backend)
-    (backend / "alembic/versions/0004_distribute.py").write_text(DISTRIBUTE_EXISTING)
+    tables = {"users", "refresh_tokens", "projects", "memberships", "customers", "invoices"}
+    tests = ["app/tests/test_customers.py", "app/tests/test_invoices.py"]
+    if how == "a migration by hand":
+        (backend / "alembic/versions/0004_distribute.py").write_text(DISTRIBUTE_EXISTING)
+    else:
+        _cli(backend, "generate", "resource", "Note", "title:str", "customer:ref")
+        assert (
+            "distribute_existing_tables()"
+            in (backend / "alembic/versions/0004_create_notes.py").read_text()
+        )
+        tables.add("notes")
+        tests.append("app/tests/test_notes.py")
+    assert run_checks(backend, checks=("tenancy",)).passed
     # The tables exist, with rows, on the coordinator alone; then the new migration.
     alembic(backend, citus_database, "upgrade 0003_invoices")
     project, customer = uuid.uuid4(), uuid.uuid4()
@@ -115,20 +131,12 @@ def test_a_backend_generated_before_distribution_moves_to_citus(
         f"VALUES ('{project}', '{customer}', 'c', 'free')",
     )
     alembic(backend, citus_database, "upgrade head", "check")
-    assert _sql(citus_database, "SELECT logicalrelid::text FROM pg_dist_partition") >= {
-        "users",
-        "refresh_tokens",
-        "projects",
-        "memberships",
-        "customers",
-        "invoices",
-    }
+    assert _sql(citus_database, "SELECT logicalrelid::text FROM pg_dist_partition") >= tables
     assert _sql(citus_database, "SELECT id::text FROM customers") == {str(customer)}
     run_some_tests(
         backend,
         "app/tests/test_distribution.py",
-        "app/tests/test_customers.py",
-        "app/tests/test_invoices.py",
+        *tests,
         "app/tests/test_isolation.py",
         "-k",
         "distribution or routed or RowLevelSecurity",

@@ -45,7 +45,7 @@ from typing import Any
 
 from backend_builder.errors import BuilderError
 from backend_builder.manifest import Manifest
-from backend_builder.migrations import Revision, read_revisions
+from backend_builder.migrations import DISTRIBUTION_HELPERS, Revision, read_revisions
 
 APP = "app"
 SKIPPED_DIRS = ("app/tests/",)
@@ -62,7 +62,6 @@ FILTER_HELPERS = ("in_project",)
 RLS_HELPER = "rls_statements"
 DISTRIBUTE = "distribute"
 DISTRIBUTE_ALL = "distribute_existing_tables"
-DISTRIBUTION_HELPERS = frozenset({DISTRIBUTE, DISTRIBUTE_ALL, "replicate"})
 STATEMENTS = frozenset({"select", "update", "delete", "insert"})
 JOINS = {"join": 1, "outerjoin": 1, "join_from": 2, "outerjoin_from": 2}
 CONDITIONS = {"where": 0, "filter": 0, **JOINS}  # where each method's conditions start

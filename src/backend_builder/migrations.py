@@ -86,6 +86,33 @@ def read_revisions(root: Path) -> dict[str, Revision]:
     return found
 
 
+DISTRIBUTION_HELPERS = frozenset({"distribute", "replicate", "distribute_existing_tables"})
+"""The functions of a backend's `app.core.distribution` that place tables on Citus."""
+
+
+def distributes_tables(root: Path) -> bool:
+    """Whether a migration of the backend at `root` places tables on Citus.
+
+    Backends generated before distribution have none: the next table they create
+    distributes the earlier ones first. A migration that is not Python is skipped
+    (`status` and `check` report it).
+    """
+    for file in sorted((root / VERSIONS).glob("*.py")):
+        try:
+            tree = ast.parse(file.read_text(encoding="utf-8"))
+        except (SyntaxError, OSError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                function = node.func
+                name = function.attr if isinstance(function, ast.Attribute) else None
+                if isinstance(function, ast.Name):
+                    name = function.id
+                if name in DISTRIBUTION_HELPERS:
+                    return True
+    return False
+
+
 def heads(revisions: dict[str, Revision]) -> tuple[str, ...]:
     """Revisions that no other revision revises, in sorted order."""
     parents = {parent for revision in revisions.values() for parent in revision.down_revisions}

@@ -445,9 +445,18 @@ def rls_statements(table: str) -> list[str]:
 
 
 def resource_context(
-    spec: ResourceSpec, refs: dict[str, RefTarget], *, revision: str, down_revision: str
+    spec: ResourceSpec,
+    refs: dict[str, RefTarget],
+    *,
+    revision: str,
+    down_revision: str,
+    distribute_existing: bool = False,
 ) -> dict[str, Any]:
-    """Everything the resource templates need, precomputed."""
+    """Everything the resource templates need, precomputed.
+
+    `distribute_existing`: the create migration first distributes the tables of
+    earlier migrations, which did not (a backend generated before distribution).
+    """
     names = spec.names
     fields = [field_view(f, names, refs.get(f.name)) for f in spec.fields]
     ref_fields = [f for f in fields if f.ref is not None]
@@ -513,4 +522,5 @@ def resource_context(
         "rls_statements": rls_statements(names.table),
         "revision": revision,
         "down_revision": down_revision,
+        "distribute_existing": distribute_existing,
     }

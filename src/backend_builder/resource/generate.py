@@ -20,7 +20,7 @@ from backend_builder.manifest import (
     find_root,
     load,
 )
-from backend_builder.migrations import next_migration
+from backend_builder.migrations import distributes_tables, next_migration
 from backend_builder.plan import Plan, collector_paused, plan_files
 from backend_builder.render import render
 from backend_builder.resource.context import USERS, RefTarget, ref_target_of, resource_context
@@ -111,7 +111,14 @@ def plan_generate(
         revision, down_revision, migration_file = _new_migration(root, names)
     else:  # no migration is written: the chain is not needed (nor checked)
         revision, down_revision, migration_file = _no_migration(saved)
-    rendered = render_layers(manifest, spec, layers, revision=revision, down_revision=down_revision)
+    rendered = render_layers(
+        manifest,
+        spec,
+        layers,
+        revision=revision,
+        down_revision=down_revision,
+        distribute_existing="migration" in layers and not distributes_tables(root),
+    )
     outputs = {
         layer: migration_file if layer == "migration" else LAYERS[layer].output(names)
         for layer in layers
@@ -168,14 +175,21 @@ def render_layers(
     *,
     revision: str = "",
     down_revision: str = "",
+    distribute_existing: bool = False,
 ) -> dict[str, str]:
     """The content of each of `layers` of the resource `spec`, with today's templates.
 
-    Refs are resolved against `manifest`. `revision` and `down_revision` are only
-    used by the create migration's template.
+    Refs are resolved against `manifest`. `revision`, `down_revision` and
+    `distribute_existing` are only used by the create migration's template.
     """
     refs = _ref_targets(manifest, spec, layers)
-    context = resource_context(spec, refs, revision=revision, down_revision=down_revision)
+    context = resource_context(
+        spec,
+        refs,
+        revision=revision,
+        down_revision=down_revision,
+        distribute_existing=distribute_existing,
+    )
     context["imports"] = _imports(context)
     return {layer: render(LAYERS[layer].template, context) for layer in layers}
 
