@@ -1318,6 +1318,7 @@ def _rls(root: Path, models: _Models) -> list[Finding]:
 
 
 def _distribution_findings(table: str, state: _Security) -> list[Finding]:
+    """A tenant table the migrations leave undistributed, or not by project_id."""
     where = state.created
     if state.distributed_by is None:
         message = (
