@@ -4,6 +4,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from backend_builder.cli import app
@@ -171,3 +172,17 @@ def test_make_serve_and_run_take_a_host_and_a_port(tmp_path: Path) -> None:
     served = planned("serve", "HOST=127.0.0.1", "PORT=9001", "WORKERS=3")
     assert "--host 127.0.0.1 --port 9001 --workers 3 " in served
     assert "--reload --port 9002" in planned("run", "PORT=9002")
+
+
+def test_a_working_directory_deleted_meanwhile_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    result = runner.invoke(app, ["new", "my-api"])
+    assert result.exit_code == 1
+    assert "the current directory no longer exists" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "my-api").exists()

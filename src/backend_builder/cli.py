@@ -94,6 +94,17 @@ def main(
     ] = False,
 ) -> None:
     """Build multi-tenant FastAPI backends."""
+    try:
+        Path.cwd()
+    except FileNotFoundError:
+        _fail(
+            BuilderError(
+                "the current directory no longer exists",
+                hint="cd to a directory that exists (the backend's, or --path's parent)",
+                code="no_working_directory",
+            ),
+            as_json="--json" in sys.argv[1:],
+        )
 
 
 def _fail(error: BuilderError, as_json: bool) -> NoReturn:
