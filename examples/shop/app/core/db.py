@@ -13,13 +13,13 @@ answered 2xx only once its COMMIT has succeeded.
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from typing import Annotated, Any
 
 import anyio
 import asyncpg
 from asyncpg.transaction import Transaction
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -229,15 +229,33 @@ async def _discard(connection: AsyncConnection, driver: asyncpg.Connection) -> N
         await connection.invalidate()
 
 
-async def get_connection() -> AsyncIterator[Connection]:
+ENDPOINT_EXIT_STACK = "fastapi_function_astack"
+"""The scope key of the exit stack FastAPI closes when a request's endpoint returns.
+
+It is where a dependency with `yield` and `scope="function"` ends (fastapi>=0.121).
+"""
+
+
+async def get_connection(request: Request) -> Connection:
     """The request's connection and transaction: committed when the request succeeds.
 
     This is the one transaction boundary of a request: repositories and services
     never commit, and any exception rolls everything back (except the errors that
     say they keep their writes, such as a detected refresh-token reuse).
+
+    The transaction ends when the endpoint returns or raises, before the response
+    is sent, as a dependency with `yield` and `scope="function"` would end it: it
+    is entered on the exit stack FastAPI closes then. A plain dependency costs a
+    request less than a generator, which FastAPI wraps in several context managers.
+    FastAPI caches the connection: the dependencies of one request share it.
     """
-    async with transaction() as connection:
-        yield connection
+    stack: AsyncExitStack | None = request.scope.get(ENDPOINT_EXIT_STACK)
+    if stack is None:
+        raise RuntimeError(
+            f"FastAPI set no {ENDPOINT_EXIT_STACK!r} in the request scope: "
+            "get_connection needs fastapi>=0.121"
+        )
+    return await stack.enter_async_context(transaction())
 
 
 async def get_db(

@@ -20,6 +20,7 @@ import anyio
 import asyncpg
 import httpx
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -128,6 +129,13 @@ def unreachable_database() -> Iterator[AsyncEngine]:
         yield create_async_engine(
             url, poolclass=NullPool, connect_args={"timeout": 0.1}
         )
+
+
+def test_the_transaction_needs_the_endpoint_exit_stack_of_fastapi() -> None:
+    """Without the exit stack FastAPI closes after the endpoint, no transaction opens."""
+    request = Request({"type": "http", "headers": [], "path": "/"})
+    with pytest.raises(RuntimeError, match=r"fastapi>=0\.121"):
+        asyncio.run(db.get_connection(request))
 
 
 @pytest.mark.parametrize(
