@@ -17,12 +17,10 @@ from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from typing import Annotated, Any
 
 import anyio
-import asyncpg
 from asyncpg.transaction import Transaction
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -112,14 +110,14 @@ async def transaction(bind: AsyncEngine = engine) -> AsyncIterator[Connection]:
     only once COMMIT succeeded (if COMMIT itself was cut off, its outcome is unknown).
     """
     try:
-        async with bind.connect() as connection:
-            if bind.dialect.driver != "asyncpg":
-                await connection.begin()
-                async with _ending(connection.commit, connection.rollback):
-                    yield CoreConnection(connection)
-                return
-            async with _driver_transaction(connection) as db:
+        if bind.dialect.driver == "asyncpg":
+            async with _driver_transaction(bind) as db:
                 yield db
+            return
+        async with bind.connect() as connection:
+            await connection.begin()
+            async with _ending(connection.commit, connection.rollback):
+                yield CoreConnection(connection)
     except Exception as error:
         if not is_outage(error):
             raise
@@ -133,17 +131,16 @@ async def transaction(bind: AsyncEngine = engine) -> AsyncIterator[Connection]:
 
 
 @asynccontextmanager
-async def _driver_transaction(
-    connection: AsyncConnection,
-) -> AsyncIterator[DriverConnection]:
+async def _driver_transaction(bind: AsyncEngine) -> AsyncIterator[DriverConnection]:
     """A transaction on the asyncpg connection itself, which commits if the block does.
 
-    A connection is discarded (`_discard`) whenever its state is in doubt: the block
-    was interrupted (a cancelled request), the connection failed or was lost, or
+    The connection goes back to the pool once the transaction has ended cleanly. It
+    is discarded (`_discard`) whenever its state is in doubt: the block was
+    interrupted (a cancelled request), the connection failed or was lost, or
     ROLLBACK or COMMIT failed. It is never handed to another request while an
     operation may still be running on it.
     """
-    db, driver_transaction = await _begin(connection)
+    db, driver_transaction = await _begin(bind)
     settled = False  # the transaction ended cleanly, though the block failed
     try:
         try:
@@ -160,60 +157,62 @@ async def _driver_transaction(
         await driver_transaction.commit()
     except BaseException:
         if not settled:
-            await _discard(connection, db.driver)
+            await _discard(db)
+            raise
+        await db.close()
         raise
+    await db.close()
 
 
-async def _begin(connection: AsyncConnection) -> tuple[DriverConnection, Transaction]:
+async def _begin(bind: AsyncEngine) -> tuple[DriverConnection, Transaction]:
     """Start the transaction on the driver, on a new connection if the pooled one is dead.
 
     The server may have dropped pooled connections while they waited (a restart, a
     failover). One that fails at BEGIN, before any statement of the request, is
     discarded and the transaction starts once more, on the next connection.
     """
-    driver = await _open_driver(connection)
+    db = await _checkout(bind)
     try:
-        return await _start(connection, driver)
+        return db, await _start(db)
     except Exception:  # not when connecting fails: that is not worth a second wait
-        return await _start(connection, await _open_driver(connection))
+        db = await _checkout(bind)
+        return db, await _start(db)
 
 
-async def _open_driver(connection: AsyncConnection) -> asyncpg.Connection:
-    """The connection's driver, once those the driver knows closed are discarded.
+async def _checkout(bind: AsyncEngine) -> DriverConnection:
+    """A connection from the pool, once those the driver knows closed are discarded.
 
     That check costs no round trip. Each discarded connection is replaced by the
     pool's next one, or by a new connection once none is left: the loop ends.
     """
-    raw = await connection.get_raw_connection()
-    while raw.driver_connection.is_closed():
-        await _discard(connection, raw.driver_connection)
-        raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    db = DriverConnection(bind, await bind.raw_connection())
+    while db.driver.is_closed():
+        await _discard(db)
+        db = DriverConnection(bind, await bind.raw_connection())
+    return db
 
 
-async def _start(
-    connection: AsyncConnection, driver: asyncpg.Connection
-) -> tuple[DriverConnection, Transaction]:
-    """BEGIN on `driver`; discard the connection if that fails.
+async def _start(db: DriverConnection) -> Transaction:
+    """BEGIN on the connection's driver; discard the connection if that fails.
 
     A new connection first asks whether its database is a Citus database (once:
     the answer is kept with the pooled connection).
     """
     try:
-        distributed = connection.info.get(DISTRIBUTED)
+        distributed = db.pooled.info.get(DISTRIBUTED)
         if distributed is None:
-            distributed = bool(await driver.fetchval(CITUS_INSTALLED))
-            connection.info[DISTRIBUTED] = distributed
-        driver_transaction = driver.transaction()
+            distributed = bool(await db.driver.fetchval(CITUS_INSTALLED))
+            db.pooled.info[DISTRIBUTED] = distributed
+        db.distributed = distributed
+        driver_transaction = db.driver.transaction()
         await driver_transaction.start()
     except BaseException:
-        await _discard(connection, driver)
+        await _discard(db)
         raise
-    db = DriverConnection(connection, driver, distributed=distributed)
-    return db, driver_transaction
+    return driver_transaction
 
 
-async def _discard(connection: AsyncConnection, driver: asyncpg.Connection) -> None:
+async def _discard(db: DriverConnection) -> None:
     """Close the request's connection and keep the pool from handing it out again.
 
     `close` first has the server cancel a query still running on the connection
@@ -223,10 +222,10 @@ async def _discard(connection: AsyncConnection, driver: asyncpg.Connection) -> N
     Shielded: a cancelled request still cleans up after itself.
     """
     with anyio.move_on_after(DISCARD_TIMEOUT, shield=True), suppress(Exception):
-        await driver.close()
-    driver.terminate()  # a no-op once closed
+        await db.driver.close()
+    db.driver.terminate()  # a no-op once closed
     with anyio.CancelScope(shield=True):
-        await connection.invalidate()
+        await db.invalidate()
 
 
 ENDPOINT_EXIT_STACK = "fastapi_function_astack"

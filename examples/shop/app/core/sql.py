@@ -27,9 +27,11 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import ARRAY, all_, any_, bindparam
+from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.expression import (
     BinaryExpression,
@@ -41,6 +43,7 @@ from sqlalchemy.sql.expression import (
     Tuple,
     Update,
 )
+from sqlalchemy.util import greenlet_spawn
 
 from app.core.tenancy import check_statement
 
@@ -253,12 +256,14 @@ class Connection(ABC):
     project setting must reach (`app.core.tenancy.project_setting_statements`).
     """
 
-    def __init__(
-        self, connection: AsyncConnection, *, distributed: bool = False
-    ) -> None:
-        self.connection = connection
-        self.dialect = connection.dialect
+    def __init__(self, dialect: Dialect, *, distributed: bool = False) -> None:
+        self.dialect = dialect
         self.distributed = distributed
+
+    @property
+    @abstractmethod
+    def connection(self) -> AsyncConnection:
+        """The same connection as SQLAlchemy's, for an ORM session (`get_db`)."""
 
     @abstractmethod
     async def fetch(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
@@ -275,17 +280,51 @@ class Connection(ABC):
 
 
 class DriverConnection(Connection):
-    """PostgreSQL through asyncpg directly."""
+    """PostgreSQL through asyncpg directly, on a connection taken from the pool.
+
+    The connection is taken as the pool's own object (`AsyncEngine.raw_connection`):
+    no SQLAlchemy connection is made unless an ORM session asks for one
+    (`connection`), which saves a request about a tenth of its time. `close` gives
+    the connection back to the pool, `invalidate` has the pool drop it; one of the
+    two ends its use, once.
+    """
 
     def __init__(
         self,
-        connection: AsyncConnection,
-        driver: asyncpg.Connection,
+        bind: AsyncEngine,
+        pooled: PoolProxiedConnection,
         *,
         distributed: bool = False,
     ) -> None:
-        super().__init__(connection, distributed=distributed)
-        self.driver = driver
+        super().__init__(bind.dialect, distributed=distributed)
+        self.bind = bind
+        self.pooled = pooled
+        self.driver: asyncpg.Connection = pooled.driver_connection
+        self._connection: AsyncConnection | None = None
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """An SQLAlchemy connection on the same pooled connection, made on first use."""
+        if self._connection is None:
+            self._connection = AsyncConnection(
+                self.bind, SyncConnection(self.bind.sync_engine, connection=self.pooled)
+            )
+        return self._connection
+
+    async def close(self) -> None:
+        """Give the connection back to the pool."""
+        if self._connection is not None:
+            await self._connection.close()
+        else:
+            await greenlet_spawn(self.pooled.close)
+
+    async def invalidate(self) -> None:
+        """Have the pool drop the connection and open a new one when it needs one."""
+        if self._connection is not None:
+            await self._connection.invalidate()
+            await self._connection.close()
+        else:
+            await greenlet_spawn(self.pooled.invalidate)
 
     async def run(self, statement: str) -> None:
         """Run one SQL statement that takes no parameters and returns no rows."""
@@ -305,6 +344,15 @@ class DriverConnection(Connection):
 
 class CoreConnection(Connection):
     """Any database through SQLAlchemy Core."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__(connection.dialect)
+        self._connection = connection
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The SQLAlchemy connection itself."""
+        return self._connection
 
     async def run(self, statement: str) -> None:
         """Run one SQL statement that takes no parameters and returns no rows."""
