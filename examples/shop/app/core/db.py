@@ -158,10 +158,9 @@ async def _driver_transaction(bind: AsyncEngine) -> AsyncIterator[DriverConnecti
     except BaseException:
         if not settled:
             await _discard(db)
-            raise
-        await db.close()
         raise
-    await db.close()
+    finally:
+        await db.close()  # nothing left to do once discarded
 
 
 async def _begin(bind: AsyncEngine) -> tuple[DriverConnection, Transaction]:

@@ -253,12 +253,13 @@ class Connection(ABC):
     """The request's connection, inside its transaction.
 
     `distributed` says whether the database is a Citus database, whose workers the
-    project setting must reach (`app.core.tenancy.project_setting_statements`).
+    project setting must reach (`app.core.tenancy.project_setting_statements`); the
+    transaction sets it as it begins (`app.core.db`).
     """
 
-    def __init__(self, dialect: Dialect, *, distributed: bool = False) -> None:
+    def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self.distributed = distributed
+        self.distributed = False
 
     @property
     @abstractmethod
@@ -285,22 +286,17 @@ class DriverConnection(Connection):
     The connection is taken as the pool's own object (`AsyncEngine.raw_connection`):
     no SQLAlchemy connection is made unless an ORM session asks for one
     (`connection`), which saves a request about a tenth of its time. `close` gives
-    the connection back to the pool, `invalidate` has the pool drop it; one of the
-    two ends its use, once.
+    the connection back to the pool, `invalidate` has the pool drop it; `close` after
+    either does nothing.
     """
 
-    def __init__(
-        self,
-        bind: AsyncEngine,
-        pooled: PoolProxiedConnection,
-        *,
-        distributed: bool = False,
-    ) -> None:
-        super().__init__(bind.dialect, distributed=distributed)
+    def __init__(self, bind: AsyncEngine, pooled: PoolProxiedConnection) -> None:
+        super().__init__(bind.dialect)
         self.bind = bind
         self.pooled = pooled
         self.driver: asyncpg.Connection = pooled.driver_connection
         self._connection: AsyncConnection | None = None
+        self._released = False
 
     @property
     def connection(self) -> AsyncConnection:
@@ -313,6 +309,9 @@ class DriverConnection(Connection):
 
     async def close(self) -> None:
         """Give the connection back to the pool."""
+        if self._released:
+            return
+        self._released = True
         if self._connection is not None:
             await self._connection.close()
         else:
@@ -320,6 +319,7 @@ class DriverConnection(Connection):
 
     async def invalidate(self) -> None:
         """Have the pool drop the connection and open a new one when it needs one."""
+        self._released = True
         if self._connection is not None:
             await self._connection.invalidate()
             await self._connection.close()
