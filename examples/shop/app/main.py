@@ -13,6 +13,7 @@ from app.core.db import engine
 from app.core.errors import register_exception_handlers
 from app.core.limits import RelativeRedirects, RequestLimits
 from app.core.routing import add_route_index, include_routers, operation_id
+from app.core.security import dummy_hash
 
 
 @asynccontextmanager
@@ -21,8 +22,11 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
     What exists once the app is built (models, schemas, routes) lives as long as
     the process: `gc.freeze()` takes it out of the garbage collector's sight, so
-    that full collections stay short and do not stall requests (p99 latency).
+    that full collections stay short and do not stall requests (p99 latency). The
+    dummy password hash is made first, so that the first login of an unknown user
+    takes as long as any other.
     """
+    dummy_hash()
     gc.collect()
     gc.freeze()
     yield

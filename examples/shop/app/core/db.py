@@ -32,7 +32,7 @@ from app.core.config import settings
 from app.core.errors import ServiceUnavailable, keeps_writes
 from app.core.outages import is_outage, original_error
 from app.core.sql import Connection, CoreConnection, DriverConnection
-from app.core.tenancy import CITUS_INSTALLED, DISTRIBUTED, TenantSession
+from app.core.tenancy import CITUS_INSTALLED, DISTRIBUTED, SHOW_SHARDS, TenantSession
 
 logger = logging.getLogger(__name__)
 
@@ -195,12 +195,14 @@ async def _start(db: DriverConnection) -> Transaction:
     """BEGIN on the connection's driver; discard the connection if that fails.
 
     A new connection first asks whether its database is a Citus database (once:
-    the answer is kept with the pooled connection).
+    the answer is kept with the pooled connection), and on Citus sends `SHOW_SHARDS`.
     """
     try:
         distributed = db.pooled.info.get(DISTRIBUTED)
         if distributed is None:
             distributed = bool(await db.driver.fetchval(CITUS_INSTALLED))
+            if distributed:
+                await db.driver.execute(SHOW_SHARDS)
             db.pooled.info[DISTRIBUTED] = distributed
         db.distributed = distributed
         driver_transaction = db.driver.transaction()

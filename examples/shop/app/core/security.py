@@ -9,6 +9,7 @@ so one can never be used as the other.
 """
 
 import asyncio
+import functools
 import os
 import sys
 import threading
@@ -35,7 +36,16 @@ TokenKind = Literal["access", "refresh"]
 T = TypeVar("T")
 
 _password_hash = PasswordHash((Argon2Hasher(**settings.argon2_parameters),))
-_DUMMY_HASH = _password_hash.hash(uuid.uuid4().hex)
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """The hash of a random password, checked when the user is unknown.
+
+    Made once per process when first needed (the app makes it as it starts), not on
+    import: migrations and scripts that import the app pay for no Argon2 hash.
+    """
+    return _password_hash.hash(uuid.uuid4().hex)
 
 
 _holds_slot: ContextVar[bool] = ContextVar("holds_password_hash_slot", default=False)
@@ -90,7 +100,7 @@ class HashingSlots:
             _holds_slot.set(False)
             slots.release()
 
-    async def run(self, function: Callable[..., T], *args: str) -> T:
+    async def run(self, function: Callable[..., T], *args: str | None) -> T:
         """Run a hashing function on a hashing thread, within a slot."""
         loop = asyncio.get_running_loop()
         if _holds_slot.get():
@@ -119,7 +129,7 @@ async def reserve_hashing_slot() -> AsyncIterator[None]:
         yield
 
 
-async def _run_hash(function: Callable[..., T], *args: str) -> T:
+async def _run_hash(function: Callable[..., T], *args: str | None) -> T:
     """Run a hashing function off the event loop, within the hashing cap."""
     return await password_hashing.run(function, *args)
 
@@ -150,7 +160,12 @@ async def verify_password(password: str, hashed: str | None) -> bool:
     With no hash (unknown user) a dummy hash is checked anyway, so that the answer
     takes as long as for a wrong password.
     """
-    valid = await _run_hash(_password_hash.verify, password, hashed or _DUMMY_HASH)
+    return await _run_hash(_verify, password, hashed)
+
+
+def _verify(password: str, hashed: str | None) -> bool:
+    """Check a password against its hash, or against the dummy hash if there is none."""
+    valid = _password_hash.verify(password, hashed or dummy_hash())
     return valid and hashed is not None
 
 

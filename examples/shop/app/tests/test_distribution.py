@@ -19,6 +19,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.db import transaction
 from app.core.tenancy import tenant_tables
 from app.main import app
 from app.models import Base
@@ -125,6 +126,23 @@ def test_the_check_of_routed_requests_refuses_a_query_over_every_shard() -> None
     )
     with pytest.raises(AssertionError, match="Task Count"):
         assert_routed_to_one_shard([Statement("SELECT count(*) FROM memberships", ())])
+
+
+def test_the_application_connections_do_not_hide_shards() -> None:
+    """Each new connection of the application sends `SHOW_SHARDS`.
+
+    With the shards hidden, asyncpg's look-up of an array type (the parameter of
+    `column.in_(...)`) takes 300 ms of the coordinator's CPU, once per connection.
+    """
+
+    async def visibility() -> str:
+        async with transaction() as db:
+            value: str = await db.driver.fetchval(
+                "SHOW citus.override_table_visibility"
+            )
+            return value
+
+    assert run_async(visibility()) == "off"
 
 
 def placement(project_id: uuid.UUID) -> tuple[int, int]:
