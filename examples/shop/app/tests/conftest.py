@@ -72,6 +72,7 @@ from app.core.sql import Connection  # noqa: E402
 from app.core.tenancy import (  # noqa: E402
     CITUS_INSTALLED,
     PROJECT_SETTING,
+    SHOW_SHARDS,
     project_setting_statements,
     rls_statements,
 )
@@ -423,7 +424,8 @@ def assert_routed_to_one_shard(statements: list[Statement]) -> None:
     """Each statement is a Citus router query: one task, on the node of one shard.
 
     The statements are explained as the application's role ran them, in one
-    transaction, with the project set by its `SET LOCAL`s as in the request.
+    transaction, with the project set by its `SET LOCAL`s as in the request, on a
+    connection set up as the application's are (`SHOW_SHARDS`).
     """
 
     async def explain() -> list[tuple[str, str]]:
@@ -431,6 +433,7 @@ def assert_routed_to_one_shard(statements: list[Statement]) -> None:
         connection = await asyncpg.connect(url.render_as_string(hide_password=False))
         plans: list[tuple[str, str]] = []
         try:
+            await connection.execute(SHOW_SHARDS)
             async with connection.transaction():
                 for statement in statements:
                     if statement.sql.lstrip().upper().startswith("SET "):
