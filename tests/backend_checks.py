@@ -1,11 +1,72 @@
 """Run a generated backend's own tools: linters, migrations and test suite."""
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+
+
+class Zygote:
+    """A process that has imported a backend's libraries and forks one child per command.
+
+    See tests/zygote.py. Set BB_TEST_FORK=0 to run each command as a new interpreter.
+    """
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def run(
+        self, args: list[str], cwd: Path, env: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `python *args` in `cwd` with exactly `env`; its output and exit status."""
+        with self._lock, tempfile.TemporaryDirectory() as folder:
+            process = self._process
+            if process is None or process.poll() is not None:
+                process = self._process = subprocess.Popen(
+                    [sys.executable, str(Path(__file__).with_name("zygote.py"))],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=env,
+                )
+            assert process.stdin is not None and process.stdout is not None
+            stdout, stderr = Path(folder, "stdout"), Path(folder, "stderr")
+            stdout.touch()
+            stderr.touch()
+            request = {
+                "args": args,
+                "cwd": str(cwd),
+                "env": env,
+                "stdout": str(stdout),
+                "stderr": str(stderr),
+            }
+            process.stdin.write(json.dumps(request).encode() + b"\n")
+            process.stdin.flush()
+            reply = process.stdout.readline()
+            if not reply:
+                raise RuntimeError(f"tests/zygote.py ended ({process.wait()}) running {args}")
+            return subprocess.CompletedProcess(
+                [sys.executable, *args],
+                json.loads(reply)["returncode"],
+                stdout.read_text(errors="replace"),
+                stderr.read_text(errors="replace"),
+            )
+
+    def close(self) -> None:
+        """End the process: it stops at the end of its input."""
+        if self._process is not None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            self._process.wait()
+            self._process = None
+
+
+ZYGOTE = Zygote() if os.environ.get("BB_TEST_FORK", "1") != "0" else None
 
 
 def run(root: Path, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -16,9 +77,12 @@ def run(root: Path, *command: str, **env: str) -> subprocess.CompletedProcess[st
         if key not in {"DATABASE_URL", "TEST_DATABASE_URL", "MIGRATION_DATABASE_URL"}
         and not key.startswith(("PYTEST_", "COV_"))
     }
-    result = subprocess.run(
-        command, cwd=root, env={**clean, **env}, capture_output=True, text=True, check=False
-    )
+    if ZYGOTE is not None and command[0] == sys.executable:
+        result = ZYGOTE.run(list(command[1:]), root, {**clean, **env})
+    else:
+        result = subprocess.run(
+            command, cwd=root, env={**clean, **env}, capture_output=True, text=True, check=False
+        )
     assert result.returncode == 0, (
         f"{' '.join(command)} failed ({result.returncode}) in {root}:\n"
         f"{result.stdout[-30000:]}\n{result.stderr[-6000:]}"

@@ -143,3 +143,11 @@ def _cost_rank(item: pytest.Item) -> int:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Order the tests by cost, the longest first (stable within each rank)."""
     items.sort(key=_cost_rank)
+
+
+def pytest_sessionfinish() -> None:
+    """End the process that ran the generated backends' commands (tests/zygote.py)."""
+    from tests.backend_checks import ZYGOTE
+
+    if ZYGOTE is not None:
+        ZYGOTE.close()
