@@ -2,11 +2,12 @@
 
 The tests run a generated backend's tools hundreds of times (alembic, pytest, black,
 scripts), each as a new interpreter that spends most of its start importing the same
-libraries: SQLAlchemy, FastAPI, Pydantic, alembic. This process imports them once,
+libraries: SQLAlchemy, alembic, Pydantic, pytest. This process imports them once,
 then forks a child for each command it is sent. A child is a new process, run as
 `python -m module ...`, `python -c code ...` or `python script ...` would run: its own
-working directory, environment, arguments, `sys.path[0]`, standard streams and exit
-status; nothing of the backend (`app.*`) is imported before it starts.
+working directory, environment, arguments, `sys.path[0]`, standard streams, random
+seed and exit status; nothing of the backend (`app.*`) is imported before it starts.
+Only the seed of str hashing is this process's, the same for every child.
 
 Protocol, one JSON object per line: the test process writes
 `{"args": [...], "cwd": ..., "env": {...}, "stdout": path, "stderr": path}` on this
