@@ -162,7 +162,7 @@ def _manifest_routers(manifest: Manifest) -> frozenset[str]:
 
 @dataclass
 class _Module:
-    """One parsed module: its path, tree, parent links and SQLAlchemy imports."""
+    """One parsed module: its path, tree, parent links, functions and SQLAlchemy imports."""
 
     path: str
     tree: ast.Module
@@ -171,18 +171,40 @@ class _Module:
     renamed: dict[str, str] = field(default_factory=dict)  # `import x as y`: y -> x
     sqlalchemy: dict[str, str] = field(default_factory=dict)  # local name -> original
     sqlalchemy_modules: set[str] = field(default_factory=set)
+    functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=list)
+    _assignments: dict[ast.AST, list[ast.Assign | ast.AnnAssign]] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def dotted(self) -> str:
         """The module's import name: `app.api.v1.endpoints.assets`."""
         return _dotted(self.path)
 
+    def assignments(
+        self, scope: ast.Module | ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> list[ast.Assign | ast.AnnAssign]:
+        """The assignments of the module or of one of its functions, in source order.
+
+        Not those of nested functions or classes. Read once per scope: every function's
+        names are resolved with the module's assignments, several times over.
+        """
+        found = self._assignments.get(scope)
+        if found is None:
+            found = self._assignments[scope] = sorted(
+                (n for n in _scope_nodes(scope.body) if isinstance(n, ast.Assign | ast.AnnAssign)),
+                key=lambda n: (n.lineno, n.col_offset),
+            )
+        return found
+
     def index(self) -> None:
-        """Link every node to its parent; note what is imported from where."""
+        """Link every node to its parent; note the functions and what is imported from where."""
         for node in ast.walk(self.tree):
             for child in ast.iter_child_nodes(node):
                 self.parents[child] = node
-            if isinstance(node, ast.ImportFrom) and node.module is not None:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                self.functions.append(node)
+            elif isinstance(node, ast.ImportFrom) and node.module is not None:
                 for alias in node.names:
                     local = alias.asname or alias.name
                     self.imported[local] = node.module
@@ -233,9 +255,8 @@ class _Code:
     def functions(self) -> Iterator[tuple[_Module, ast.FunctionDef | ast.AsyncFunctionDef]]:
         """Every function and method of every module."""
         for module in self.modules:
-            for node in ast.walk(module.tree):
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                    yield module, node
+            for function in module.functions:
+                yield module, function
 
 
 def _dotted(path: str) -> str:
@@ -981,12 +1002,9 @@ class _Context:
             else set()
         )
         self.variables: dict[str, _Target] = {}
-        for body in (module.tree.body, function.body if function is not None else []):
-            in_order = sorted(
-                (n for n in _scope_nodes(body) if isinstance(n, ast.Assign | ast.AnnAssign)),
-                key=lambda n: (n.lineno, n.col_offset),
-            )
-            for node in in_order:
+        scopes = (module.tree,) if function is None else (module.tree, function)
+        for scope in scopes:
+            for node in module.assignments(scope):
                 if isinstance(node, ast.Assign):
                     self._bind(node.targets[0], node.value)
                 elif isinstance(node, ast.AnnAssign) and node.value is not None:
