@@ -36,8 +36,6 @@ class Zygote:
                 )
             assert process.stdin is not None and process.stdout is not None
             stdout, stderr = Path(folder, "stdout"), Path(folder, "stderr")
-            stdout.touch()
-            stderr.touch()
             request = {
                 "args": args,
                 "cwd": str(cwd),

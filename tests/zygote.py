@@ -84,8 +84,8 @@ def _become(request: dict[str, Any]) -> None:
     os.environ.update(request["env"])
     for fd, path, mode in (
         (0, os.devnull, os.O_RDONLY),
-        (1, request["stdout"], os.O_WRONLY | os.O_TRUNC),
-        (2, request["stderr"], os.O_WRONLY | os.O_TRUNC),
+        (1, request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+        (2, request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
     ):
         opened = os.open(path, mode)
         os.dup2(opened, fd)
