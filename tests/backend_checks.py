@@ -67,8 +67,8 @@ class Zygote:
 ZYGOTE = Zygote() if os.environ.get("BB_TEST_FORK", "1") != "0" else None
 
 
-def run(root: Path, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run a command in a generated backend with a clean environment; fail loudly."""
+def execute(root: Path, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a command in a generated backend with a clean environment; its result."""
     clean = {
         key: value
         for key, value in os.environ.items()
@@ -76,11 +76,15 @@ def run(root: Path, *command: str, **env: str) -> subprocess.CompletedProcess[st
         and not key.startswith(("PYTEST_", "COV_"))
     }
     if ZYGOTE is not None and command[0] == sys.executable:
-        result = ZYGOTE.run(list(command[1:]), root, {**clean, **env})
-    else:
-        result = subprocess.run(
-            command, cwd=root, env={**clean, **env}, capture_output=True, text=True, check=False
-        )
+        return ZYGOTE.run(list(command[1:]), root, {**clean, **env})
+    return subprocess.run(
+        command, cwd=root, env={**clean, **env}, capture_output=True, text=True, check=False
+    )
+
+
+def run(root: Path, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a command in a generated backend with a clean environment; fail loudly."""
+    result = execute(root, *command, **env)
     assert result.returncode == 0, (
         f"{' '.join(command)} failed ({result.returncode}) in {root}:\n"
         f"{result.stdout[-30000:]}\n{result.stderr[-6000:]}"

@@ -6,11 +6,12 @@ PostgreSQL, its whole suite runs in the seed examples' backend
 here the base backend alone migrates, and the seed's style of test passes.
 """
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.backend_checks import migrations_round_trip, run_some_tests
+from tests.backend_checks import execute, migrations_round_trip, run_some_tests
 
 pytestmark = pytest.mark.slow
 
@@ -40,3 +41,51 @@ def test_base_backend_on_postgresql(backend: Path, postgres_database: str) -> No
         backend, "app/tests/test_seed_style.py", TEST_DATABASE_URL=postgres_database
     )
     assert "1 passed" in output
+
+
+REFUSED_TOKENS = """\
+\"\"\"A pytest plugin: the schemathesis run's users present tokens the API refuses.\"\"\"
+
+import dataclasses
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def refused_tokens(monkeypatch):
+    from app.tests import test_schemathesis  # after conftest.py has set up the tests
+
+    real = test_schemathesis.create_user
+
+    def create_user(*args, **kwargs):
+        return dataclasses.replace(real(*args, **kwargs), access_token="refused")
+
+    monkeypatch.setattr(test_schemathesis, "create_user", create_user)
+"""
+
+
+def test_a_schemathesis_run_whose_users_are_refused_fails(backend: Path) -> None:
+    """A run whose tokens the server refuses is a failure, not a quiet pass.
+
+    schemathesis itself only warns (missing_auth) and exits 0: such a run would test
+    nothing behind the login and pass.
+    """
+    (backend / "refused_tokens.py").write_text(REFUSED_TOKENS)
+    result = execute(
+        backend,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "refused_tokens",
+        "app/tests/test_schemathesis.py",
+    )
+    assert result.returncode == 1, result.stdout[-5000:] + result.stderr[-3000:]
+    assert "1 failed" in result.stdout
+    assert (
+        "the server refuses the token of alice, bob before the run: "
+        "the run tests nothing behind the login"
+    ) in result.stdout

@@ -6,6 +6,7 @@ import uuid
 from fastapi.testclient import TestClient
 
 from app.core.security import verify_password
+from app.main import app
 from app.tests.conftest import PASSWORD, TestUser, login, register_user
 
 
@@ -107,6 +108,18 @@ class TestLogin:
             data={"username": "a\x00@example.com", "password": "x"},
         )
         assert response.status_code == 422
+
+    def test_an_empty_email_or_password_is_refused_as_the_schema_says(
+        self, client: TestClient
+    ) -> None:
+        form = app.openapi()["components"]["schemas"]["Body_auth_token"]["properties"]
+        assert form["username"]["minLength"] == form["password"]["minLength"] == 1
+        for data in (
+            {"username": "", "password": "x"},
+            {"username": "a@example.com", "password": ""},
+        ):
+            response = client.post("/api/v1/auth/token", data=data)
+            assert response.status_code == 422
 
     def test_huge_password_is_rejected_before_hashing(
         self, client: TestClient, owner: TestUser

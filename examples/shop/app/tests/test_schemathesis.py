@@ -2,8 +2,10 @@
 
 Every default check runs, in every phase (coverage, fuzzing, stateful sequences),
 as two users of two different projects. Its object-level authorization check
-replays one user's reads as the other, who must never get the object. The size of
-the run is SCHEMATHESIS_MAX_EXAMPLES examples per operation (default 10).
+replays one user's reads as the other, who must never get the object. The server
+must accept both users' tokens before the run and still after it: a run whose users
+are refused would test nothing behind the login, and schemathesis only warns of it.
+The size of the run is SCHEMATHESIS_MAX_EXAMPLES examples per operation (default 10).
 
 What the schema admits, the API accepts: schemathesis.toml lists the refusals of
 valid input that no schema can express, and 422 is not among them but for the
@@ -28,7 +30,7 @@ import httpx
 import pytest
 
 from app.main import app
-from app.tests.conftest import ROOT, create_user
+from app.tests.conftest import ROOT, TestUser, create_user
 
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10")
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -137,9 +139,23 @@ def _an_error_of_its_own(result: subprocess.CompletedProcess[str]) -> bool:
     )
 
 
+def _assert_signed_in(server: str, users: dict[str, TestUser], when: str) -> None:
+    """The server accepts each user's token: else the run tests nothing behind the login."""
+    refused = [
+        name
+        for name, user in users.items()
+        if not httpx.get(f"{server}/api/v1/users/me", headers=user.headers).is_success
+    ]
+    assert not refused, (
+        f"the server refuses the token of {', '.join(refused)} {when}: "
+        "the run tests nothing behind the login"
+    )
+
+
 @pytest.mark.parametrize("group", ["base", *OTHER_TAGS])
 def test_schemathesis_finds_no_failure(server: str, tmp_path: Path, group: str) -> None:
     users = {"alice": create_user(), "bob": create_user()}
+    _assert_signed_in(server, users, "before the run")
     auth = {
         "auth": [
             {
@@ -181,3 +197,4 @@ def test_schemathesis_finds_no_failure(server: str, tmp_path: Path, group: str) 
     start = result.stdout.find("FAILURES")
     failures = result.stdout[start:] if start >= 0 else result.stdout[-30_000:]
     assert result.returncode == 0, failures[:30_000] + result.stderr[-5_000:]
+    _assert_signed_in(server, users, "after the run")

@@ -25,7 +25,13 @@ from app.services.auth_service import (
 router = APIRouter()
 
 LoginEmail = Annotated[
-    str, Form(max_length=320, pattern=r"^[^\x00]*$", description="The user's e-mail")
+    str,
+    Form(
+        min_length=1,
+        max_length=320,
+        pattern=r"^[^\x00]*$",
+        description="The user's e-mail",
+    ),
 ]
 
 
@@ -89,7 +95,7 @@ async def register(data: RegisterRequest, db: SessionDep) -> UserResponse:
 )
 async def login(
     username: LoginEmail,
-    password: Annotated[str, Form(max_length=128, pattern=r"^[^\x00]*$")],
+    password: Annotated[str, Form(min_length=1, max_length=128, pattern=r"^[^\x00]*$")],
     db: SessionDep,
 ) -> TokenPair:
     """Log in with e-mail (as `username`) and password (OAuth2 password flow)."""
