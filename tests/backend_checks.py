@@ -127,17 +127,17 @@ def migrations_round_trip(root: Path, database_url: str) -> None:
     )
 
 
+PYTEST = (sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+"""A backend's pytest, quiet and leaving no cache behind."""
+
+
 def run_tests(root: Path, **env: str) -> str:
     """Run the backend's tests with coverage (its own threshold applies)."""
-    result = run(
-        root, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov", **env
-    )
+    result = run(root, *PYTEST, "--cov", **env)
     return result.stdout
 
 
 def run_some_tests(root: Path, *arguments: str, **env: str) -> str:
     """Run some of the backend's tests (files, `-k ...`), without coverage."""
-    result = run(
-        root, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments, **env
-    )
+    result = run(root, *PYTEST, *arguments, **env)
     return result.stdout

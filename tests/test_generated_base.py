@@ -6,12 +6,11 @@ PostgreSQL, its whole suite runs in the seed examples' backend
 here the base backend alone migrates, and the seed's style of test passes.
 """
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.backend_checks import execute, migrations_round_trip, run_some_tests
+from tests.backend_checks import PYTEST, execute, migrations_round_trip, run_some_tests
 
 pytestmark = pytest.mark.slow
 
@@ -71,18 +70,7 @@ def test_a_schemathesis_run_whose_users_are_refused_fails(backend: Path) -> None
     nothing behind the login and pass.
     """
     (backend / "refused_tokens.py").write_text(REFUSED_TOKENS)
-    result = execute(
-        backend,
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "refused_tokens",
-        "app/tests/test_schemathesis.py",
-    )
+    result = execute(backend, *PYTEST, "-p", "refused_tokens", "app/tests/test_schemathesis.py")
     assert result.returncode == 1, result.stdout[-5000:] + result.stderr[-3000:]
     assert "1 failed" in result.stdout
     assert (

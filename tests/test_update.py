@@ -23,7 +23,7 @@ from backend_builder.plan import Action, apply_plan
 from backend_builder.project import plan_new
 from backend_builder.resource.generate import ALL_LAYERS, plan_generate
 from backend_builder.update import plan_update
-from tests.backend_checks import lint, run
+from tests.backend_checks import lint, run, run_some_tests
 
 runner = CliRunner()
 
@@ -545,14 +545,4 @@ def test_the_backend_is_green_after_an_update(shop: Path, templates: Path) -> No
     database = f"sqlite:///{shop / 'update.db'}"
     run(shop, sys.executable, "-m", "alembic", "upgrade", "head", DATABASE_URL=database)
     run(shop, sys.executable, "-m", "alembic", "check", DATABASE_URL=database)
-    run(
-        shop,
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "app/tests/test_tickets.py",
-        "app/tests/test_customers.py",
-    )
+    run_some_tests(shop, "app/tests/test_tickets.py", "app/tests/test_customers.py")
