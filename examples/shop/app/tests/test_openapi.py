@@ -83,6 +83,29 @@ def test_operation_ids_are_short_readable_and_unique() -> None:
     } <= set(ids)
 
 
+def test_every_link_leads_to_an_operation_and_its_parameters() -> None:
+    by_id = {operation["operationId"]: operation for _, operation in OPERATIONS}
+    links = [
+        (name, link)
+        for name, operation in OPERATIONS
+        for response in operation["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert {link["operationId"] for _, link in links} >= {
+        "users_set_current_project",
+        "projects_members_update",
+        "projects_members_remove",
+    }
+    for name, link in links:
+        target = by_id[link["operationId"]]
+        parameters = {parameter["name"] for parameter in target.get("parameters", [])}
+        assert set(link.get("parameters", {})) <= parameters, name
+        if "requestBody" in link:
+            body = json_schema(target["requestBody"])
+            schema = DOCUMENT["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
+            assert set(link["requestBody"]) <= set(schema["properties"]), name
+
+
 @pytest.mark.parametrize(
     ("name", "operation"), OPERATIONS, ids=[n for n, _ in OPERATIONS]
 )

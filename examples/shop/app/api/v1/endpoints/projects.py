@@ -1,6 +1,7 @@
 """Projects (the tenants) and their members."""
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, status
 
@@ -29,6 +30,40 @@ from app.services.project_service import (
 
 router = APIRouter(responses=error_responses(NotAuthenticated))
 
+# OpenAPI links: where the id an operation returns is used next. Tools that chain
+# calls (schemathesis's stateful tests, Swagger UI's "Links") follow them.
+PROJECT_CREATED: dict[int | str, dict[str, Any]] = {
+    201: {
+        "links": {
+            "set_current_project": {
+                "operationId": "users_set_current_project",
+                "requestBody": {"project_id": "$response.body#/id"},
+                "description": "Work in the new project.",
+            }
+        }
+    }
+}
+NEW_MEMBER = {
+    "project_id": "$request.path.project_id",
+    "user_id": "$response.body#/user_id",
+}
+MEMBER_ADDED: dict[int | str, dict[str, Any]] = {
+    201: {
+        "links": {
+            "change_role": {
+                "operationId": "projects_members_update",
+                "parameters": NEW_MEMBER,
+                "description": "Change the new member's role.",
+            },
+            "remove": {
+                "operationId": "projects_members_remove",
+                "parameters": NEW_MEMBER,
+                "description": "Remove the new member.",
+            },
+        }
+    }
+}
+
 
 @router.get(
     "/",
@@ -50,7 +85,7 @@ async def list_projects(
     summary="Create a project",
     response_model=ProjectResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(body=True),
+    responses={**error_responses(body=True), **PROJECT_CREATED},
 )
 async def create_project(
     data: ProjectCreate, current_user: CurrentUser, db: SessionDep
@@ -124,9 +159,10 @@ async def list_members(
     summary="Add a member",
     response_model=MemberResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(
-        PermissionDenied, ProjectNotFound, AlreadyMember, body=True
-    ),
+    responses={
+        **error_responses(PermissionDenied, ProjectNotFound, AlreadyMember, body=True),
+        **MEMBER_ADDED,
+    },
 )
 async def add_member(
     project_id: uuid.UUID, data: MemberCreate, current_user: CurrentUser, db: SessionDep
