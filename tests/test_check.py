@@ -8,6 +8,8 @@ resource.
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -639,6 +641,18 @@ def test_a_migration_that_fails_names_its_line(backend: Path) -> None:
     assert finding.message.startswith(
         "alembic upgrade head failed: sqlalchemy.exc.OperationalError"
     )
+
+
+def test_a_python_without_alembic_is_a_clear_error(backend: Path) -> None:
+    """The backend's own .venv runs its tools: without alembic, say so, not a traceback."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(backend / ".venv")], check=True
+    )
+    with pytest.raises(BuilderError) as raised:
+        _check(backend, "migrations")
+    assert raised.value.code == "tool_missing"
+    assert str(raised.value).startswith("alembic is not installed for ")
+    assert raised.value.token == "alembic"
 
 
 def test_a_lint_error_fails(backend: Path) -> None:

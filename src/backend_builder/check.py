@@ -10,7 +10,9 @@ end only presents them. The checks, in the order they run:
   the migrations built: every tenant table has row-level security enabled and
   forced, and a policy;
 - `migrations`: on a scratch database, `alembic upgrade head`, `alembic check` (the
-  models and the migrations agree), `downgrade base`, and `upgrade head` again;
+  models and the migrations agree), `downgrade base`, and `upgrade head` again, in
+  one interpreter of the backend (the imports are paid once), each step reported
+  with its own output;
 - `tests`: the backend's tests with coverage; the threshold is the manifest's
   `[backend] coverage` (90% by default).
 
@@ -243,31 +245,82 @@ class _Context:
     ) -> subprocess.CompletedProcess[str]:
         """Run `python -m ARGUMENTS` in the backend, with a clean environment."""
         self.reporter.step(check, description)
+        result = subprocess.run(
+            [self.python, *arguments],
+            cwd=self.root,
+            env=self._environment(env),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0 and arguments[:1] == ("-m",):
+            self._require(arguments[1], result.stderr)
+        return result
+
+    def alembic(self, check: str, url: str, *steps: str) -> list[subprocess.CompletedProcess[str]]:
+        """Run alembic commands ("upgrade head", "check", ...) on `url`, in order.
+
+        They run in one interpreter of the backend (`_ALEMBIC_STEPS`), which imports
+        alembic, SQLAlchemy and the models once instead of once per step; each step
+        keeps its own output and exit status, as if it had run alone. A failed step
+        other than `check` ends the run: the result of each step that ran.
+        """
+        process = subprocess.Popen(
+            [self.python, "-c", _ALEMBIC_STEPS, *steps],
+            cwd=self.root,
+            env=self._environment({"DATABASE_URL": url}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        results: list[subprocess.CompletedProcess[str]] = []
+        other: list[str] = []  # what the interpreter printed outside the steps
+        with process:
+            for line in process.stdout:
+                message = json.loads(line) if line.startswith(_STEP_MARK) else None
+                if message is None:
+                    other.append(line)
+                elif "start" in message:
+                    self.reporter.step(check, f"alembic {message['start']}")
+                else:
+                    results.append(
+                        subprocess.CompletedProcess(
+                            ["alembic", *message["step"].split()],
+                            message["code"],
+                            message["stdout"],
+                            message["stderr"],
+                        )
+                    )
+        stopped = (
+            bool(results) and results[-1].returncode != 0 and results[-1].args[1:] != ["check"]
+        )
+        if len(results) < len(steps) and not stopped:  # the interpreter itself failed
+            text = "".join(other)
+            self._require("alembic", text)
+            step = ["alembic", *steps[len(results)].split()]
+            results.append(subprocess.CompletedProcess(step, process.returncode or 1, "", text))
+        return results
+
+    def _environment(self, env: dict[str, str]) -> dict[str, str]:
+        """This process's environment without its database settings, and `env`."""
         clean = {
             key: value
             for key, value in os.environ.items()
             if key not in _CLEARED and not key.startswith(_CLEARED_PREFIXES)
         }
-        result = subprocess.run(
-            [self.python, *arguments],
-            cwd=self.root,
-            env={**clean, **env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        missing = re.search(r"No module named (\S+)", result.stderr)
-        if missing and result.returncode != 0 and arguments[:1] == ("-m",):
-            module = missing.group(1).strip("'\"")
-            if module.split(".")[0] == arguments[1]:
-                raise BuilderError(
-                    f"{arguments[1]} is not installed for {self.python}, which runs the "
-                    "backend's tools",
-                    hint="install the backend's development tools: pip install -e '.[dev]'",
-                    code="tool_missing",
-                    token=arguments[1],
-                )
-        return result
+        return {**clean, **env}
+
+    def _require(self, module: str, output: str) -> None:
+        """A clear error if a tool's module is not installed for the backend's Python."""
+        missing = re.search(r"No module named (\S+)", output)
+        if missing and missing.group(1).strip("'\"").split(".")[0] == module:
+            raise BuilderError(
+                f"{module} is not installed for {self.python}, which runs the " "backend's tools",
+                hint="install the backend's development tools: pip install -e '.[dev]'",
+                code="tool_missing",
+                token=module,
+            )
 
     def relative(self, path: str) -> str:
         """`path` relative to the backend, as posix, when it is inside it."""
@@ -284,6 +337,36 @@ def _tail(result: subprocess.CompletedProcess[str]) -> str:
     """The end of a command's output, for a finding."""
     text = (result.stdout + "\n" + result.stderr).strip()
     return text[-_OUTPUT_TAIL:]
+
+
+_STEP_MARK = '{"alembic-step'
+# Run with the backend's Python: alembic commands, each with its output captured,
+# announced and reported as a JSON line that starts with _STEP_MARK.
+_ALEMBIC_STEPS = """
+import contextlib, io, json, sys, traceback
+from alembic.config import main
+
+def say(**message):
+    print(json.dumps({"alembic-step": True, **message}), flush=True)
+
+for step in sys.argv[1:]:
+    say(start=step)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv=step.split(), prog="alembic")
+            code = 0
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 1
+            if stop.code is not None and not isinstance(stop.code, int):
+                print(stop.code, file=sys.stderr)
+        except Exception:
+            traceback.print_exc()
+            code = 1
+    say(step=step, code=code, stdout=out.getvalue(), stderr=err.getvalue())
+    if code and step != "check":
+        break
+"""
 
 
 def _last_frame(
@@ -513,9 +596,7 @@ def _tenancy(context: _Context) -> CheckResult:
 def _catalog(context: _Context, tenancy: Tenancy) -> list[Finding]:
     """Row-level security of each tenant table, in a database the migrations built."""
     url = context.scratch.database("tenancy")
-    upgrade = context.run(
-        "tenancy", "alembic upgrade head", "-m", "alembic", "upgrade", "head", DATABASE_URL=url
-    )
+    [upgrade] = context.alembic("tenancy", url, "upgrade head")
     if upgrade.returncode != 0:
         path, line = _last_frame(context, upgrade)
         return [
@@ -569,21 +650,15 @@ _NEW_TABLE = re.compile(r"'add_table', Table\('(?P<table>\w+)'")
 def _migrations(context: _Context) -> CheckResult:
     """upgrade head, check, downgrade base, upgrade head, on a scratch database."""
     url = context.scratch.database("migrations")
-    steps = (
-        ("upgrade", "head"),
-        ("check",),
-        ("downgrade", "base"),
-        ("upgrade", "head"),
-    )
+    steps = ("upgrade head", "check", "downgrade base", "upgrade head")
     findings: list[Finding] = []
     done = []
-    for step in steps:
-        description = "alembic " + " ".join(step)
-        result = context.run("migrations", description, "-m", "alembic", *step, DATABASE_URL=url)
+    for step, result in zip(steps, context.alembic("migrations", url, *steps), strict=False):
+        description = f"alembic {step}"
         if result.returncode == 0:
             done.append(description)
             continue
-        if step == ("check",):
+        if step == "check":
             findings += _drift(context, result)
             continue
         path, line = _last_frame(context, result)
