@@ -83,27 +83,45 @@ def test_operation_ids_are_short_readable_and_unique() -> None:
     } <= set(ids)
 
 
+def _properties(schema: dict[str, Any]) -> set[str]:
+    """The property names of a component schema, given as its `$ref`."""
+    name = schema["$ref"].rsplit("/", 1)[-1]
+    return set(DOCUMENT["components"]["schemas"][name]["properties"])
+
+
 def test_every_link_leads_to_an_operation_and_its_parameters() -> None:
+    """Each link names an operation, fills only its parameters and body fields, and
+    takes its values from fields that its own response has."""
     by_id = {operation["operationId"]: operation for _, operation in OPERATIONS}
     links = [
-        (name, link)
+        (name, response, link)
         for name, operation in OPERATIONS
         for response in operation["responses"].values()
         for link in response.get("links", {}).values()
     ]
-    assert {link["operationId"] for _, link in links} >= {
+    assert {link["operationId"] for _, _, link in links} >= {
         "users_set_current_project",
         "projects_members_update",
         "projects_members_remove",
     }
-    for name, link in links:
+    for name, response, link in links:
         target = by_id[link["operationId"]]
         parameters = {parameter["name"] for parameter in target.get("parameters", [])}
         assert set(link.get("parameters", {})) <= parameters, name
         if "requestBody" in link:
-            body = json_schema(target["requestBody"])
-            schema = DOCUMENT["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
-            assert set(link["requestBody"]) <= set(schema["properties"]), name
+            assert set(link["requestBody"]) <= _properties(
+                json_schema(target["requestBody"])
+            ), name
+        values = [
+            *link.get("parameters", {}).values(),
+            *link.get("requestBody", {}).values(),
+        ]
+        fields = {
+            value.removeprefix("$response.body#/")
+            for value in values
+            if value.startswith("$response.body#/")
+        }
+        assert fields <= _properties(json_schema(response)), name
 
 
 @pytest.mark.parametrize(
