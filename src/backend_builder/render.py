@@ -1,5 +1,6 @@
 """Rendering of template trees with Jinja2 (StrictUndefined: a missing name is an error)."""
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -45,8 +46,12 @@ def render(template: str, context: Mapping[str, Any]) -> str:
     return format_python(content) if template.endswith(".py" + SUFFIX) else content
 
 
-_FORMATTED: dict[str, str] = {}
-_FORMATTED_KEPT = 256
+_FORMATTED: OrderedDict[str, str] = OrderedDict()
+_FORMATTED_KEPT = 1024
+"""Black results remembered, the least recently used forgotten first: a new backend
+formats about 100 files (each remembered as given and as formatted), and a process
+that generates many (the MCP server, the tests) keeps those of its recent ones; about
+10 MB of text at most."""
 
 
 def format_python(source: str) -> str:
@@ -57,14 +62,16 @@ def format_python(source: str) -> str:
     is remembered, and so is the fact that it is formatted already.
     """
     formatted = _FORMATTED.get(source)
-    if formatted is None:
-        try:
-            formatted = black.format_str(source, mode=_BLACK_MODE)
-        except black.NothingChanged:
-            formatted = source
-        if len(_FORMATTED) >= _FORMATTED_KEPT:
-            _FORMATTED.clear()
-        _FORMATTED[source] = _FORMATTED[formatted] = formatted
+    if formatted is not None:
+        _FORMATTED.move_to_end(source)
+        return formatted
+    try:
+        formatted = black.format_str(source, mode=_BLACK_MODE)
+    except black.NothingChanged:
+        formatted = source
+    _FORMATTED[source] = _FORMATTED[formatted] = formatted
+    while len(_FORMATTED) > _FORMATTED_KEPT:
+        _FORMATTED.popitem(last=False)
     return formatted
 
 
