@@ -643,6 +643,19 @@ def test_a_migration_that_fails_names_its_line(backend: Path) -> None:
     )
 
 
+def test_a_migration_that_prints_leaves_the_steps_apart(backend: Path) -> None:
+    """Output a migration writes itself, even without a newline, is not a step's report."""
+    _edit(
+        backend,
+        "alembic/versions/0001_base.py",
+        "def upgrade() -> None:\n",
+        "def upgrade() -> None:\n    import os\n\n    os.write(1, b'no newline')\n",
+    )
+    result = _check(backend, "migrations")
+    assert result.passed, result.findings
+    assert result.summary == "upgrade head, no drift, downgrade base, upgrade head"
+
+
 def test_a_python_without_alembic_is_a_clear_error(backend: Path) -> None:
     """The backend's own .venv runs its tools: without alembic, say so, not a traceback."""
     subprocess.run(

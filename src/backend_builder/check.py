@@ -278,10 +278,13 @@ class _Context:
         other: list[str] = []  # what the interpreter printed outside the steps
         with process:
             for line in process.stdout:
-                message = json.loads(line) if line.startswith(_STEP_MARK) else None
-                if message is None:
+                mark = line.find(_STEP_MARK)
+                if mark < 0:
                     other.append(line)
-                elif "start" in message:
+                    continue
+                other.append(line[:mark])  # output the line began with, if any
+                message = json.loads(line[mark:])
+                if "start" in message:
                     self.reporter.step(check, f"alembic {message['start']}")
                 else:
                     results.append(
@@ -316,7 +319,7 @@ class _Context:
         missing = re.search(r"No module named (\S+)", output)
         if missing and missing.group(1).strip("'\"").split(".")[0] == module:
             raise BuilderError(
-                f"{module} is not installed for {self.python}, which runs the " "backend's tools",
+                f"{module} is not installed for {self.python}, which runs the backend's tools",
                 hint="install the backend's development tools: pip install -e '.[dev]'",
                 code="tool_missing",
                 token=module,
