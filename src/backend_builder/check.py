@@ -359,9 +359,9 @@ for step in sys.argv[1:]:
         try:
             main(argv=step.split(), prog="alembic")
             code = 0
-        except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else 1
-            if stop.code is not None and not isinstance(stop.code, int):
+        except SystemExit as stop:  # as the interpreter reads it: None is success
+            code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+            if code and not isinstance(stop.code, int):
                 print(stop.code, file=sys.stderr)
         except Exception:
             traceback.print_exc()
