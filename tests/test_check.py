@@ -1,8 +1,8 @@
 """`backend-builder check`: a fresh backend passes; each sabotage fails, saying where.
 
-Each sabotage runs only the check it concerns (`checks=(...)`, the CLI's `--only`);
-one test runs every check, the backend's whole suite included, on a backend with one
-resource.
+Each sabotage runs only the check it concerns (`checks=(...)`, the CLI's `--only`),
+on a backend with one resource; one test runs every check, the backend's whole suite
+and its coverage threshold included, on a backend just made by `new`.
 """
 
 import json
@@ -117,9 +117,13 @@ def test_the_example_backend_passes_tenancy() -> None:
 
 
 @pytest.mark.slow
-def test_every_check_passes_on_a_fresh_backend(backend: Path) -> None:
-    """The base backend on SQLite: lint, tenancy, migrations and its suite, in which a
-    test in the seed's style passes too (tests/test_generated_base.py has PostgreSQL)."""
+def test_every_check_passes_on_a_fresh_backend(tmp_path: Path) -> None:
+    """The backend `new` makes, without a resource, on SQLite: lint, tenancy, migrations
+    and its suite, whose coverage is over the threshold with no resource's code to
+    help, and in which a test in the seed's style passes too (tests/test_generated_base.py
+    has PostgreSQL)."""
+    backend = tmp_path / "shop-api"
+    apply_plan(plan_new(backend))
     (backend / "app" / "tests" / "test_seed_style.py").write_text(SEED_TEST)
     result = runner.invoke(app, ["check", "--path", str(backend), "--json"])
     assert result.exit_code == 0, result.output

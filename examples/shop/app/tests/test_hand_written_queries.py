@@ -32,6 +32,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
@@ -326,6 +327,34 @@ class TestInLists:
         assert [row["title"] for row in rows] == ["a2", "a3"]
         rows = fetch(projects.a, EXCEPT_TITLES, {"titles": []})
         assert [row["title"] for row in rows] == ["a1", "a2", "a3"]
+
+    @pytest.mark.parametrize(
+        ("query", "params", "condition"),
+        [
+            (
+                BY_IDS,
+                {"ids": [uuid.uuid4(), uuid.uuid4()]},
+                "seam_test_docs.id = ANY ($1::UUID[])",
+            ),
+            (
+                EXCEPT_TITLES,
+                {"titles": ["a1"]},
+                "seam_test_docs.title != ALL ($1::VARCHAR(20)[])",
+            ),
+        ],
+    )
+    def test_on_postgresql_a_list_is_one_array_parameter(
+        self, query: Query, params: dict[str, Any], condition: str
+    ) -> None:
+        """One statement to prepare and one value to bind, whatever the list's length
+        (compiled only: no database needed)."""
+        project_id = uuid.uuid4()
+        compiled = query.compile(postgresql.asyncpg.dialect())
+        assert condition in compiled.sql
+        assert compiled.arguments({**params, "scope_project_id": project_id}) == [
+            *params.values(),
+            project_id,
+        ]
 
     def test_a_list_written_into_the_statement(self, projects: Projects) -> None:
         assert [row["title"] for row in fetch(projects.a, OF_TAGS)] == [

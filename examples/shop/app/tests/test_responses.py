@@ -8,9 +8,15 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
+from starlette.requests import Request
 
 from app.api import responses
-from app.api.responses import SerializationMismatch, json_response, plain_output
+from app.api.responses import (
+    SerializationMismatch,
+    json_response,
+    next_page_link,
+    plain_output,
+)
 from app.schemas.base import OutputSchema
 
 
@@ -130,3 +136,19 @@ def test_in_tests_a_difference_between_the_two_is_an_error(
 
 def test_an_empty_list_is_an_empty_array() -> None:
     assert _body([]) == b"[]"
+
+
+def _request(path: str, query: bytes) -> Request:
+    return Request({"type": "http", "path": path, "query_string": query, "headers": []})
+
+
+def test_the_next_page_link_keeps_the_query_and_replaces_the_cursor() -> None:
+    request = _request("/api/v1/things/", b"limit=5&cursor=old&sort=-name&name=a+b")
+    assert next_page_link(request, "new.signature") == {
+        "Link": "</api/v1/things/?limit=5&sort=-name&name=a+b&cursor=new.signature>; "
+        'rel="next"'
+    }
+
+
+def test_the_last_page_has_no_next_page_link() -> None:
+    assert next_page_link(_request("/api/v1/things/", b"limit=5"), None) is None

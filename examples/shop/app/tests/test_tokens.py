@@ -167,6 +167,19 @@ def test_huge_bodies_are_refused_before_reading(
     assert response.status_code == 413
 
 
+def test_a_chunked_body_within_the_limit_is_read_whole(
+    client: TestClient, owner: TestUser
+) -> None:
+    def chunks():  # no Content-Length: counted as it arrives, then handed on whole
+        yield b'{"name": '
+        yield b'"Chunked"}'
+
+    headers = {**owner.headers, "Content-Type": "application/json"}
+    response = client.post("/api/v1/projects/", content=chunks(), headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "Chunked"
+
+
 def test_control_characters_in_paths_are_not_found(
     client: TestClient, owner: TestUser
 ) -> None:
