@@ -6,6 +6,11 @@ migrations). On PostgreSQL the migrations run as that URL's user, the table owne
 and the application connects as `app_test_user`, a role with no superuser or
 BYPASSRLS rights, so that row-level security is in force as in production.
 Every test creates its own users and projects, so order never matters.
+
+With pytest-xdist (`pytest -n auto`) each worker has a database of its own: a SQLite
+file, or on PostgreSQL a database beside TEST_DATABASE_URL's, named after it and the
+worker (`app_test_gw0`), made when missing. A Citus database cannot be made that way:
+on Citus the tests run in one process.
 """
 
 import asyncio
@@ -26,9 +31,25 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
 APP_ROLE, APP_PASSWORD = "app_test_user", "app-test-password"
-OWNER_URL = os.environ.get("TEST_DATABASE_URL") or (
-    f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'test.db'}"
-)
+SHARED_URL = os.environ.get("TEST_DATABASE_URL")
+"""The database the tests were given, if any (else a SQLite file of their own)."""
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+"""The pytest-xdist worker that runs these tests (`gw0`, `gw1` ...), if any."""
+
+
+def _owner_url() -> str:
+    """The test database of this process, as its owner: see the module's docstring."""
+    if SHARED_URL is None:
+        return f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'test.db'}"
+    if WORKER is None:
+        return SHARED_URL
+    shared = make_url(SHARED_URL)
+    return shared.set(database=f"{shared.database}_{WORKER}").render_as_string(
+        hide_password=False
+    )
+
+
+OWNER_URL = _owner_url()
 _owner = make_url(OWNER_URL)
 APP_URL = (
     OWNER_URL
@@ -113,12 +134,27 @@ if engine.dialect.name == "sqlite":
         cursor.close()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse pytest-xdist's workers on Citus, whose databases they cannot make.
+
+    A database of a cluster needs the extension and the workers' registration on
+    every node, which `scripts/citus_cluster.sh up NAME` does.
+    """
+    if config.getoption("numprocesses", default=None) and on_citus():
+        raise pytest.UsageError(
+            "on Citus, run the tests in one process (without -n): each pytest-xdist "
+            "worker would need a Citus database of its own"
+        )
+
+
 def prepare_database() -> None:
     """Build the test database from the migrations, once per test run."""
     global _database_ready
     if _database_ready:
         return
     if not settings.is_sqlite:
+        if OWNER_URL != SHARED_URL:
+            create_worker_database()
         empty_database()
         run_sql(
             f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}' "
@@ -128,6 +164,16 @@ def prepare_database() -> None:
         grant_app_role()
     command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
     _database_ready = True
+
+
+def create_worker_database() -> None:
+    """Make this pytest-xdist worker's database beside the shared one, if missing."""
+    assert SHARED_URL is not None
+    name = _owner.database
+    if not run_sql(
+        "SELECT 1 FROM pg_database WHERE datname = :name", url=SHARED_URL, name=name
+    ):
+        run_sql(f'CREATE DATABASE "{name}"', url=SHARED_URL, autocommit=True)
 
 
 def empty_database() -> None:
@@ -161,12 +207,19 @@ def grant_app_role() -> None:
     )
 
 
-def run_sql(*statements: str, url: str = OWNER_URL, **params: Any) -> list[Any]:
-    """Run SQL outside the application, as the table owner by default; return last rows."""
+def run_sql(
+    *statements: str, url: str = OWNER_URL, autocommit: bool = False, **params: Any
+) -> list[Any]:
+    """Run SQL outside the application, as the table owner by default; return last rows.
+
+    In one transaction, or with `autocommit` each statement on its own (as `CREATE
+    DATABASE` must run).
+    """
 
     async def execute() -> list[Any]:
+        options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
         engine = create_async_engine(
-            Settings(database_url=url).database_url, poolclass=NullPool
+            Settings(database_url=url).database_url, poolclass=NullPool, **options
         )
         rows: list[Any] = []
         async with engine.begin() as connection:
@@ -311,7 +364,9 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 @cache
 def on_citus() -> bool:
     """Whether the tests run on a Citus database (TEST_DATABASE_URL, its coordinator)."""
-    return not settings.is_sqlite and bool(run_sql(CITUS_INSTALLED)[0][0])
+    return not settings.is_sqlite and bool(
+        run_sql(CITUS_INSTALLED, url=SHARED_URL or OWNER_URL)[0][0]
+    )
 
 
 def scoped_request_statements() -> int:
