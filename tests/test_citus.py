@@ -14,7 +14,9 @@ import pytest
 
 from backend_builder.check import run_checks
 from tests.backend_checks import (
+    PYTEST,
     alembic,
+    execute,
     lint,
     migrations_round_trip,
     run_some_tests,
@@ -41,6 +43,17 @@ def test_the_generated_suite_passes_on_citus(backend: Path, citus_database: str)
     assert "SKIPPED" in output, "no skip reported: -rs had no effect"
     assert "not a Citus coordinator" not in output
     assert " failed" not in output and " passed" in output
+
+
+def test_the_suite_refuses_xdist_workers_on_citus(backend: Path, citus_database: str) -> None:
+    """A database of a cluster is made on every node (scripts/citus_cluster.sh up NAME):
+    pytest-xdist's workers cannot make their own, so `-n` is a usage error there."""
+    result = execute(backend, *PYTEST, "-n", "2", TEST_DATABASE_URL=citus_database)
+    assert result.returncode == 4, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (
+        "on Citus, run the tests in one process (without -n): each pytest-xdist worker "
+        "would need a Citus database of its own"
+    ) in result.stderr
 
 
 def test_every_kind_of_change_on_citus(backend: Path, citus_database: str) -> None:

@@ -6,11 +6,14 @@ PostgreSQL, its whole suite runs in the seed examples' backend
 here the base backend alone migrates, and the seed's style of test passes.
 """
 
+import asyncio
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from tests.backend_checks import PYTEST, execute, migrations_round_trip, run_some_tests
+from tests.conftest import POSTGRES_URL, admin_sql
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +43,45 @@ def test_base_backend_on_postgresql(backend: Path, postgres_database: str) -> No
         backend, "app/tests/test_seed_style.py", TEST_DATABASE_URL=postgres_database
     )
     assert "1 passed" in output
+
+
+def _databases_named_like(prefix: str) -> list[str]:
+    async def names() -> list[str]:
+        connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        try:
+            rows = await connection.fetch(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, $1) "
+                "ORDER BY datname",
+                prefix,
+            )
+        finally:
+            await connection.close()
+        return [row["datname"] for row in rows]
+
+    return asyncio.run(names())
+
+
+@pytest.mark.postgres
+def test_each_xdist_worker_makes_a_database_of_its_own(
+    backend: Path, postgres_database: str
+) -> None:
+    """`make test` is `pytest -n auto`: on one database, the workers would wipe each
+    other's tables; each makes its own beside TEST_DATABASE_URL's instead."""
+    name = postgres_database.rsplit("/", 1)[1]
+    try:
+        output = run_some_tests(
+            backend,
+            "-n",
+            "2",
+            "app/tests/test_projects.py",
+            "app/tests/test_users.py",
+            TEST_DATABASE_URL=postgres_database,
+        )
+        assert " passed" in output
+        assert _databases_named_like(f"{name}_") == [f"{name}_gw0", f"{name}_gw1"]
+    finally:
+        for worker in ("gw0", "gw1"):
+            admin_sql(f'DROP DATABASE IF EXISTS "{name}_{worker}" WITH (FORCE)')
 
 
 REFUSED_TOKENS = """\
