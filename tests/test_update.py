@@ -372,8 +372,10 @@ def test_json_output_shape(shop: Path, templates: Path) -> None:
         "unchanged",
         "conflicts",
         "obsolete",
+        "next_steps",
         "dry_run",
     }
+    assert document["next_steps"] == ["git diff", "make test"]
     assert document["dry_run"] is True
     assert document["merged"] == [SERVICE]
     assert CONFIG in document["updated"] and ROUTER in document["updated"]
@@ -391,6 +393,18 @@ def test_json_output_shape(shop: Path, templates: Path) -> None:
     assert code == 0, output
     assert json.loads(output)["dry_run"] is False
     assert _tree(shop) != before
+
+
+def test_an_update_of_the_dependencies_asks_for_a_reinstall(shop: Path, templates: Path) -> None:
+    """New tests may need a new test tool: `make test` would fail until it is installed."""
+    _change(templates, "project/pyproject.toml.jinja", '    "httpx>=0.28",\n', "")
+    code, output = _update(shop, "--json")
+    assert code == 0, output
+    document = json.loads(output)
+    assert "pyproject.toml" in document["updated"]
+    assert document["next_steps"] == ["git diff", "pip install -e '.[dev]'", "make test"]
+    code, output = _update(shop, "--json")
+    assert code == 0 and json.loads(output)["next_steps"] == [], output
 
 
 # (5) Templates that appear and disappear -------------------------------------------------

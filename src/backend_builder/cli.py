@@ -582,7 +582,7 @@ def update(
         else f"to backend-builder {result.to_version}'s templates"
     )
     console.print(f"\n[bold green]Updated[/] {versions}.")
-    show_next_steps("git diff", "make test")
+    show_next_steps(*result.next_steps)
 
 
 destroy_app = typer.Typer(

@@ -59,6 +59,10 @@ __all__ = ["Update", "plan_update"]
 BACKEND = "backend"  # the owner of the files `new` wrote
 
 
+DEPENDENCIES = "pyproject.toml"
+"""The file that lists a backend's dependencies."""
+
+
 @dataclass(frozen=True)
 class Update:
     """A planned update: the plan, and what it does to each generated file.
@@ -81,6 +85,16 @@ class Update:
     conflicts: tuple[Merge, ...]
     obsolete: tuple[str, ...]
 
+    @property
+    def next_steps(self) -> tuple[str, ...]:
+        """What to run once the update is written: a reinstall first when it changed
+        the dependencies (a test tool the new tests use, say)."""
+        if not self.plan.changes:
+            return ()
+        rewritten = {*self.updated, *self.merged, *self.created}
+        reinstall = ("pip install -e '.[dev]'",) if DEPENDENCIES in rewritten else ()
+        return ("git diff", *reinstall, "make test")
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary."""
         return {
@@ -93,6 +107,7 @@ class Update:
             "unchanged": list(self.unchanged),
             "conflicts": [merge.to_dict() for merge in self.conflicts],
             "obsolete": list(self.obsolete),
+            "next_steps": list(self.next_steps),
         }
 
 
