@@ -14,17 +14,21 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-def admin_sql(statement: str) -> None:
+def admin_sql(statement: str, *arguments: object) -> list[dict[str, object]]:
+    """Run a statement on the test server's `postgres` database; its rows, if any."""
     import asyncpg
 
-    async def run() -> None:
+    async def run() -> list[dict[str, object]]:
         connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
         try:
-            await connection.execute(statement)
+            if not arguments:  # DDL such as CREATE DATABASE: the simple protocol
+                await connection.execute(statement)
+                return []
+            return [dict(row) for row in await connection.fetch(statement, *arguments)]
         finally:
             await connection.close()
 
-    asyncio.run(run())
+    return asyncio.run(run())
 
 
 @pytest.fixture

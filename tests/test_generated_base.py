@@ -6,14 +6,12 @@ PostgreSQL, its whole suite runs in the seed examples' backend
 here the base backend alone migrates, and the seed's style of test passes.
 """
 
-import asyncio
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from tests.backend_checks import PYTEST, execute, migrations_round_trip, run_some_tests
-from tests.conftest import POSTGRES_URL, admin_sql
+from tests.conftest import admin_sql
 
 pytestmark = pytest.mark.slow
 
@@ -45,22 +43,6 @@ def test_base_backend_on_postgresql(backend: Path, postgres_database: str) -> No
     assert "1 passed" in output
 
 
-def _databases_named_like(prefix: str) -> list[str]:
-    async def names() -> list[str]:
-        connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
-        try:
-            rows = await connection.fetch(
-                "SELECT datname FROM pg_database WHERE starts_with(datname, $1) "
-                "ORDER BY datname",
-                prefix,
-            )
-        finally:
-            await connection.close()
-        return [row["datname"] for row in rows]
-
-    return asyncio.run(names())
-
-
 @pytest.mark.postgres
 def test_each_xdist_worker_makes_a_database_of_its_own(
     backend: Path, postgres_database: str
@@ -78,7 +60,11 @@ def test_each_xdist_worker_makes_a_database_of_its_own(
             TEST_DATABASE_URL=postgres_database,
         )
         assert " passed" in output
-        assert _databases_named_like(f"{name}_") == [f"{name}_gw0", f"{name}_gw1"]
+        databases = admin_sql(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1",
+            f"{name}_",
+        )
+        assert [row["datname"] for row in databases] == [f"{name}_gw0", f"{name}_gw1"]
     finally:
         for worker in ("gw0", "gw1"):
             admin_sql(f'DROP DATABASE IF EXISTS "{name}_{worker}" WITH (FORCE)')

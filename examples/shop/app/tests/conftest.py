@@ -153,7 +153,7 @@ def prepare_database() -> None:
     if _database_ready:
         return
     if not settings.is_sqlite:
-        if OWNER_URL != SHARED_URL:
+        if WORKER is not None:
             create_worker_database()
         empty_database()
         run_sql(
