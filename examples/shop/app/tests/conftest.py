@@ -331,10 +331,12 @@ def concurrently(*requests: tuple[str, str, dict[str, Any]]) -> list[httpx.Respo
 
     Each request has its own database connection and transaction, as under real
     traffic, so the requests race in the database; the responses keep their order.
+    An error the app did not handle (a 500) is raised, with its traceback, once
+    every request has ended.
     """
 
-    async def send_all() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async def send_all() -> list[httpx.Response | BaseException]:
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver"
         ) as client:
@@ -343,11 +345,17 @@ def concurrently(*requests: tuple[str, str, dict[str, Any]]) -> list[httpx.Respo
                     *(
                         client.request(method, url, **options)
                         for method, url, options in requests
-                    )
+                    ),
+                    return_exceptions=True,
                 )
             )
 
-    return run_async(send_all())
+    responses: list[httpx.Response] = []
+    for result in run_async(send_all()):
+        if isinstance(result, BaseException):
+            raise result
+        responses.append(result)
+    return responses
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
