@@ -6,15 +6,19 @@ and its coverage threshold included, on a backend just made by `new`.
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
 
+from backend_builder import check
 from backend_builder.check import CHECKS, CheckResult, Finding, run_checks, select_checks
 from backend_builder.cli import app
 from backend_builder.errors import BuilderError
@@ -22,6 +26,7 @@ from backend_builder.manifest import MANIFEST, Manifest
 from backend_builder.plan import apply_plan
 from backend_builder.project import plan_new
 from backend_builder.resource.generate import ALL_LAYERS, plan_generate
+from tests.conftest import admin_sql
 from tests.test_generated_base import SEED_TEST
 
 runner = CliRunner()
@@ -60,8 +65,10 @@ def pg_backend(postgres_template: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(postgres_template, tmp_path / "shop-api"))
 
 
-def _check(root: Path, name: str, database_url: str | None = None) -> CheckResult:
-    (result,) = run_checks(root, checks=(name,), database_url=database_url).results
+def _check(
+    root: Path, name: str, database_url: str | None = None, workers: int | None = None
+) -> CheckResult:
+    (result,) = run_checks(root, checks=(name,), database_url=database_url, workers=workers).results
     return result
 
 
@@ -132,6 +139,8 @@ def test_every_check_passes_on_a_fresh_backend(tmp_path: Path) -> None:
     assert [c["name"] for c in report["checks"]] == list(CHECKS)
     tests = report["checks"][-1]
     assert "failed" not in tests["summary"] and "(90% required)" in tests["summary"]
+    cores = os.cpu_count() or 1  # a worker per core, as the backend's make test
+    assert tests["summary"].endswith(f"; {cores} workers" if cores > 1 else "required)")
     assert not (backend / ".coverage").exists()  # reports go to a temporary directory
 
 
@@ -723,9 +732,68 @@ def test_a_failing_test_fails_and_so_does_low_coverage(backend: Path) -> None:
     manifest = backend / MANIFEST
     text = manifest.read_text(encoding="utf-8")
     manifest.write_text(text.replace("format = 2\n", "format = 2\ncoverage = 20\n"), "utf-8")
-    result = _check(backend, "tests")
+    result = _check(backend, "tests", workers=1)  # the same in one process
     assert [f.code for f in result.findings] == ["test_failed"]
     assert result.summary.endswith("(20% required)")
+
+
+WORKER_SUITE = '''"""Tests spread over workers, each on a database of its own."""
+
+import os
+
+import pytest
+
+from app.core.config import settings
+from app.tests.conftest import TestUser
+
+
+@pytest.mark.parametrize("attempt", range(4))
+def test_each_worker_has_a_database_of_its_own(owner: TestUser, attempt: int) -> None:
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    assert f"_{worker}" in settings.database_url
+'''
+
+ONE_PROCESS_SUITE = '''"""A test that runs in the pytest process itself."""
+
+import os
+
+
+def test_runs_in_one_process() -> None:
+    assert "PYTEST_XDIST_WORKER" not in os.environ
+'''
+
+
+@pytest.mark.postgres
+def test_the_tests_run_in_workers_whose_databases_are_dropped_after(
+    backend: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `make test`, the tests step runs a process per core (here 2); on PostgreSQL
+    each worker makes a database beside the scratch one, and all are dropped."""
+    _small_suite(backend, WORKER_SUITE)
+    manifest = backend / MANIFEST
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("format = 2\n", "format = 2\ncoverage = 20\n"), "utf-8")
+    run = uuid.uuid4()
+    monkeypatch.setattr(check, "uuid", SimpleNamespace(uuid4=lambda: run))
+    server = postgres_database.rsplit("/", 1)[0] + "/postgres"
+
+    scratch = f"bb_check_tests_{run.hex[:10]}"
+    try:
+        result = _check(backend, "tests", server, workers=2)
+        left = admin_sql("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", scratch)
+    finally:
+        for worker in ("", "_gw0", "_gw1"):
+            admin_sql(f'DROP DATABASE IF EXISTS "{scratch}{worker}" WITH (FORCE)')
+    assert result.passed, result.findings
+    assert re.fullmatch(r"4 passed; coverage [\d.]+% \(20% required\); 2 workers", result.summary)
+    assert left == []
+
+    # A worker cannot make a Citus database (the suite refuses -n): one process there.
+    monkeypatch.setattr(check, "_CITUS_INSTALLED", "SELECT true AS installed")
+    _small_suite(backend, ONE_PROCESS_SUITE)
+    result = _check(backend, "tests", server, workers=2)
+    assert result.passed, result.findings
+    assert "workers" not in result.summary
 
 
 def test_no_tests_collected_is_a_mistake(backend: Path) -> None:
@@ -787,6 +855,8 @@ def test_the_command_reports_mistakes_without_a_traceback(tmp_path: Path) -> Non
     assert json.loads(result.output)["error"]["code"] == "not_a_backend"
     result = runner.invoke(app, ["check", "--only", "lint", "--skip", "tests"])
     assert result.exit_code == 1 and "not both" in result.output
+    result = runner.invoke(app, ["check", "--workers", "0"])
+    assert result.exit_code == 2 and "--workers" in result.output
     assert "Traceback" not in result.output
 
 

@@ -146,9 +146,10 @@ async def _from_nothing_to_a_passing_check(
         "current": [described["migrations"][-1]],
         "pending": [],
     }
-    report = await client.call("check")
+    report = await client.call("check", workers=1)
     assert report["passed"] is True, report
     assert [c["name"] for c in report["checks"]] == ["lint", "tenancy", "migrations", "tests"]
+    assert "workers" not in report["checks"][-1]["summary"]  # workers=1: one process
     status = await client.call("status")
     assert status["consistent"] is True
 

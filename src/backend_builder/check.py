@@ -163,6 +163,7 @@ def run_checks(
     checks: tuple[str, ...] = CHECKS,
     database_url: str | None = None,
     reporter: Reporter | None = None,
+    workers: int | None = None,
 ) -> CheckReport:
     """Run `checks` on the backend at or above `start`.
 
@@ -170,7 +171,17 @@ def run_checks(
     (and dropped), and whose catalog the tenancy check reads; without it a
     PostgreSQL backend uses the local server (`DEFAULT_POSTGRES_URL`) for its
     migrations and tests, and a SQLite backend a file in a temporary directory.
+
+    `workers` is how many processes run the tests: by default one per core, as the
+    backend's `make test` runs them, when its Python has pytest-xdist (else one).
     """
+    if workers is not None and workers < 1:
+        raise BuilderError(
+            f"workers must be 1 or more, not {workers}",
+            hint="1 runs the tests in one process",
+            code="invalid_workers",
+            token=str(workers),
+        )
     root = find_root(start)
     manifest = load(root)
     if database_url is not None and not _is_postgres(database_url):
@@ -184,7 +195,13 @@ def run_checks(
     if database_url is None and manifest.database == "postgresql":
         database_url = DEFAULT_POSTGRES_URL
     context = _Context(
-        root, manifest, _python(root), reporter or _Silent(), database_url, catalog=catalog
+        root,
+        manifest,
+        _python(root),
+        reporter or _Silent(),
+        database_url,
+        catalog=catalog,
+        workers=workers,
     )
     runners: dict[str, Callable[[_Context], CheckResult]] = {
         "lint": _lint,
@@ -235,6 +252,7 @@ class _Context:
     reporter: Reporter
     server: str | None
     catalog: bool  # read the PostgreSQL catalog (when a server URL was given)
+    workers: int | None = None  # test processes; None: one per core, with pytest-xdist
     scratch: "_Scratch" = field(init=False)
 
     def __post_init__(self) -> None:
@@ -403,15 +421,16 @@ _POSTGRES_SCRIPT = """
 import asyncio, json, sys
 import asyncpg
 
-async def main(url, statement):
+async def main(url, *statements):
     connection = await asyncpg.connect(url, timeout=10)
     try:
-        rows = await connection.fetch(statement)
+        for statement in statements:
+            rows = await connection.fetch(statement)
     finally:
         await connection.close()
     print(json.dumps([dict(row) for row in rows], default=str))
 
-asyncio.run(main(sys.argv[1], sys.argv[2]))
+asyncio.run(main(*sys.argv[1:]))
 """
 
 
@@ -428,8 +447,8 @@ class _Scratch:
         return self
 
     def __exit__(self, *_: object) -> None:
-        for name in self.created:
-            self._sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if self.created:
+            self._sql(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in self.created))
         if self.directory is not None:
             self.directory.cleanup()
 
@@ -439,27 +458,34 @@ class _Scratch:
         assert self.directory is not None, "scratch databases are used inside `with`"
         return Path(self.directory.name)
 
-    def database(self, purpose: str) -> str:
-        """The URL of a new, empty database for `purpose`."""
+    def database(self, purpose: str, workers: int = 1) -> str:
+        """The URL of a new, empty database for `purpose`.
+
+        With several test workers, each makes a database of its own beside it
+        (`NAME_gw0`, `NAME_gw1` ...: the backend's conftest.py): removed at the end too.
+        """
         server = self.context.server
         if server is None:
             return f"sqlite+aiosqlite:///{self.path / purpose}.db"
         name = f"bb_check_{purpose}_{uuid.uuid4().hex[:10]}"
         self._sql(f'CREATE DATABASE "{name}"')
         self.created.append(name)
+        if workers > 1:
+            self.created += [f"{name}_gw{worker}" for worker in range(workers)]
         parts = urlsplit(server)
         return urlunsplit(parts._replace(path=f"/{name}"))
 
     def query(self, url: str, statement: str) -> list[dict[str, Any]]:
         """Rows of `statement` on the PostgreSQL database at `url`."""
-        return self._sql(statement, url)
+        return self._sql(statement, url=url)
 
-    def _sql(self, statement: str, url: str | None = None) -> list[dict[str, Any]]:
+    def _sql(self, *statements: str, url: str | None = None) -> list[dict[str, Any]]:
+        """Run `statements` in turn on one connection; the rows of the last one."""
         server = url or self.context.server or ""
         parts = urlsplit(server)
         plain = urlunsplit(parts._replace(scheme="postgresql"))
         result = subprocess.run(
-            [self.context.python, "-c", _POSTGRES_SCRIPT, plain, statement],
+            [self.context.python, "-c", _POSTGRES_SCRIPT, plain, *statements],
             capture_output=True,
             text=True,
             check=False,
@@ -467,7 +493,8 @@ class _Scratch:
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise BuilderError(
-                f"PostgreSQL at {_hide_password(server)} refused `{statement}`: {last}",
+                f"PostgreSQL at {_hide_password(server)} refused `{'; '.join(statements)}`: "
+                f"{last}",
                 hint="start the server, or pass --database-url with a user that can "
                 "create databases",
                 code="database_unavailable",
@@ -729,16 +756,21 @@ def _tests(context: _Context) -> CheckResult:
     reports = context.scratch.path
     junit, coverage = reports / "junit.xml", reports / "coverage.json"
     env = {"COVERAGE_FILE": str(reports / ".coverage")}
+    workers = _test_workers(context)
     if context.server is not None:
-        env["TEST_DATABASE_URL"] = context.scratch.database("tests")
+        url = env["TEST_DATABASE_URL"] = context.scratch.database("tests", workers)
+        if workers > 1 and context.scratch.query(url, _CITUS_INSTALLED)[0]["installed"]:
+            workers = 1  # a worker cannot make a Citus database: the suite refuses -n
+    parallel = ("-n", str(workers)) if workers > 1 else ()
     result = context.run(
         "tests",
-        "pytest --cov",
+        "pytest --cov" + (f" ({workers} workers)" if parallel else ""),
         "-m",
         "pytest",
         "-q",
         "-p",
         "no:cacheprovider",
+        *parallel,
         "--cov",
         f"--cov-fail-under={threshold}",
         f"--cov-report=json:{coverage}",
@@ -776,7 +808,31 @@ def _tests(context: _Context) -> CheckResult:
     summary = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
     if percent is not None:
         summary += f"; coverage {percent:.1f}% ({threshold:g}% required)"
+    if parallel:
+        summary += f"; {workers} workers"
     return CheckResult("tests", not findings, 0.0, summary, tuple(findings))
+
+
+_CITUS_INSTALLED = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS installed"
+
+
+def _test_workers(context: _Context) -> int:
+    """How many processes run the tests: as asked, else one per core with pytest-xdist.
+
+    A backend made before its dev tools had pytest-xdist runs them in one process.
+    """
+    if context.workers is not None:
+        return context.workers
+    cores = os.cpu_count() or 1
+    if cores == 1:
+        return 1
+    probe = subprocess.run(
+        [context.python, "-c", "import xdist"],
+        cwd=context.root,
+        capture_output=True,
+        check=False,
+    )
+    return cores if probe.returncode == 0 else 1
 
 
 def _junit(context: _Context, path: Path) -> tuple[dict[str, int], list[Finding]]:

@@ -667,11 +667,12 @@ Checks = Annotated[
     "  migrations: upgrade head, alembic check (no drift), downgrade base, upgrade head, "
     "on a scratch database.\n\n"
     "  tests: the backend's tests with coverage (the manifest's [backend] coverage, 90% "
-    "by default).\n\n"
+    "by default), a process per core when pytest-xdist is installed (--workers).\n\n"
     "[bold]Examples[/]\n\n"
     "  backend-builder check\n\n"
     "  backend-builder check --only tenancy,lint\n\n"
     "  backend-builder check --skip tests --json\n\n"
+    "  backend-builder check --workers 1\n\n"
     "  backend-builder check --database-url postgresql://postgres@127.0.0.1:5432/postgres\n\n"
     "Exit code 0 only when every check passes.",
 )
@@ -690,6 +691,16 @@ def check(
             show_default=False,
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes that run the tests. Default: one per core when the backend's "
+            "Python has pytest-xdist, as its make test runs them; else 1.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Lint, tenancy, migrations and tests of a backend; exit 0 only when all pass."""
@@ -699,11 +710,15 @@ def check(
     try:
         checks = select_checks(only or (), skip or ())
         if as_json:
-            report = run_checks(path, checks=checks, database_url=database_url)
+            report = run_checks(path, checks=checks, database_url=database_url, workers=workers)
         else:
             with CheckProgress(checks) as progress:
                 report = run_checks(
-                    path, checks=checks, database_url=database_url, reporter=progress
+                    path,
+                    checks=checks,
+                    database_url=database_url,
+                    reporter=progress,
+                    workers=workers,
                 )
     except BuilderError as error:
         _fail(error, as_json)

@@ -479,11 +479,19 @@ def build_server(start: Path) -> MCPServer:
             list[Literal["lint", "tenancy", "migrations", "tests"]] | None,
             Field(description="run only these checks (default: all)"),
         ] = None,
+        workers: Annotated[
+            int | None,
+            Field(
+                ge=1,
+                description="processes that run the tests (default: one per core when "
+                "the backend has pytest-xdist; 1: one process)",
+            ),
+        ] = None,
     ) -> CallToolResult:
         from backend_builder.check import run_checks, select_checks
 
         try:
-            report = run_checks(root, checks=select_checks(only or ()))
+            report = run_checks(root, checks=select_checks(only or ()), workers=workers)
         except BuilderError as error:
             return _error(error)
         return _result(report.to_dict())
