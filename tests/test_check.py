@@ -6,7 +6,6 @@ and its coverage threshold included, on a backend just made by `new`.
 """
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -65,9 +64,8 @@ def pg_backend(postgres_template: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(postgres_template, tmp_path / "shop-api"))
 
 
-def _check(
-    root: Path, name: str, database_url: str | None = None, workers: int | None = None
-) -> CheckResult:
+def _check(root: Path, name: str, database_url: str | None = None, workers: int = 1) -> CheckResult:
+    """One check's result; the tests (if it is that check) in one process unless asked."""
     (result,) = run_checks(root, checks=(name,), database_url=database_url, workers=workers).results
     return result
 
@@ -132,15 +130,15 @@ def test_every_check_passes_on_a_fresh_backend(tmp_path: Path) -> None:
     backend = tmp_path / "shop-api"
     apply_plan(plan_new(backend))
     (backend / "app" / "tests" / "test_seed_style.py").write_text(SEED_TEST)
-    result = runner.invoke(app, ["check", "--path", str(backend), "--json"])
+    cores = {"PYTEST_XDIST_AUTO_NUM_WORKERS": "2"}  # as `pytest -n auto` counts them
+    result = runner.invoke(app, ["check", "--path", str(backend), "--json"], env=cores)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["passed"] is True and report["database"] == "sqlite"
     assert [c["name"] for c in report["checks"]] == list(CHECKS)
     tests = report["checks"][-1]
     assert "failed" not in tests["summary"] and "(90% required)" in tests["summary"]
-    cores = os.cpu_count() or 1  # a worker per core, as the backend's make test
-    assert tests["summary"].endswith(f"; {cores} workers" if cores > 1 else "required)")
+    assert tests["summary"].endswith("; 2 workers")  # a worker per core, as make test
     assert not (backend / ".coverage").exists()  # reports go to a temporary directory
 
 
@@ -719,7 +717,7 @@ def _small_suite(root: Path, suite: str | None) -> None:
 
 def test_a_failing_test_fails_and_so_does_low_coverage(backend: Path) -> None:
     _small_suite(backend, SMALL_SUITE)
-    result = _check(backend, "tests")
+    result = _check(backend, "tests", workers=2)  # reported from a worker as from one process
     failed = _only(result, "test_failed")
     test = "app/tests/test_small.py"
     assert (failed.path, failed.line) == (test, _line(backend, test, "assert total == 3"))
@@ -727,12 +725,13 @@ def test_a_failing_test_fails_and_so_does_low_coverage(backend: Path) -> None:
     low = next(f for f in result.findings if f.code == "coverage")
     assert "below the 90% required" in low.message
     assert result.summary.startswith("1 passed, 1 failed; coverage ")
+    assert result.summary.endswith("; 2 workers")
 
     # The manifest's threshold: low enough, and only the failing test is left.
     manifest = backend / MANIFEST
     text = manifest.read_text(encoding="utf-8")
     manifest.write_text(text.replace("format = 2\n", "format = 2\ncoverage = 20\n"), "utf-8")
-    result = _check(backend, "tests", workers=1)  # the same in one process
+    result = _check(backend, "tests")  # the same in one process
     assert [f.code for f in result.findings] == ["test_failed"]
     assert result.summary.endswith("(20% required)")
 
@@ -799,7 +798,7 @@ def test_the_tests_run_in_workers_whose_databases_are_dropped_after(
 def test_no_tests_collected_is_a_mistake(backend: Path) -> None:
     _small_suite(backend, None)
     with pytest.raises(BuilderError) as raised:
-        run_checks(backend, checks=("tests",))
+        run_checks(backend, checks=("tests",), workers=1)
     assert raised.value.code == "no_tests"
 
 

@@ -819,11 +819,13 @@ _CITUS_INSTALLED = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'cit
 def _test_workers(context: _Context) -> int:
     """How many processes run the tests: as asked, else one per core with pytest-xdist.
 
-    A backend made before its dev tools had pytest-xdist runs them in one process.
+    The cores are counted as `pytest -n auto` counts them: those this process may run
+    on, or `PYTEST_XDIST_AUTO_NUM_WORKERS`. A backend made before its dev tools had
+    pytest-xdist runs them in one process.
     """
     if context.workers is not None:
         return context.workers
-    cores = os.cpu_count() or 1
+    cores = _cores()
     if cores == 1:
         return 1
     probe = subprocess.run(
@@ -833,6 +835,16 @@ def _test_workers(context: _Context) -> int:
         check=False,
     )
     return cores if probe.returncode == 0 else 1
+
+
+def _cores() -> int:
+    """The cores `pytest -n auto` would use."""
+    configured = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _junit(context: _Context, path: Path) -> tuple[dict[str, int], list[Finding]]:
