@@ -714,14 +714,9 @@ def _small_suite(root: Path, suite: str | None) -> None:
         (root / "app" / "tests" / "test_small.py").write_text(suite, encoding="utf-8")
 
 
-def test_a_failing_test_fails_and_so_does_low_coverage(
-    backend: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failing_test_fails_and_so_does_low_coverage(backend: Path) -> None:
     _small_suite(backend, SMALL_SUITE)
-    # By default a worker per core, counted as `pytest -n auto` counts them; a failure
-    # is reported from a worker as from one process.
-    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "2")
-    (result,) = run_checks(backend, checks=("tests",)).results
+    result = _check(backend, "tests")
     failed = _only(result, "test_failed")
     test = "app/tests/test_small.py"
     assert (failed.path, failed.line) == (test, _line(backend, test, "assert total == 3"))
@@ -729,13 +724,12 @@ def test_a_failing_test_fails_and_so_does_low_coverage(
     low = next(f for f in result.findings if f.code == "coverage")
     assert "below the 90% required" in low.message
     assert result.summary.startswith("1 passed, 1 failed; coverage ")
-    assert result.summary.endswith("; 2 workers")
 
     # The manifest's threshold: low enough, and only the failing test is left.
     manifest = backend / MANIFEST
     text = manifest.read_text(encoding="utf-8")
     manifest.write_text(text.replace("format = 2\n", "format = 2\ncoverage = 20\n"), "utf-8")
-    result = _check(backend, "tests")  # the same in one process
+    result = _check(backend, "tests")
     assert [f.code for f in result.findings] == ["test_failed"]
     assert result.summary.endswith("(20% required)")
 
@@ -770,8 +764,9 @@ def test_runs_in_one_process() -> None:
 def test_the_tests_run_in_workers_whose_databases_are_dropped_after(
     backend: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """As `make test`, the tests step runs a process per core (here 2); on PostgreSQL
-    each worker makes a database beside the scratch one, and all are dropped."""
+    """As `make test`, the tests step runs a process per core by default, counted as
+    `pytest -n auto` counts them (here 2); on PostgreSQL each worker makes a database
+    beside the scratch one, and all are dropped."""
     _small_suite(backend, WORKER_SUITE)
     manifest = backend / MANIFEST
     text = manifest.read_text(encoding="utf-8")
@@ -781,8 +776,9 @@ def test_the_tests_run_in_workers_whose_databases_are_dropped_after(
     server = postgres_database.rsplit("/", 1)[0] + "/postgres"
 
     scratch = f"bb_check_tests_{run.hex[:10]}"
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "2")
     try:
-        result = _check(backend, "tests", server, workers=2)
+        (result,) = run_checks(backend, checks=("tests",), database_url=server).results
         left = admin_sql("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", scratch)
     finally:
         for worker in ("", "_gw0", "_gw1"):
