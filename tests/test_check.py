@@ -848,6 +848,12 @@ def test_the_command_shows_a_table_and_where_each_check_failed(backend: Path) ->
     assert "skipped: migrations, tests" in output
 
 
+def test_workers_are_one_or_more(backend: Path) -> None:
+    with pytest.raises(BuilderError) as raised:
+        run_checks(backend, checks=("lint",), workers=0)
+    assert raised.value.code == "invalid_workers" and raised.value.token == "0"
+
+
 def test_the_command_reports_mistakes_without_a_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", "--path", str(tmp_path), "--json"])
     assert result.exit_code == 1
