@@ -1,8 +1,12 @@
 """`backend-builder demo` builds, migrates, seeds and serves a backend, and reuses it."""
 
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from backend_builder.demo import DEMO_EMAIL, run_demo
@@ -39,3 +43,28 @@ def test_demo_inside_a_backend_says_so_and_creates_nothing(backend: Path) -> Non
     assert f"is inside the backend at {backend.resolve()}" in " ".join(result.output.split())
     assert "make run" in result.output and "Traceback" not in result.output
     assert sorted(backend.rglob("*")) == before
+
+
+def test_a_demo_stopped_by_kill_stops_its_server(tmp_path: Path, free_tcp_port: int) -> None:
+    """SIGTERM (`kill`, a process manager, an IDE's stop button) stops the server too."""
+    url = f"http://127.0.0.1:{free_tcp_port}/health"
+    command = [str(Path(sys.executable).parent / "backend-builder"), "demo"]
+    demo = subprocess.Popen(
+        [*command, "--path", str(tmp_path / "demo"), "--port", str(free_tcp_port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:  # until the demo is up and seeded
+            if "The demo API is up" in line:
+                break
+        assert httpx.get(url).status_code == 200
+        demo.send_signal(signal.SIGTERM)
+        output, _ = demo.communicate(timeout=30)
+    finally:
+        demo.kill()
+    assert demo.returncode == 0 and "Stopped." in output
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url, timeout=2)

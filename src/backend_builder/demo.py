@@ -2,10 +2,13 @@
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -60,6 +63,7 @@ def run_demo(path: Path, *, host: str, port: int, serve: bool) -> None:
         env=env,
     )
     base_url = f"http://{host}:{port}"
+    stopping = _stop_on_sigterm()
     try:
         _wait_until_up(server, base_url)
         _seed(base_url)
@@ -80,6 +84,24 @@ def run_demo(path: Path, *, host: str, port: int, serve: bool) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if stopping is not None:
+            signal.signal(signal.SIGTERM, stopping)
+
+
+def _stop_on_sigterm() -> Any:
+    """Have `kill` (SIGTERM) stop the demo as Ctrl+C does, the server with it.
+
+    Python's default for SIGTERM ends the process at once, leaving the server
+    running. The previous handler is returned, to be put back (None off the main
+    thread, where no handler can be set).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(_signal: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _environment(path: Path) -> dict[str, str]:
