@@ -706,6 +706,14 @@ def test_fails() -> None:
 '''
 
 
+def _coverage_threshold(root: Path, percent: int) -> None:
+    """Set the manifest's `[backend] coverage`."""
+    manifest = root / MANIFEST
+    text = manifest.read_text(encoding="utf-8")
+    text = text.replace("format = 2\n", f"format = 2\ncoverage = {percent}\n")
+    manifest.write_text(text, encoding="utf-8")
+
+
 def _small_suite(root: Path, suite: str | None) -> None:
     """Keep only the backend's conftest (the full suite takes minutes), plus `suite`."""
     for test in (root / "app" / "tests").glob("test_*.py"):
@@ -726,9 +734,7 @@ def test_a_failing_test_fails_and_so_does_low_coverage(backend: Path) -> None:
     assert result.summary.startswith("1 passed, 1 failed; coverage ")
 
     # The manifest's threshold: low enough, and only the failing test is left.
-    manifest = backend / MANIFEST
-    text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(text.replace("format = 2\n", "format = 2\ncoverage = 20\n"), "utf-8")
+    _coverage_threshold(backend, 20)
     result = _check(backend, "tests")
     assert [f.code for f in result.findings] == ["test_failed"]
     assert result.summary.endswith("(20% required)")
@@ -768,9 +774,7 @@ def test_the_tests_run_in_workers_whose_databases_are_dropped_after(
     `pytest -n auto` counts them (here 2); on PostgreSQL each worker makes a database
     beside the scratch one, and all are dropped."""
     _small_suite(backend, WORKER_SUITE)
-    manifest = backend / MANIFEST
-    text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(text.replace("format = 2\n", "format = 2\ncoverage = 20\n"), "utf-8")
+    _coverage_threshold(backend, 20)
     run = uuid.uuid4()
     monkeypatch.setattr(check, "uuid", SimpleNamespace(uuid4=lambda: run))
     server = postgres_database.rsplit("/", 1)[0] + "/postgres"
