@@ -17,9 +17,16 @@ class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, user_id: uuid.UUID) -> User | None:
-        """The user with this id, or None."""
-        return await self.session.get(User, user_id)
+    async def get(self, user_id: uuid.UUID, *, lock: bool = False) -> User | None:
+        """The user with this id, or None.
+
+        With `lock`, the user's row stays locked until the transaction ends (FOR NO
+        KEY UPDATE: other changes of the user wait, while rows that refer to it, such
+        as a new refresh token, can still be inserted).
+        """
+        return await self.session.get(
+            User, user_id, with_for_update={"key_share": True} if lock else None
+        )
 
     async def email_of(self, user_id: uuid.UUID) -> str:
         """The e-mail of an existing user."""

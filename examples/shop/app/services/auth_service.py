@@ -81,11 +81,17 @@ class AuthService:
         already used means it was stolen or replayed: its whole family is revoked
         and the user's token version moves on, so that every access token issued
         so far stops working too; the thief and the victim must log in again.
+
+        The user's row is locked first, as logging out locks it first: the changes
+        to one user's tokens then wait for each other in one order. Without it, a
+        request that lost the claim keeps its lock on the token while another
+        revokes the family row by row, and the two deadlock.
         """
         try:
             claims = decode_token(refresh_token, "refresh")
         except InvalidToken as error:
             raise NotAuthenticated("Invalid refresh token") from error
+        user = await self.users.get(claims.user_id, lock=True)
         family_id = await self.users.claim_refresh_token(claims.token_id)
         if family_id is None:
             stored = await self.users.get_refresh_token(claims.token_id)
@@ -95,7 +101,6 @@ class AuthService:
             await self.users.bump_token_version(stored.user_id)
             # The revocation must outlive the error response, which rolls back.
             raise RefreshTokenReused()
-        user = await self.users.get(claims.user_id)
         if user is None or not user.is_active or user.token_version != claims.version:
             raise NotAuthenticated("Invalid refresh token")
         return await self._issue(user, family_id=family_id)

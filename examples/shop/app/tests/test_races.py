@@ -6,12 +6,15 @@ broke it when it was only checked in Python. They run on both databases: SQLite
 lets one writer at a time, but its readers still interleave with it.
 """
 
+import asyncio
 import uuid
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from app.models.refresh_token import RefreshToken
+from app.repositories.user_repo import UserRepository
 from app.tests.conftest import (
     PASSWORD,
     TestUser,
@@ -45,6 +48,53 @@ def test_a_refresh_token_presented_at_once_is_used_once(
         headers={"Authorization": f"Bearer {winner['access_token']}"},
     )
     assert me.status_code == 401
+
+
+def test_a_refresh_token_reused_while_it_rotates_is_refused_without_a_deadlock(
+    client: TestClient, owner: TestUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interleaving that deadlocked two reuses of one token (a 500), forced by pauses.
+
+    The token is the second of its family. The winner rotates it and pauses before
+    its commit; a second request waits for the token in its claim, loses it, and
+    pauses; a third arrives after the winner's commit and revokes the family, whose
+    first token it would lock before the one the second request still holds.
+    """
+    rotated = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token}
+    )
+    assert rotated.status_code == 200
+    claim, stored = UserRepository.claim_refresh_token, UserRepository.get_refresh_token
+    claims, lookups = 0, 0
+
+    async def claim_with_pauses(
+        repository: UserRepository, token_id: uuid.UUID
+    ) -> uuid.UUID | None:
+        nonlocal claims
+        claims += 1
+        if claims == 3:  # the third request, after the winner's commit
+            await asyncio.sleep(0.3)
+        family = await claim(repository, token_id)
+        if family is not None:  # the winner, holding the token, before its commit
+            await asyncio.sleep(0.15)
+        return family
+
+    async def first_lookup_pauses(
+        repository: UserRepository, token_id: uuid.UUID
+    ) -> RefreshToken | None:
+        nonlocal lookups
+        lookups += 1
+        if lookups == 1:  # the first loser, while the third revokes the family
+            await asyncio.sleep(0.4)
+        return await stored(repository, token_id)
+
+    monkeypatch.setattr(UserRepository, "claim_refresh_token", claim_with_pauses)
+    monkeypatch.setattr(UserRepository, "get_refresh_token", first_lookup_pauses)
+    body = {"json": {"refresh_token": rotated.json()["refresh_token"]}}
+    responses = concurrently(*[("POST", "/api/v1/auth/refresh", body)] * 3)
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200, 401, 401], [r.text for r in responses]
+    assert claims == 3 and lookups == 2
 
 
 @pytest.fixture
