@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from backend_builder.cli import app
-from tests.backend_checks import lint, migrations_round_trip, run_tests
+from tests.backend_checks import lint, migrations_round_trip, run_some_tests, run_tests
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +105,32 @@ def test_seed_examples_on_postgresql(backend: Path, postgres_database: str) -> N
     _add_seed_test(backend)
     migrations_round_trip(backend, postgres_database)
     _check_suite(run_tests(backend, TEST_DATABASE_URL=postgres_database))
+
+
+def test_a_resource_named_like_a_module_the_endpoints_import_works(backend: Path) -> None:
+    """`Status` as a name: its endpoints import fastapi's `status` module, which a local
+    variable named after the resource would hide (its create answered 500)."""
+    runner = CliRunner()
+    for command in ("Status name:str", "Ticket title:str status:ref"):
+        name, *fields = command.split()
+        result = runner.invoke(app, ["generate", "resource", name, *fields, "--path", str(backend)])
+        assert result.exit_code == 0, result.output
+    lint(backend)
+    output = run_some_tests(backend, "app/tests/test_statuses.py", "app/tests/test_tickets.py")
+    assert re.search(r"\d+ passed", output) and " failed" not in output
+
+
+@pytest.mark.postgres
+def test_long_names_migrate_on_postgresql(backend: Path, postgres_database: str) -> None:
+    """An index name over PostgreSQL's 63 characters is cut as the foreign keys' are."""
+    runner = CliRunner()
+    for command in (
+        "SubscriptionPlan name:str",
+        "SubscriptionPlanPriceTier subscription_plan:ref amount:int "
+        "internal_accounting_category_code:str:index:optional",
+    ):
+        name, *fields = command.split()
+        result = runner.invoke(app, ["generate", "resource", name, *fields, "--path", str(backend)])
+        assert result.exit_code == 0, result.output
+    lint(backend)
+    migrations_round_trip(backend, postgres_database)

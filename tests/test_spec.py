@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import hashlib
 import json
 import uuid
 from decimal import Decimal
@@ -20,6 +21,7 @@ from backend_builder.resource.spec import (
     ResourceSpec,
     SpecError,
     indefinite_article,
+    index_name,
     parse_field,
     parse_fields,
     parse_names,
@@ -686,3 +688,11 @@ def test_docstrings_name_a_resource_with_the_right_article(human: str, expected:
         }
     )
     assert names.a_human == expected
+
+
+def test_index_names_are_cut_to_63_characters_as_sqlalchemy_cuts_convention_names() -> None:
+    assert index_name("invoices", "customer_id") == "ix_invoices_project_id_customer_id"
+    long = index_name("subscription_plan_price_tiers", "subscription_plan_id")
+    whole = "ix_subscription_plan_price_tiers_project_id_subscription_plan_id"
+    assert long == f"{whole[:55]}_{hashlib.md5(whole.encode()).hexdigest()[-4:]}"
+    assert len(long) == 60 and long != index_name("subscription_plan_price_tiers", "other_id")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend_builder.resource.context import FieldView
-from backend_builder.resource.spec import FieldSpec, FieldType
+from backend_builder.resource.spec import FieldSpec, FieldType, index_name
 
 
 class Phase(enum.IntEnum):
@@ -97,7 +97,7 @@ def _constraints(view: FieldView, table: str) -> list[tuple[str, str]]:
             )
         )
     elif view.indexed or view.is_ref:
-        name = f"ix_{table}_project_id_{column}"
+        name = index_name(table, column)
         found.append(
             (
                 f'batch.drop_index("{name}")',

@@ -15,6 +15,7 @@ from backend_builder.resource.spec import (
     Names,
     ResourceSpec,
     indefinite_article,
+    index_name,
 )
 
 STR_LENGTH = 255
@@ -464,7 +465,7 @@ def resource_context(
     sortable = ["id", "created_at", *(f.column for f in fields if f.sortable)]
     wrong_type = next((f for f in fields if not f.is_json), None)
     indexes = [
-        {"name": f"ix_{names.table}_project_id_{f.column}", "column": f.column}
+        {"name": index_name(names.table, f.column), "column": f.column}
         for f in fields
         if (f.indexed or f.is_ref) and not f.unique
     ]

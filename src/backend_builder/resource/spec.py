@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import difflib
+import hashlib
 import keyword
 import math
 import re
@@ -45,6 +46,7 @@ __all__ = [
     "Names",
     "ResourceSpec",
     "SpecError",
+    "index_name",
     "parse_field",
     "parse_fields",
     "parse_names",
@@ -107,6 +109,21 @@ BUILTIN_RESOURCES: frozenset[str] = frozenset(
         "refresh_tokens",
     }
 )
+
+def index_name(table: str, column: str) -> str:
+    """The name of a resource's index on (project_id, `column`): 63 characters at most.
+
+    A longer one is cut as SQLAlchemy cuts the names its naming convention makes for
+    PostgreSQL (the foreign keys and unique constraints): its first 55 characters, `_`
+    and the last 4 hex digits of the whole name's MD5. It is cut on every database,
+    so that the name is the same on SQLite and PostgreSQL.
+    """
+    name = f"ix_{table}_project_id_{column}"
+    if len(name) <= MAX_IDENTIFIER_LENGTH:
+        return name
+    digest = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()[-4:]
+    return f"{name[: MAX_IDENTIFIER_LENGTH - 8]}_{digest}"
+
 
 _AUTOMATIC_COLUMNS = ("id", "project_id", "created_at", "updated_at")
 

@@ -78,8 +78,8 @@ async def create_asset(
     data: AssetCreate, scope: WriterScope, db: ConnectionDep
 ) -> Response:
     """Create an asset in the current project (members and above)."""
-    asset = await AssetService(db, scope).create(data)
-    return json_response(asset, status_code=status.HTTP_201_CREATED)
+    created = await AssetService(db, scope).create(data)
+    return json_response(created, status_code=status.HTTP_201_CREATED)
 
 
 @router.put(

@@ -83,8 +83,8 @@ async def create_customer(
     data: CustomerCreate, scope: WriterScope, db: ConnectionDep
 ) -> Response:
     """Create a customer in the current project (members and above)."""
-    customer = await CustomerService(db, scope).create(data)
-    return json_response(customer, status_code=status.HTTP_201_CREATED)
+    created = await CustomerService(db, scope).create(data)
+    return json_response(created, status_code=status.HTTP_201_CREATED)
 
 
 @router.put(

@@ -85,8 +85,8 @@ async def create_invoice(
     data: InvoiceCreate, scope: WriterScope, db: ConnectionDep
 ) -> Response:
     """Create an invoice in the current project (members and above)."""
-    invoice = await InvoiceService(db, scope).create(data)
-    return json_response(invoice, status_code=status.HTTP_201_CREATED)
+    created = await InvoiceService(db, scope).create(data)
+    return json_response(created, status_code=status.HTTP_201_CREATED)
 
 
 @router.put(

@@ -83,8 +83,8 @@ async def create_notification(
     data: NotificationCreate, scope: WriterScope, db: ConnectionDep
 ) -> Response:
     """Create a notification in the current project (members and above)."""
-    notification = await NotificationService(db, scope).create(data)
-    return json_response(notification, status_code=status.HTTP_201_CREATED)
+    created = await NotificationService(db, scope).create(data)
+    return json_response(created, status_code=status.HTTP_201_CREATED)
 
 
 @router.put(
