@@ -135,6 +135,7 @@ def test_dry_run_and_json_write_nothing(shop: Path) -> None:
         (("rename", "field", "Invoice", "number", "note"), "field_exists"),
         (("rename", "field", "Invoice", "number", "limit"), "invalid_spec"),
         (("rename", "field", "Invoice", "number", "select"), "invalid_spec"),
+        (("rename", "field", "Invoice", "number", "model_config"), "invalid_spec"),
         (("rename", "field", "Invoice", "nope", "other"), "unknown_field"),
         (("change", "field", "Invoice", "number:int:unique"), "change_loses_data"),
         (("change", "field", "Invoice", "status:enum:draft:default=draft"), "change_loses_data"),
@@ -152,6 +153,8 @@ def test_bad_input_is_refused_by_name_and_nothing_is_written(
     assert _tree(shop) == before
     _, text = _run(shop, *args)
     assert "Traceback" not in text and "error:" in text
+    if code == "confirmation_needed":
+        assert "--yes" in error["hint"]
 
 
 def test_removing_a_field_asks_on_a_terminal(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,6 +194,7 @@ def test_a_conflict_writes_nothing_unless_markers_are_asked_for(shop: Path) -> N
     before = _tree(shop)
     error = _error(shop, "generate", "field", "Invoice", "priority:int:default=3")
     assert error["code"] == "merge_conflict"
+    assert error["hint"].startswith("rerun with --conflict-markers")
     files = error["details"]["files"]  # type: ignore[index]
     assert [f["path"] for f in files] == ["app/schemas/invoice.py"]
     assert '"extra"' in files[0]["hunks"][0]["yours"]

@@ -330,6 +330,16 @@ def test_enum_default_suggests_closest_value() -> None:
         ("limit:int", ["'limit'", "reserved"]),
         ("sort:str", ["'sort'", "reserved"]),
         ("x" * 64 + ":str", ["too long"]),
+        # names the generated code would trip over
+        ("date:date", ["'date'", "would hide the type 'date'"]),
+        ("uuid:str", ["'uuid'", "would hide the type 'uuid'"]),
+        ("str:int", ["'str'", "would hide the type"]),
+        ("dict:ref", ["'dict'", "would hide the type"]),
+        ("model_config:str", ["'model_config'", "starts with 'model_'"]),
+        ("model_dump:int", ["starts with 'model_'"]),
+        ("json:json", ["'json'", "BaseModel.json"]),
+        ("copy:text", ["'copy'", "BaseModel.copy"]),
+        ("self:str", ["'self'", "generated methods"]),
         # refs
         ("customer_id:ref", ["'customer_id'", "write 'customer:ref'"]),
         ("order:ref", ["invalid ref target 'order'", "SQL reserved word"]),
@@ -696,3 +706,12 @@ def test_index_names_are_cut_to_63_characters_as_sqlalchemy_cuts_convention_name
     whole = "ix_subscription_plan_price_tiers_project_id_subscription_plan_id"
     assert long == f"{whole[:55]}_{hashlib.md5(whole.encode()).hexdigest()[-4:]}"
     assert len(long) == 60 and long != index_name("subscription_plan_price_tiers", "other_id")
+
+
+def test_a_saved_field_with_a_name_refused_since_still_loads() -> None:
+    """A backend's manifest may hold a name refused since (it worked, with warnings)."""
+    with pytest.raises(SpecError):
+        parse_fields(["copy:text"])
+    (field,) = parse_fields(["copy:text"], saved=True)
+    assert field.name == "copy"
+    assert ResourceSpec.parse("Advert", ["json:json"], saved=True).fields[0].name == "json"

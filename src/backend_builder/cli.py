@@ -107,8 +107,18 @@ def main(
         )
 
 
+# Hints that name this command line's options, for the errors whose remedy is one.
+_OPTION_HINTS = {
+    "confirmation_needed": "pass --yes to drop them with their data "
+    "(on a terminal, the command asks instead)",
+    "merge_conflict": "rerun with --conflict-markers, then edit the marked hunks "
+    "(yours / generated before / generated now)",
+}
+
+
 def _fail(error: BuilderError, as_json: bool) -> NoReturn:
     """Report `error` (as JSON on stdout with --json) and exit with status 1."""
+    error.hint = _OPTION_HINTS.get(error.code, error.hint)
     show_error(error, as_json=as_json)
     raise typer.Exit(1)
 

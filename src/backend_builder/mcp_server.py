@@ -214,7 +214,7 @@ def describe(root: Path) -> dict[str, Any]:
     resources = []
     for saved in manifest.resources:
         try:
-            spec = ResourceSpec(saved.resolved_names, parse_fields(saved.fields))
+            spec = ResourceSpec(saved.resolved_names, parse_fields(saved.fields, saved=True))
         except SpecError as error:
             raise BuilderError(
                 f"{MANIFEST}: resource {saved.name}: {error}", code="manifest_invalid"

@@ -263,7 +263,7 @@ def _resource_files(
     """A resource's layer files (its migrations aside) rendered again, and their layers."""
     names = saved.resolved_names
     try:
-        spec = ResourceSpec(names, parse_fields(saved.fields))
+        spec = ResourceSpec(names, parse_fields(saved.fields, saved=True))
     except SpecError as error:
         raise BuilderError(
             f"{MANIFEST}: resource {saved.name}: {error}",

@@ -344,7 +344,7 @@ def _load(start: Path, name: str) -> tuple[Path, Manifest, SavedResource, Resour
             details={"revisions": missing},
         )
     try:
-        spec = ResourceSpec(saved.resolved_names, parse_fields(saved.fields))
+        spec = ResourceSpec(saved.resolved_names, parse_fields(saved.fields, saved=True))
     except SpecError as error:
         raise BuilderError(
             f"{MANIFEST}: resource {class_name}: {error}", code="manifest_invalid"
@@ -458,7 +458,7 @@ def _check_change(spec: ResourceSpec, old: FieldSpec, new: FieldSpec) -> None:
 
 def _respec(spec: ResourceSpec, fields: tuple[FieldSpec, ...]) -> ResourceSpec:
     try:
-        return ResourceSpec(spec.names, parse_fields([f.to_token() for f in fields]))
+        return ResourceSpec(spec.names, parse_fields([f.to_token() for f in fields], saved=True))
     except SpecError as error:
         raise BuilderError(
             str(error), code="invalid_spec", resource=spec.names.class_name

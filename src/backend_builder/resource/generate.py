@@ -243,7 +243,7 @@ def field_commands(saved: SavedResource, tokens: list[str]) -> list[str]:
     """The field commands from the saved fields to `tokens` (none if they do not parse)."""
     try:
         wanted = {field.name: field for field in parse_fields(tokens)}
-        have = {field.name: field for field in parse_fields(saved.fields)}
+        have = {field.name: field for field in parse_fields(saved.fields, saved=True)}
     except SpecError:
         return []
     added = [field.token or field.to_token() for name, field in wanted.items() if name not in have]
@@ -312,7 +312,7 @@ def _spec(
 def saved_spec(saved: SavedResource) -> ResourceSpec:
     """The spec of a generated resource, parsed again from the field tokens it was saved with."""
     try:
-        return ResourceSpec.parse(saved.name, list(saved.fields))
+        return ResourceSpec.parse(saved.name, list(saved.fields), saved=True)
     except SpecError as error:
         raise BuilderError(
             f"{MANIFEST}: resource {saved.name}: {error}",

@@ -40,6 +40,7 @@ __all__ = [
     "MODIFIERS",
     "RESERVED_FIELD_NAMES",
     "SQL_RESERVED_WORDS",
+    "TYPE_NAMES",
     "USERS_TARGET",
     "FieldSpec",
     "FieldType",
@@ -138,6 +139,30 @@ RESERVED_FIELD_NAMES: frozenset[str] = frozenset(
         "cursor",
         "limit",
         "sort",
+    }
+)
+
+#: Names of the types in the generated annotations: a field of that name would hide
+#: the type from the fields declared after it in the same class.
+TYPE_NAMES: frozenset[str] = frozenset(
+    {"str", "int", "float", "bool", "date", "datetime", "uuid", "dict", "list"}
+)
+
+#: Attributes of pydantic's BaseModel that a field would hide (besides `model_*`).
+_PYDANTIC_ATTRIBUTES: frozenset[str] = frozenset(
+    {
+        "construct",
+        "copy",
+        "dict",
+        "from_orm",
+        "json",
+        "parse_file",
+        "parse_obj",
+        "parse_raw",
+        "schema",
+        "schema_json",
+        "update_forward_refs",
+        "validate",
     }
 )
 
@@ -633,6 +658,36 @@ def _check_field_name(name: str, ftype: FieldType, token: str) -> None:
         )
 
 
+def _check_new_field_name(name: str, ftype: FieldType, token: str) -> None:
+    """Refuse a name that the generated code would trip over.
+
+    Backends made before these were refused keep their fields (`saved`).
+    """
+    column = f"{name}_id" if ftype is FieldType.REF else name
+    for candidate in dict.fromkeys((name, column)):
+        if candidate in TYPE_NAMES:
+            raise SpecError(
+                f"field name {candidate!r} in {token!r} would hide the type {candidate!r} "
+                "from the generated models and schemas; name it for what it holds, "
+                "e.g. 'due_date' or 'external_id'"
+            )
+        if candidate.startswith("model_"):
+            raise SpecError(
+                f"field name {candidate!r} in {token!r} starts with 'model_', which "
+                "pydantic keeps for its own attributes; choose another name"
+            )
+        if candidate in _PYDANTIC_ATTRIBUTES:
+            raise SpecError(
+                f"field name {candidate!r} in {token!r} would hide pydantic's "
+                f"BaseModel.{candidate} in the generated schemas; choose another name"
+            )
+    if name == "self":
+        raise SpecError(
+            f"field name 'self' in {token!r} would clash with the generated methods' "
+            "`self`; choose another name"
+        )
+
+
 def _parse_enum_values(name: str, raw: str | None, token: str) -> tuple[str, ...]:
     if raw is None or _is_modifier_part(raw) or not raw:
         raise SpecError(
@@ -800,7 +855,7 @@ def _parse_default(
     raise SpecError(f"{ftype.value} fields cannot have a default (in {token!r})")
 
 
-def parse_field(token: str) -> FieldSpec:
+def parse_field(token: str, *, saved: bool = False) -> FieldSpec:
     """Parse one ``name:type[:argument][:modifier...]`` token into a :class:`FieldSpec`.
 
     Arguments: ``decimal:P,S`` (optional, default 12,2), ``enum:a,b,c``
@@ -808,6 +863,9 @@ def parse_field(token: str) -> FieldSpec:
     ``user``/``users`` mean project members).  Modifiers, in any order:
     ``optional``, ``unique``, ``index``, ``default=VALUE``.  Raises
     :class:`SpecError` naming the offending token.
+
+    ``saved``: the token was read from a backend's manifest, where a field may have
+    a name refused since (`_check_new_field_name`): it still loads.
     """
     if not isinstance(token, str):
         raise SpecError(f"field token must be a string, got {token!r}")
@@ -820,6 +878,8 @@ def parse_field(token: str) -> FieldSpec:
     name, type_str, rest = parts[0], parts[1], parts[2:]
     ftype = _parse_type(type_str, token)
     _check_field_name(name, ftype, token)
+    if not saved:
+        _check_new_field_name(name, ftype, token)
 
     enum_values: tuple[str, ...] = ()
     precision: int | None = None
@@ -910,15 +970,15 @@ def _check_duplicates(fields: Sequence[FieldSpec]) -> None:
             seen[ident] = spec
 
 
-def parse_fields(tokens: Sequence[str]) -> tuple[FieldSpec, ...]:
+def parse_fields(tokens: Sequence[str], *, saved: bool = False) -> tuple[FieldSpec, ...]:
     """Parse field tokens (possibly none), rejecting duplicate names and columns.
 
     A ref ``customer:ref`` (column ``customer_id``) conflicts with a field
-    named ``customer`` or ``customer_id``.
+    named ``customer`` or ``customer_id``. ``saved``: as for :func:`parse_field`.
     """
     if isinstance(tokens, str):
         raise TypeError("parse_fields() expects a sequence of tokens, not a single string")
-    fields = tuple(parse_field(token) for token in tokens)
+    fields = tuple(parse_field(token, saved=saved) for token in tokens)
     _check_duplicates(fields)
     return fields
 
@@ -936,9 +996,9 @@ class ResourceSpec:
     fields: tuple[FieldSpec, ...] = ()
 
     @classmethod
-    def parse(cls, name: str, tokens: Sequence[str]) -> ResourceSpec:
-        """Parse a resource name and its field tokens."""
-        return cls(names=parse_names(name), fields=parse_fields(tokens))
+    def parse(cls, name: str, tokens: Sequence[str], *, saved: bool = False) -> ResourceSpec:
+        """Parse a resource name and its field tokens (``saved``: see :func:`parse_field`)."""
+        return cls(names=parse_names(name), fields=parse_fields(tokens, saved=saved))
 
     @property
     def refs(self) -> tuple[FieldSpec, ...]:
