@@ -88,6 +88,9 @@ def test_postgresql_backend_documents_its_url(tmp_path: Path) -> None:
     assert "postgresql://pg_app:" in (tmp_path / "pg" / ".env.example").read_text()
     assert "NOBYPASSRLS" in (tmp_path / "pg" / "scripts" / "postgres_roles.sql").read_text()
     assert 'database = "postgresql"' in (tmp_path / "pg" / "backend-builder.toml").read_text()
+    # .env names the database, so the app does not quietly use a SQLite file instead.
+    url = "postgresql://pg_app:app-password@127.0.0.1:5432/pg"
+    assert _dotenv(tmp_path / "pg")["DATABASE_URL"] == url
 
 
 def test_help_has_examples() -> None:
@@ -108,6 +111,7 @@ def test_each_backend_gets_its_own_secret_in_a_git_ignored_env(tmp_path: Path) -
         settings = _dotenv(tmp_path / name)
         assert settings["ENVIRONMENT"] == "development"
         assert len(settings["SECRET_KEY"]) >= 32
+        assert "DATABASE_URL" not in settings  # SQLite: the file app.db by default
         assert ".env\n" in (tmp_path / name / ".gitignore").read_text()
         secrets.add(settings["SECRET_KEY"])
     assert len(secrets) == 2

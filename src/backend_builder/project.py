@@ -26,6 +26,18 @@ _DATABASE_URL_EXAMPLES = {
 
 DOTENV = ".env"
 
+# What `.env` says of the database: a backend made for PostgreSQL names it, so that it
+# refuses to start until that database exists instead of using a SQLite file.
+_DOTENV_DATABASE = {
+    "sqlite": "",
+    "postgresql": (
+        "# PostgreSQL, as the app's role (it cannot bypass row-level security). Create\n"
+        "# the roles and the database first, and run migrations as the tables' owner\n"
+        "# (MIGRATION_DATABASE_URL): see README.md, PostgreSQL roles.\n"
+        "DATABASE_URL={url}\n"
+    ),
+}
+
 
 def project_slug(path: Path) -> str:
     """A package-friendly name from the target directory's name."""
@@ -93,5 +105,9 @@ def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Pl
         files[base_path(record.path)] = files[record.path]
     files[MANIFEST] = manifest.dumps()
     if not (path / DOTENV).exists():  # a backend's own .env holds its secrets: kept
-        files[DOTENV] = render("dotenv.jinja", {"secret_key": secrets.token_urlsafe(48)})
+        database_setting = _DOTENV_DATABASE[database].format(url=context["database_url_example"])
+        files[DOTENV] = render(
+            "dotenv.jinja",
+            {"secret_key": secrets.token_urlsafe(48), "database_setting": database_setting},
+        )
     return plan_files(path, files, force=force)
