@@ -9,7 +9,9 @@ database to each earlier schema.
 
 import asyncio
 import json
+import sqlite3
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from backend_builder.cli import app
-from tests.backend_checks import alembic, lint, run, run_some_tests
+from tests.backend_checks import alembic, execute, lint, run, run_some_tests
 from tests.conftest import admin_sql
 
 pytestmark = pytest.mark.slow
@@ -354,3 +356,33 @@ def test_every_kind_of_change_on_sqlite(backend: Path) -> None:
 @pytest.mark.postgres
 def test_every_kind_of_change_on_postgresql(backend: Path, postgres_database: str) -> None:
     _every_change(backend, postgres_database)
+
+
+PROJECT = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
+
+def test_a_failed_migration_on_sqlite_leaves_nothing_behind(backend: Path) -> None:
+    """A change whose migration fails on the data (a duplicate for a new unique) rolls
+    back whole: the table it was rebuilding is gone, and once the data is fixed the
+    same upgrade passes (a leftover `_alembic_tmp_customers` blocked every retry)."""
+    url = f"sqlite:///{backend / 'app.db'}"
+    _cli(backend, "generate", "resource", "Customer", "name:str")
+    alembic(backend, url, "upgrade head")
+    database = sqlite3.connect(backend / "app.db")
+    for _ in range(2):
+        database.execute(
+            "INSERT INTO customers (project_id, id, name, created_at, updated_at) "
+            "VALUES (?, ?, 'twin', datetime('now'), datetime('now'))",
+            (PROJECT.hex, uuid.uuid4().hex),
+        )
+    database.commit()
+    tables = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    before = database.execute(tables).fetchall()
+    _cli(backend, "change", "field", "Customer", "name:str:unique")
+    failed = execute(backend, sys.executable, "-m", "alembic", "upgrade", "head", DATABASE_URL=url)
+    assert failed.returncode != 0 and "UNIQUE constraint failed" in failed.stderr
+    assert database.execute(tables).fetchall() == before
+    database.execute("UPDATE customers SET name = 'other' WHERE rowid = 1")
+    database.commit()
+    database.close()
+    alembic(backend, url, "upgrade head", "check")

@@ -6,7 +6,7 @@ from typing import Any
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import pool
+from sqlalchemy import event, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -84,9 +84,27 @@ def _run_sync(connection: Connection) -> None:
             connection.exec_driver_sql(_PROTECT_VERSION_TABLE)
 
 
+def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+    """Stop the SQLite driver from opening transactions itself (see below)."""
+    dbapi_connection.isolation_level = None
+
+
+def _begin(connection: Connection) -> None:
+    """Open the transaction, DDL included, as SQLite's driver no longer does."""
+    connection.exec_driver_sql("BEGIN")
+
+
 async def run_migrations_online() -> None:
-    """Run the migrations on a live database connection."""
+    """Run the migrations on a live database connection, all in one transaction.
+
+    SQLite's driver opens a transaction only before it changes rows, so the tables a
+    migration creates or rebuilds (`batch_alter_table`) would stay after a failure,
+    and block the next attempt: there, the transaction is begun explicitly.
+    """
     engine = create_async_engine(database_url(), poolclass=pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _no_implicit_transactions)
+        event.listen(engine.sync_engine, "begin", _begin)
     async with engine.connect() as connection:
         await connection.run_sync(_run_sync)
     await engine.dispose()
