@@ -130,6 +130,15 @@ async def _from_nothing_to_a_passing_check(
     assert error["error"]["code"] == "needs_default"
     error = await client.call("remove_field", resource="Purchase", names=["comment"])
     assert error["error"]["code"] == "confirmation_needed"
+    # A hand edit where the change goes: refused, with what to do here.
+    text = schema.read_text()
+    edited = text.replace("non_nullable = frozenset({", 'non_nullable = frozenset({"extra", ', 1)
+    assert edited != text
+    schema.write_text(edited)
+    error = await client.call("add_field", resource="Purchase", fields=["rank:int:default=3"])
+    assert error["error"]["code"] == "merge_conflict"
+    assert "details.files" in error["error"]["hint"]
+    schema.write_text(text)
     assert "comment" in (backend / "app/models/purchase.py").read_text()
 
     manifest = await session.read_resource("backend://manifest")

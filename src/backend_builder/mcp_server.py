@@ -291,7 +291,16 @@ def _result(data: dict[str, Any]) -> CallToolResult:
     )
 
 
+# Hints for the errors whose remedy differs here from the command line's.
+_TOOL_HINTS = {
+    "merge_conflict": "edit the files so that the change applies to them (details.files "
+    "holds each conflicting hunk: yours, generated before, generated now), then call "
+    "again; or run the same command with --conflict-markers on the command line",
+}
+
+
 def _error(error: BuilderError) -> CallToolResult:
+    error.hint = _TOOL_HINTS.get(error.code, error.hint)
     data = {"error": error.to_dict()}
     return CallToolResult(
         content=[TextContent(type="text", text=json.dumps(data, indent=1))],
