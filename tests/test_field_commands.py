@@ -1,6 +1,7 @@
 """The field commands: what they write, and every refusal (with nothing written)."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from backend_builder.errors import BuilderError
 from backend_builder.manifest import load
 from backend_builder.plan import apply_plan
 from backend_builder.project import plan_new
+from backend_builder.render import format_python
 from backend_builder.resource.evolve import plan_add_fields
 from backend_builder.status import backend_status
 
@@ -208,6 +210,15 @@ def test_a_conflict_writes_nothing_unless_markers_are_asked_for(shop: Path) -> N
     text = schema.read_text()
     assert "<<<<<<< yours" in text and '"extra"' in text and '"priority"' in text
     assert "priority" in (shop / "app/models/invoice.py").read_text()
+    # The rest is formatted as generated files are: once a side is chosen, black and
+    # ruff find nothing, and the lines reported are those of the written file.
+    assert (
+        f"app/schemas/invoice.py (lines {text.splitlines().index('<<<<<<< yours') + 1}-" in output
+    )
+    chosen = re.sub(
+        r"<<<<<<< yours\n.*?\n=======\n(.*?)>>>>>>> generated now\n", r"\1", text, flags=re.S
+    )
+    assert chosen.startswith('"""') and format_python(chosen) == chosen
 
 
 def test_a_plan_that_went_stale_is_not_written(shop: Path) -> None:

@@ -83,8 +83,8 @@ def merge(path: str, base: str, current: str, generated: str) -> Merge:
         except Unmergeable:
             pass
         else:
-            hunks = _hunks(content)
-            return Merge(path, content if hunks else _format(content), hunks)
+            content = _format(content) if not _hunks(content) else _format_around(content)
+            return Merge(path, content, _hunks(content))
     content = _merge_text(path, base, current, generated)
     return Merge(path, content, _hunks(content))
 
@@ -95,6 +95,48 @@ def _format(source: str) -> str:
         return format_python(source)
     except ValueError:  # black's InvalidInput: the user's code is left as merged
         return source
+
+
+_PLACEHOLDER = "__backend_builder_conflict_{}__ = None"
+
+
+def _format_around(source: str) -> str:
+    """Black-format a merge of Python modules around its conflict markers.
+
+    Each conflict region stands aside as a placeholder statement, indented as its
+    first line, while black formats the rest; so that once the user has chosen a
+    side, the module is formatted as generated files are. Left as merged if black
+    cannot read it so (a conflict inside an expression).
+    """
+    lines = source.splitlines(keepends=True)
+    kept: list[str] = []
+    regions: list[str] = []
+    index = 0
+    while index < len(lines):
+        if not lines[index].startswith(f"<<<<<<< {OURS}"):
+            kept.append(lines[index])
+            index += 1
+            continue
+        end = next(
+            (j for j in range(index, len(lines)) if lines[j].startswith(f">>>>>>> {THEIRS}")),
+            len(lines) - 1,
+        )
+        region = lines[index : end + 1]
+        first = next((line for line in region[1:] if line.strip() and line[0] in " \t"), "")
+        indent = first[: len(first) - len(first.lstrip())]
+        kept.append(f"{indent}{_PLACEHOLDER.format(len(regions))}\n")
+        regions.append("".join(region))
+        index = end + 1
+    formatted = _format("".join(kept))
+    for number, region in enumerate(regions):
+        placeholder = _PLACEHOLDER.format(number)
+        start = formatted.find(placeholder)
+        if start < 0:
+            return source
+        start = formatted.rfind("\n", 0, start) + 1
+        end = formatted.index("\n", start) + 1
+        formatted = formatted[:start] + region + formatted[end:]
+    return formatted
 
 
 def _merge_text(path: str, base: str, current: str, generated: str) -> str:
