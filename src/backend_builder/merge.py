@@ -83,7 +83,10 @@ def merge(path: str, base: str, current: str, generated: str) -> Merge:
         except Unmergeable:
             pass
         else:
-            content = _format(content) if not _hunks(content) else _format_around(content)
+            hunks = _hunks(content)
+            if not hunks:
+                return Merge(path, _format(content))
+            content = _format_around(content, hunks)
             return Merge(path, content, _hunks(content))
     content = _merge_text(path, base, current, generated)
     return Merge(path, content, _hunks(content))
@@ -100,8 +103,8 @@ def _format(source: str) -> str:
 _PLACEHOLDER = "__backend_builder_conflict_{}__ = None"
 
 
-def _format_around(source: str) -> str:
-    """Black-format a merge of Python modules around its conflict markers.
+def _format_around(source: str, hunks: tuple[Hunk, ...]) -> str:
+    """Black-format a merge of Python modules around its conflict markers (`hunks`).
 
     Each conflict region stands aside as a placeholder statement, indented as its
     first line, while black formats the rest; so that once the user has chosen a
@@ -111,23 +114,16 @@ def _format_around(source: str) -> str:
     lines = source.splitlines(keepends=True)
     kept: list[str] = []
     regions: list[str] = []
-    index = 0
-    while index < len(lines):
-        if not lines[index].startswith(f"<<<<<<< {OURS}"):
-            kept.append(lines[index])
-            index += 1
-            continue
-        end = next(
-            (j for j in range(index, len(lines)) if lines[j].startswith(f">>>>>>> {THEIRS}")),
-            len(lines) - 1,
-        )
-        region = lines[index : end + 1]
+    done = 0
+    for hunk in hunks:
+        region = lines[hunk.start - 1 : hunk.end]
         first = next((line for line in region[1:] if line.strip() and line[0] in " \t"), "")
         indent = first[: len(first) - len(first.lstrip())]
+        kept += lines[done : hunk.start - 1]
         kept.append(f"{indent}{_PLACEHOLDER.format(len(regions))}\n")
         regions.append("".join(region))
-        index = end + 1
-    formatted = _format("".join(kept))
+        done = hunk.end
+    formatted = _format("".join(kept + lines[done:]))
     for number, region in enumerate(regions):
         placeholder = _PLACEHOLDER.format(number)
         start = formatted.find(placeholder)
