@@ -111,6 +111,7 @@ BUILTIN_RESOURCES: frozenset[str] = frozenset(
     }
 )
 
+
 def index_name(table: str, column: str) -> str:
     """The name of a resource's index on (project_id, `column`): 63 characters at most.
 
