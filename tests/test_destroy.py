@@ -38,7 +38,8 @@ def _generate(backend: Path, command: str, name: str, *fields: str) -> None:
 
 
 def _destroy(backend: Path, name: str, *options: str) -> tuple[int, str]:
-    return _invoke("destroy", "resource", name, "--path", str(backend), *options)
+    """Destroy, confirmed (--yes) as a script does."""
+    return _invoke("destroy", "resource", name, "--path", str(backend), "--yes", *options)
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -154,6 +155,43 @@ def test_a_referenced_resource_is_not_destroyed(shop: Path) -> None:
     code, output = _destroy(shop, "customer")
     assert code == 1 and "referred to by Invoice.customer" in output
     assert _tree(shop) == before
+
+
+def test_the_loss_of_the_table_is_confirmed_first(shop: Path) -> None:
+    """Without --yes and off a terminal it is refused, naming the table; nothing is written."""
+    _generate(shop, "resource", "Invoice", *INVOICE)
+    before = _tree(shop)
+    command = ("destroy", "resource", "Invoice", "--path", str(shop))
+    code, output = _invoke(*command, "--json")
+    assert code == 1
+    error = json.loads(output)["error"]
+    assert error["code"] == "confirmation_needed" and error["resource"] == "Invoice"
+    assert error["details"] == {"tables": ["invoices"]}
+    assert "the table invoices" in error["message"] and "--yes" in error["hint"]
+    code, output = _invoke(*command)
+    assert code == 1 and "Traceback" not in output
+    assert "the table invoices" in output and "--yes" in output
+    assert _tree(shop) == before
+    code, output = _invoke(*command, "--dry-run", "--json")
+    assert code == 0, output
+    assert json.loads(output)["data_loss"] == ["invoices"]
+    assert _tree(shop) == before
+
+
+def test_destroying_asks_on_a_terminal(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("backend_builder.cli._interactive", lambda: True)
+    _generate(shop, "resource", "Invoice", *INVOICE)
+    before = _tree(shop)
+    command = ["destroy", "resource", "Invoice", "--path", str(shop)]
+    result = runner.invoke(app, command, "n\n", env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    assert "Drop the table invoices and its rows?" in result.output
+    assert "app/models/invoice.py" in result.output  # the plan, shown before the question
+    assert _tree(shop) == before
+    result = runner.invoke(app, command, "y\n", env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Destroyed Invoice" in result.output
+    assert not (shop / "app/models/invoice.py").exists()
 
 
 def test_an_edited_file_is_only_deleted_with_force(shop: Path) -> None:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from backend_builder.cli import app
 from backend_builder.errors import BuilderError
 from backend_builder.manifest import load
+from backend_builder.mcp_server import Change, plan_change
 from backend_builder.plan import apply_plan
 from backend_builder.project import plan_new
 from backend_builder.render import format_python
@@ -219,6 +220,27 @@ def test_a_conflict_writes_nothing_unless_markers_are_asked_for(shop: Path) -> N
         r"<<<<<<< yours\n.*?\n=======\n(.*?)>>>>>>> generated now\n", r"\1", text, flags=re.S
     )
     assert chosen.startswith('"""') and format_python(chosen) == chosen
+
+
+def test_the_agent_tools_write_conflict_markers_when_asked(shop: Path) -> None:
+    """The MCP tools' core (`plan_change`): a conflict is refused, or written with markers."""
+    schema = shop / "app/schemas/invoice.py"
+    edited = schema.read_text().replace(
+        'non_nullable = frozenset({"number", "status", "customer_id"})',
+        'non_nullable = frozenset({"number", "status", "customer_id", "extra"})',
+    )
+    schema.write_text(edited)
+    change = Change(kind="add_field", resource="Invoice", fields=["priority:int:default=3"])
+    with pytest.raises(BuilderError) as refused:
+        plan_change(shop, change)
+    assert refused.value.code == "merge_conflict"
+    planned = plan_change(shop, change.model_copy(update={"conflict_markers": True}))
+    assert [c["path"] for c in planned.summary["conflicts"]] == ["app/schemas/invoice.py"]
+    assert schema.read_text() == edited  # planned, not written
+    apply_plan(planned.plan)
+    text = schema.read_text()
+    assert "<<<<<<< yours" in text and '"extra"' in text and '"priority"' in text
+    assert "priority" in (shop / "app/models/invoice.py").read_text()
 
 
 def test_a_plan_that_went_stale_is_not_written(shop: Path) -> None:

@@ -280,7 +280,7 @@ def test_generated_code_is_lint_clean_for_any_resource_name(backend: Path) -> No
         assert code == 0, output
     lint(backend)
     for name in ("Apple", "Widget", "Zebra"):
-        result = runner.invoke(app, ["destroy", "resource", name, "--path", str(backend)])
+        result = runner.invoke(app, ["destroy", "resource", name, "--yes", "--path", str(backend)])
         assert result.exit_code == 0, result.output
     lint(backend)
 

@@ -36,7 +36,7 @@ COMMANDS = [
         "owner:ref:users:optional",
     ],
     ["generate", "field", "Invoice", "due_on:date:optional"],
-    ["destroy", "resource", "Invoice"],
+    ["destroy", "resource", "Invoice", "--yes"],
 ]
 # The generated tests that run: the kept resource's, and the isolation layers'.
 TESTS = ("app/tests/test_customers.py", "app/tests/test_isolation.py")

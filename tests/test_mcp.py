@@ -138,8 +138,24 @@ async def _from_nothing_to_a_passing_check(
     error = await client.call("add_field", resource="Purchase", fields=["rank:int:default=3"])
     assert error["error"]["code"] == "merge_conflict"
     assert "details.files" in error["error"]["hint"]
+    assert "conflict_markers=true" in error["error"]["hint"]
+    marked = await client.call(
+        "add_field",
+        resource="Purchase",
+        fields=["rank:int:default=3"],
+        conflict_markers=True,
+        dry_run=True,
+    )
+    assert [c["path"] for c in marked["conflicts"]] == ["app/schemas/purchase.py"]
     schema.write_text(text)
     assert "comment" in (backend / "app/models/purchase.py").read_text()
+
+    # Destroying drops a table: confirmed first.
+    error = await client.call("destroy_resource", name="Purchase")
+    assert error["error"]["code"] == "confirmation_needed"
+    assert error["error"]["details"]["tables"] == ["purchases"]
+    assert "confirm_data_loss=true" in error["error"]["hint"]
+    assert (backend / "app/models/purchase.py").exists()
 
     manifest = await session.read_resource("backend://manifest")
     assert "[resources.Purchase]" in manifest.contents[0].text

@@ -377,6 +377,15 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
+def _confirm(plan: Plan, question: str, refusal: BuilderError, *, as_json: bool) -> None:
+    """Ask before a plan that loses data: on a terminal show it and ask, else refuse."""
+    if as_json or not _interactive():
+        raise refusal
+    show_plan(plan, dry_run=True)
+    if not typer.confirm(question, default=False):
+        raise refusal
+
+
 def _evolve(
     planner: Callable[[], "Evolution"],
     *,
@@ -390,12 +399,13 @@ def _evolve(
     try:
         evolution = planner()
         if evolution.data_loss and not dry_run and not yes:
-            if as_json or not _interactive():
-                raise data_loss_error(evolution)
-            show_plan(evolution.plan, dry_run=True)
             lost = ", ".join(evolution.data_loss)
-            if not typer.confirm(f"Drop {lost} and the data they hold?", default=False):
-                raise data_loss_error(evolution)
+            _confirm(
+                evolution.plan,
+                f"Drop {lost} and the data they hold?",
+                data_loss_error(evolution),
+                as_json=as_json,
+            )
         _execute(evolution.plan, dry_run=dry_run, as_json=as_json, summary=evolution.to_dict())
     except BuilderError as error:
         _fail(error, as_json)
@@ -608,10 +618,12 @@ app.add_typer(destroy_app, name="destroy")
     epilog="[bold]Examples[/]\n\n"
     "  backend-builder destroy resource Invoice --dry-run\n\n"
     "  backend-builder destroy resource Invoice\n\n"
+    "  backend-builder destroy resource Invoice --yes     # in a script\n\n"
     "  backend-builder destroy resource Invoice --force   # its edited files too\n\n"
     "Its create migration is kept (it may have run on a database): a new migration drops "
-    "the table, and its downgrade creates it again. A resource that another one refers to "
-    "is not destroyed.",
+    "the table, and its downgrade creates it again. The table's rows are lost when that "
+    "migration runs: the command asks on a terminal, and needs --yes otherwise. A resource "
+    "that another one refers to is not destroyed.",
 )
 def destroy_resource(
     name: Name,
@@ -620,14 +632,24 @@ def destroy_resource(
         bool,
         typer.Option("--force", "-f", help="Also delete generated files that were edited since."),
     ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Drop the table and its rows without asking.")
+    ] = False,
     dry_run: DryRun = False,
     as_json: Json = False,
 ) -> None:
     """Delete a resource's files and wiring; a new migration drops its table."""
-    from backend_builder.resource.destroy import plan_destroy
+    from backend_builder.resource.destroy import confirmation_error, plan_destroy
 
     try:
         destruction = plan_destroy(path, name, force=force)
+        if not dry_run and not yes:
+            _confirm(
+                destruction.plan,
+                f"Drop the table {destruction.table} and its rows?",
+                confirmation_error(destruction),
+                as_json=as_json,
+            )
         _execute(destruction.plan, dry_run=dry_run, as_json=as_json, summary=destruction.to_dict())
     except BuilderError as error:
         if error.code == "files_edited":

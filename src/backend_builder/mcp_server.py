@@ -99,6 +99,14 @@ FieldArg = Annotated[
     ),
 ]
 DryRun = Annotated[bool, Field(description="return the plan and its diffs; write nothing")]
+ConflictMarkers = Annotated[
+    bool,
+    Field(
+        description="where a hand edit conflicts with the change, write the file with "
+        "conflict markers (<<<<<<< yours, ||||||| generated before, >>>>>>> generated now) "
+        "for you to resolve, instead of refusing"
+    ),
+]
 
 
 def _tokens(fields: list[str | FieldInput]) -> list[str]:
@@ -131,15 +139,21 @@ class Change(BaseModel):
     old: str | None = Field(None, description="rename_field: the field's name now")
     new: str | None = Field(None, description="rename_field: its new name")
     force: bool = Field(False, description="destroy_resource: also delete edited files")
+    conflict_markers: bool = Field(
+        False,
+        description="field changes and update: write a conflicting merge with conflict "
+        "markers instead of refusing",
+    )
 
 
 @dataclass(frozen=True)
 class Planned:
-    """A planned change: its plan, its JSON summary, and whether it loses data."""
+    """A planned change: its plan, its JSON summary, and, if it loses data, the refusal
+    to give unless that is confirmed."""
 
     plan: Plan
     summary: dict[str, Any]
-    data_loss: tuple[str, ...] = ()
+    refusal: BuilderError | None = None
 
 
 def _require(value: str | None, what: str) -> str:
@@ -151,7 +165,7 @@ def _require(value: str | None, what: str) -> str:
 def plan_change(root: Path, change: Change) -> Planned:
     """Plan any change (nothing is written)."""
     from backend_builder.resource import evolve
-    from backend_builder.resource.destroy import plan_destroy
+    from backend_builder.resource.destroy import confirmation_error, plan_destroy
     from backend_builder.resource.generate import (
         ALL_LAYERS,
         ENDPOINT_LAYERS,
@@ -161,8 +175,9 @@ def plan_change(root: Path, change: Change) -> Planned:
     from backend_builder.update import plan_update
 
     kind = change.kind
+    markers = change.conflict_markers
     if kind == "update":
-        update = plan_update(root)
+        update = plan_update(root, markers=markers)
         return Planned(update.plan, update.to_dict())
     resource = _require(change.resource, "resource")
     tokens = _tokens(list(change.fields))
@@ -177,14 +192,15 @@ def plan_change(root: Path, change: Change) -> Planned:
         return Planned(generation.plan, generation.to_dict())
     if kind == "destroy_resource":
         destruction = plan_destroy(root, resource, force=change.force)
-        return Planned(destruction.plan, destruction.to_dict())
+        return Planned(destruction.plan, destruction.to_dict(), confirmation_error(destruction))
     if kind == "add_field":
-        evolution = evolve.plan_add_fields(root, resource, tokens)
+        evolution = evolve.plan_add_fields(root, resource, tokens, markers=markers)
     elif kind == "remove_field":
-        evolution = evolve.plan_remove_fields(root, resource, list(change.names))
+        names = list(change.names)
+        evolution = evolve.plan_remove_fields(root, resource, names, markers=markers)
     elif kind == "rename_field":
         old, new = _require(change.old, "old"), _require(change.new, "new")
-        evolution = evolve.plan_rename_field(root, resource, old, new)
+        evolution = evolve.plan_rename_field(root, resource, old, new, markers=markers)
     else:
         if len(tokens) != 1:
             raise BuilderError(
@@ -192,8 +208,9 @@ def plan_change(root: Path, change: Change) -> Planned:
                 code="missing_argument",
                 field="fields",
             )
-        evolution = evolve.plan_change_field(root, resource, tokens[0])
-    return Planned(evolution.plan, evolution.to_dict(), evolution.data_loss)
+        evolution = evolve.plan_change_field(root, resource, tokens[0], markers=markers)
+    refusal = evolve.data_loss_error(evolution) if evolution.data_loss else None
+    return Planned(evolution.plan, evolution.to_dict(), refusal)
 
 
 def _described(plan: Plan, summary: dict[str, Any]) -> dict[str, Any]:
@@ -295,7 +312,7 @@ def _result(data: dict[str, Any]) -> CallToolResult:
 _TOOL_HINTS = {
     "merge_conflict": "edit the files so that the change applies to them (details.files "
     "holds each conflicting hunk: yours, generated before, generated now), then call "
-    "again; or run the same command with --conflict-markers on the command line",
+    "again; or call it again with conflict_markers=true and resolve the marked hunks",
 }
 
 
@@ -335,13 +352,11 @@ def build_server(start: Path) -> MCPServer:
                 )
             described = _described(plan, planned.summary)
             plans[described["plan_hash"]] = plan
-            if planned.data_loss and not dry_run and not confirm:
-                raise BuilderError(
-                    f"this drops {', '.join(planned.data_loss)} with their data",
-                    hint="call again with confirm_data_loss=true, or apply this plan by hash",
-                    code="confirmation_needed",
-                    details={"columns": list(planned.data_loss), **described},
-                )
+            refusal = planned.refusal
+            if refusal and not dry_run and not confirm:
+                refusal.hint = "call again with confirm_data_loss=true, or apply this plan by hash"
+                refusal.details.update(described)
+                raise refusal
             if not dry_run:
                 apply_plan(plan)
             return _result({**described, "applied": not dry_run})
@@ -420,8 +435,16 @@ def build_server(start: Path) -> MCPServer:
         "Add fields to a resource in every layer, with a new add-column migration. A "
         "required field needs a default (existing rows get it). Hand edits are kept.",
     )
-    def add_field(resource: str, fields: list[FieldArg], dry_run: DryRun = False) -> CallToolResult:
-        return run(Change(kind="add_field", resource=resource, fields=fields), dry_run=dry_run)
+    def add_field(
+        resource: str,
+        fields: list[FieldArg],
+        dry_run: DryRun = False,
+        conflict_markers: ConflictMarkers = False,
+    ) -> CallToolResult:
+        change = Change(
+            kind="add_field", resource=resource, fields=fields, conflict_markers=conflict_markers
+        )
+        return run(change, dry_run=dry_run)
 
     @tool(
         _DESTRUCTIVE,
@@ -433,13 +456,28 @@ def build_server(start: Path) -> MCPServer:
         names: list[str],
         confirm_data_loss: bool = False,
         dry_run: DryRun = False,
+        conflict_markers: ConflictMarkers = False,
     ) -> CallToolResult:
-        change = Change(kind="remove_field", resource=resource, names=names)
+        change = Change(
+            kind="remove_field", resource=resource, names=names, conflict_markers=conflict_markers
+        )
         return run(change, dry_run=dry_run, confirm=confirm_data_loss)
 
     @tool(_WRITES, "Rename a field in every layer; the migration renames the column (data kept).")
-    def rename_field(resource: str, old: str, new: str, dry_run: DryRun = False) -> CallToolResult:
-        change = Change(kind="rename_field", resource=resource, old=old, new=new)
+    def rename_field(
+        resource: str,
+        old: str,
+        new: str,
+        dry_run: DryRun = False,
+        conflict_markers: ConflictMarkers = False,
+    ) -> CallToolResult:
+        change = Change(
+            kind="rename_field",
+            resource=resource,
+            old=old,
+            new=new,
+            conflict_markers=conflict_markers,
+        )
         return run(change, dry_run=dry_run)
 
     @tool(
@@ -447,27 +485,44 @@ def build_server(start: Path) -> MCPServer:
         "Change a field's type, modifiers or enum values (give its whole new definition); "
         "the data is kept, and changes that would lose it are refused.",
     )
-    def change_field(resource: str, field: FieldArg, dry_run: DryRun = False) -> CallToolResult:
-        change = Change(kind="change_field", resource=resource, fields=[field])
+    def change_field(
+        resource: str,
+        field: FieldArg,
+        dry_run: DryRun = False,
+        conflict_markers: ConflictMarkers = False,
+    ) -> CallToolResult:
+        change = Change(
+            kind="change_field",
+            resource=resource,
+            fields=[field],
+            conflict_markers=conflict_markers,
+        )
         return run(change, dry_run=dry_run)
 
     @tool(
         _DESTRUCTIVE,
         "Destroy a resource: delete its generated files, unwire it, and write a drop-table "
-        "migration (its rows are lost when it runs). Refused while another resource refers "
-        "to it; edited files need force=true.",
+        "migration (its rows are lost when it runs, so it needs confirm_data_loss=true). "
+        "Refused while another resource refers to it; edited files need force=true.",
     )
-    def destroy_resource(name: str, force: bool = False, dry_run: DryRun = False) -> CallToolResult:
+    def destroy_resource(
+        name: str,
+        force: bool = False,
+        confirm_data_loss: bool = False,
+        dry_run: DryRun = False,
+    ) -> CallToolResult:
         change = Change(kind="destroy_resource", resource=name, force=force)
-        return run(change, dry_run=dry_run)
+        return run(change, dry_run=dry_run, confirm=confirm_data_loss)
 
     @tool(
         _WRITES,
         "Re-render every generated file with this backend-builder's templates, merged with "
         "hand edits (for a template fix to reach this backend).",
     )
-    def update(dry_run: DryRun = False) -> CallToolResult:
-        return run(Change(kind="update"), dry_run=dry_run)
+    def update(
+        dry_run: DryRun = False, conflict_markers: ConflictMarkers = False
+    ) -> CallToolResult:
+        return run(Change(kind="update", conflict_markers=conflict_markers), dry_run=dry_run)
 
     @tool(_READ_ONLY, "Each generated file: as generated, edited or missing; the migration chain.")
     def status() -> CallToolResult:

@@ -9,7 +9,9 @@ drop's, in a `[[destroyed]]` record (see `backend_builder.manifest`).
 
 Nothing is planned while another resource refers to this one, and a generated
 file that may hold hand edits (edited, or recorded without a hash) is only
-deleted when forced. A generated file that is already gone is reported.
+deleted when forced. A generated file that is already gone is reported. The table's
+rows are lost when the drop migration runs: the command confirms that first, as
+removing a field does (`confirmation_error`).
 """
 
 from dataclasses import dataclass
@@ -56,6 +58,7 @@ class Destruction:
 
     plan: Plan
     resource: str
+    table: str
     files: tuple[RemovedFile, ...]
     kept_migrations: tuple[str, ...]
     drop_migration: Revision
@@ -77,6 +80,8 @@ class Destruction:
         return {
             **self.plan.to_dict(),
             "resource": self.resource,
+            "table": self.table,
+            "data_loss": [self.table],
             "removed": [f.to_dict() for f in self.files],
             "migrations": {
                 "kept": list(self.kept_migrations),
@@ -85,6 +90,18 @@ class Destruction:
             "wiring": {path: str(outcome) for path, outcome in self.wiring.items()},
             "next_steps": list(self.next_steps),
         }
+
+
+def confirmation_error(destruction: Destruction) -> BuilderError:
+    """The refusal to drop the resource's table (and its rows) without a confirmation."""
+    return BuilderError(
+        f"this drops the table {destruction.table} of {destruction.resource} with its rows "
+        "when the migration runs; nothing was written",
+        hint="confirm that the data may be lost",
+        code="confirmation_needed",
+        resource=destruction.resource,
+        details={"tables": [destruction.table]},
+    )
 
 
 @collector_paused
@@ -133,6 +150,7 @@ def plan_destroy(start: Path, name: str, *, force: bool = False) -> Destruction:
     return Destruction(
         plan,
         saved.name,
+        names.table,
         files,
         saved.migrations,
         Revision(revision, (down_revision,), path),
