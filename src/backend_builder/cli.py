@@ -109,7 +109,7 @@ def main(
 
 # Hints that name this command line's options, for the errors whose remedy is one.
 _OPTION_HINTS = {
-    "confirmation_needed": "pass --yes to drop them with their data "
+    "confirmation_needed": "pass --yes to confirm that this data may be lost "
     "(on a terminal, the command asks instead)",
     "merge_conflict": "rerun with --conflict-markers, then edit the marked hunks "
     "(yours / generated before / generated now)",
