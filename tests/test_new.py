@@ -136,6 +136,17 @@ def test_an_existing_backend_is_not_created_again_even_with_force(tmp_path: Path
     assert _tree(target) == before
 
 
+def test_a_backend_is_not_created_inside_another(tmp_path: Path) -> None:
+    outer = tmp_path / "my-api"
+    assert runner.invoke(app, ["new", str(outer)]).exit_code == 0
+    before = _tree(outer)
+    result = runner.invoke(app, ["new", str(outer / "tools" / "other-api"), "--json"])
+    assert result.exit_code == 1
+    error = json.loads(result.output)["error"]
+    assert error["code"] == "inside_a_backend" and str(outer) in error["message"]
+    assert _tree(outer) == before
+
+
 def test_every_file_is_recorded_with_a_base_copy(tmp_path: Path) -> None:
     import tomllib
 

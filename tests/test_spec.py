@@ -177,15 +177,20 @@ def test_non_ref_has_no_target_and_column_is_name() -> None:
         ("a:bool:default=TRUE", True),
         ("a:bool:default=False", False),
         ("a:str:default=hello world", "hello world"),
-        ("a:str:default=", ""),
+        ("a:str:default= ", " "),
         ("a:str:default=" + "x" * 255, "x" * 255),
         ("a:text:default=" + "x" * 1000, "x" * 1000),
         ("a:email:default=team@example.com", "team@example.com"),
+        ("a:email:default=Team@EXAMPLE.com", "Team@example.com"),  # as the schema keeps it
         ("a:url:default=https://example.com/x?y=1", "https://example.com/x?y=1"),
         ("a:url:default=http://localhost:8000/a", "http://localhost:8000/a"),
+        ("a:url:default=http://localhost:65535/a", "http://localhost:65535/a"),
         ("a:enum:x,y:default=y", "y"),
         ("a:date:default=2024-02-29", dt.date(2024, 2, 29)),
-        ("a:datetime:default=2024-01-31T09:30:00", dt.datetime(2024, 1, 31, 9, 30)),
+        (  # without an offset: UTC, as the API's datetimes are aware
+            "a:datetime:default=2024-01-31T09:30:00",
+            dt.datetime(2024, 1, 31, 9, 30, tzinfo=dt.UTC),
+        ),
         (
             "a:datetime:default=2024-01-31T09:30:00+00:00",
             dt.datetime(2024, 1, 31, 9, 30, tzinfo=dt.UTC),
@@ -205,6 +210,12 @@ def test_valid_defaults(token: str, value: object) -> None:
     assert spec.has_default
     assert spec.default == value
     assert type(spec.default) is type(value)
+
+
+def test_a_saved_text_default_is_taken_as_it_was() -> None:
+    """A manifest's default that an earlier version allowed still loads."""
+    assert parse_field("a:str:default=", saved=True).default == ""
+    assert parse_field("a:email:default=x@example.invalid", saved=True).has_default
 
 
 def test_no_default() -> None:
@@ -240,13 +251,18 @@ def test_decimal_default_is_quantized_to_scale() -> None:
         ("a:decimal:default=" + "1" * 80, "fits decimal(12,2)"),
         ("a:bool:default=yes", "true or false"),
         ("a:bool:default=1", "true or false"),
-        ("a:str:default=" + "x" * 256, "at most 255"),
+        ("a:str:default=" + "x" * 256, "1 to 255 characters"),
+        ("a:str:default=", "1 to 255 characters"),
+        ("a:text:default=" + "x" * 65_536, "at most 65,535 characters"),
         ("a:email:default=nobody", "email address"),
+        ("a:email:default=someone@example.invalid", "special-use or reserved"),
+        ("a:email:default=" + "x" * 250 + "@example.com", "email address"),
         ("a:url:default=example.com", "an http or https URL"),
         ("a:url:default=ftp://example.com", "an http or https URL"),
         ("a:url:default=http://[::1]/", "with an ASCII host"),
         ("a:url:default=https://bücher.de", "with an ASCII host"),
         ("a:url:default=https://example.com:123456", "an http or https URL"),
+        ("a:url:default=https://example.com:65536/a", "an http or https URL"),
         ("a:enum:x,y:default=z", "must be one of x, y"),
         ("a:date:default=2024-02-30", "ISO date"),
         ("a:date:default=20240101", "ISO date"),
@@ -531,6 +547,8 @@ def test_names_acronyms_are_normalised() -> None:
         ("RefreshToken", ["collides with a built-in resource"]),
         ("refresh_tokens", ["collides with a built-in resource"]),
         ("Sheep", ["same singular and plural"]),
+        ("Test", ["begins with the word Test", "TestCreate", "test_payload"]),
+        ("TestRun", ["begins with the word Test", "TestRunCreate", "test_run_payload"]),
         ("Thing" * 13, ["too long"]),
     ],
 )
@@ -570,7 +588,7 @@ ROUND_TRIP_TOKENS = [
     *NOTIFICATION,
     *INVOICE,
     "a:str:unique:index:optional:default=x y",
-    "a:str:default=",
+    "a:str:default= ",
     "a:text:optional",
     "a:int:default=-5",
     "a:bigint:index:default=9223372036854775807",

@@ -9,22 +9,32 @@ Changes can be made in one step (`generate_resource`, `add_field`, ...) or in tw
 `plan` returns the plan and its hash, and `apply_plan` writes exactly that plan,
 refusing if any file it read changed since. The server serves one backend, the
 one at or above the directory it was started in (`--path`).
+
+Arguments that do not fit a tool's input schema come back as the same structured error
+(code `invalid_arguments`), not as the SDK's plain text: see `_Server`.
 """
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import (
+    ResourceError,
+    ResourceNotFoundError,
+    ToolError,
+    UnexpectedToolError,
+)
+from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backend_builder.errors import BuilderError
-from backend_builder.manifest import MANIFEST, find_root, load
+from backend_builder.manifest import MANIFEST, Manifest, find_root, load
 from backend_builder.migrations import Revision, read_revisions
 from backend_builder.plan import Plan, apply_plan, plan_hash
 from backend_builder.resource.layers import url_prefix
@@ -228,6 +238,19 @@ def describe(root: Path) -> dict[str, Any]:
     """The backend: its resources (fields, refs, routes) and its migrations."""
     manifest = load(root)
     revisions = read_revisions(root)
+    return {
+        "root": str(root),
+        "name": manifest.name,
+        "database": manifest.database,
+        "generator_version": manifest.generator_version,
+        "resources": describe_resources(manifest),
+        "migrations": sorted(revisions),
+        "pending_migrations": _pending(root, revisions),
+    }
+
+
+def describe_resources(manifest: Manifest) -> list[dict[str, Any]]:
+    """Each resource in the manifest: its fields, refs, routes, migrations and files."""
     resources = []
     for saved in manifest.resources:
         try:
@@ -263,15 +286,7 @@ def describe(root: Path) -> dict[str, Any]:
                 "files": [record.path for record in saved.files],
             }
         )
-    return {
-        "root": str(root),
-        "name": manifest.name,
-        "database": manifest.database,
-        "generator_version": manifest.generator_version,
-        "resources": resources,
-        "migrations": sorted(revisions),
-        "pending_migrations": _pending(root, revisions),
-    }
+    return resources
 
 
 def _pending(root: Path, revisions: dict[str, Revision]) -> dict[str, Any]:
@@ -326,6 +341,103 @@ def _error(error: BuilderError) -> CallToolResult:
     )
 
 
+def _location(loc: tuple[int | str, ...], arguments: dict[str, Any], missing: bool) -> str:
+    """A pydantic error's location as a path into the arguments (`fields[0].type`).
+
+    The parts that do not lead into the arguments are left out: pydantic names the member
+    of a union that it tried (`str`, `FieldInput`), which is no part of what was sent.
+    Only the last part of a missing value's location is not in the arguments.
+    """
+    path, value = "", cast(Any, arguments)  # a JSON value: dicts, lists and scalars
+    for index, part in enumerate(loc):
+        if isinstance(part, int) and isinstance(value, list) and 0 <= part < len(value):
+            path, value = f"{path}[{part}]", value[part]
+        elif isinstance(value, dict) and (part in value or (missing and index == len(loc) - 1)):
+            path, value = f"{path}.{part}" if path else str(part), value.get(part)
+    return path
+
+
+def invalid_arguments(
+    tool: str, schema: dict[str, Any], arguments: dict[str, Any], error: ValidationError
+) -> BuilderError:
+    """The structured error for arguments that fail a tool's input schema (`schema`):
+    each bad argument with what is wrong with it, and the tool's parameters."""
+    found: list[tuple[str, str, str]] = []  # (location, message, pydantic's error type)
+    for item in error.errors(include_url=False, include_input=False):
+        missing = item["type"] == "missing"
+        message = "missing (it is required)" if missing else item["msg"]
+        found.append((_location(item["loc"], arguments, missing), message, item["type"]))
+    # Where a value fits a union member better than another (an object given for a
+    # `str | FieldInput`), only the errors inside the member it was meant for are kept.
+    found = [
+        (where, message, kind)
+        for where, message, kind in found
+        if not (
+            kind.endswith("_type")
+            and any(other.startswith((f"{where}.", f"{where}[")) for other, _, _ in found)
+        )
+    ]
+    problems: dict[str, list[str]] = {}
+    for where, message, _ in found:
+        problems.setdefault(where, []).append(message)
+    parameters = list(schema.get("properties", {}))
+    required = [name for name in parameters if name in schema.get("required", [])]
+    for name in arguments:
+        if name not in parameters:
+            problems.setdefault(name, []).append("no such parameter")
+    optional = [name for name in parameters if name not in required]
+    takes = ", ".join(
+        part
+        for part in (
+            required and f"{', '.join(required)} (required)",
+            optional and f"{', '.join(optional)} (optional)",
+        )
+        if part
+    )
+    return BuilderError(
+        f"invalid arguments for {tool}: "
+        + "; ".join(f"{where}: {' or '.join(messages)}" for where, messages in problems.items()),
+        hint=f"call {tool} again with its parameters, as its input schema describes them: "
+        + (takes or "none"),
+        code="invalid_arguments",
+        details={
+            "tool": tool,
+            "arguments": sorted({re.split(r"[.\[]", where, maxsplit=1)[0] for where in problems}),
+            "errors": [
+                {"location": where, "message": " or ".join(messages)}
+                for where, messages in problems.items()
+            ],
+        },
+    )
+
+
+class _Server(MCPServer):
+    """`MCPServer`, with the structured error for arguments that fail a tool's schema.
+
+    The SDK (mcp 2.x) validates a call's arguments with pydantic before the tool runs and,
+    when they do not fit, raises a `ToolError` caused by the `ValidationError`, which its
+    `tools/call` handler turns into plain text (`Error executing tool ...`). The SDK has
+    no hook for that text, and middleware sees only the text, so this overrides the public
+    `MCPServer.call_tool`, which that handler calls: a `ToolError` caused by a
+    `ValidationError` (the SDK's own test for a rejected argument) becomes the structured
+    error, as `_error` makes it. Everything else, including every tool's input schema, is
+    the SDK's. tests/test_mcp_errors.py checks that this still holds.
+    """
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as error:
+            cause = error.__cause__
+            if isinstance(error, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            tools = await self.list_tools()
+            schema = next((tool.input_schema for tool in tools if tool.name == name), {})
+            return _error(invalid_arguments(name, schema, arguments, cause))
+
+
 _READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
 _WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
 _DESTRUCTIVE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWorldHint=False)
@@ -334,7 +446,7 @@ _DESTRUCTIVE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWor
 def build_server(start: Path) -> MCPServer:
     """The MCP server of the backend at or above `start`."""
     root = find_root(start)
-    server = MCPServer("backend-builder", instructions=INSTRUCTIONS)
+    server = _Server("backend-builder", instructions=INSTRUCTIONS)
     plans: dict[str, Plan] = {}
 
     def run(change: Change, *, dry_run: bool, confirm: bool = False) -> CallToolResult:
@@ -576,9 +688,19 @@ def build_server(start: Path) -> MCPServer:
         mime_type="application/json",
     )
     def resource(name: str) -> str:
-        found = next((r for r in describe(root)["resources"] if r["name"] == name), None)
+        # A ResourceError is reported to the client with its message (a not-found one as
+        # invalid params), and logged without a traceback; anything else is a crash.
+        try:
+            resources = describe_resources(load(root))
+        except BuilderError as error:
+            raise ResourceError("; ".join(filter(None, (error.message, error.hint)))) from error
+        found = next((r for r in resources if r["name"] == name), None)
         if found is None:
-            raise ValueError(f"no resource {name}")
+            known = ", ".join(r["name"] for r in resources)
+            raise ResourceNotFoundError(
+                f"no resource {name} in this backend; "
+                + (f"its resources: {known}" if known else "it has no resources yet")
+            )
         return json.dumps(found, indent=1)
 
     @server.prompt(

@@ -86,6 +86,17 @@ def plan_new(path: Path, *, database: str = "sqlite", force: bool = False) -> Pl
             code="backend_exists",
             path=MANIFEST,
         )
+    container = next(
+        (folder for folder in path.resolve().parents if (folder / MANIFEST).is_file()), None
+    )
+    if container is not None:
+        raise BuilderError(
+            f"{path} is inside the backend at {container}: its linters, tests and packaging "
+            "would take the new backend for a part of that one",
+            hint="choose a directory outside it",
+            code="inside_a_backend",
+            path=str(path),
+        )
     if path.is_dir() and any(path.iterdir()) and not force:
         raise BuilderError(
             f"{path} is not empty",

@@ -3,6 +3,7 @@
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -31,6 +32,42 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     yield
     await engine.dispose()
+
+
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _exact_integer_bounds(node: Any) -> None:
+    """Write the bounds of integer schemas as integers, in place.
+
+    FastAPI's OpenAPI models hold bounds as floats: 2**63 would be written
+    9.223372036854776e+18, which a client may read as another number.
+    """
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for key in _BOUNDS:
+                if isinstance(node.get(key), float) and node[key].is_integer():
+                    node[key] = int(node[key])
+        for child in node.values():
+            _exact_integer_bounds(child)
+    elif isinstance(node, list):
+        for child in node:
+            _exact_integer_bounds(child)
+
+
+def _write_integers_exactly(application: FastAPI) -> None:
+    """Make `application.openapi` write the bounds of integers as integers."""
+    build = application.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The OpenAPI document, built on the first call as FastAPI builds it."""
+        fresh = application.openapi_schema is None
+        document = build()
+        if fresh:
+            _exact_integer_bounds(document)
+        return document
+
+    application.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app() -> FastAPI:
@@ -70,6 +107,7 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     add_route_index(application, prefixes)
+    _write_integers_exactly(application)
     return application
 
 

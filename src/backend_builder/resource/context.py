@@ -4,7 +4,9 @@ All the decisions about how a field looks in a model, a schema, a migration or a
 test are taken here, so that the templates only place precomputed strings.
 """
 
-from dataclasses import dataclass
+import uuid
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -112,14 +114,18 @@ def _python_literal(value: Any, field: FieldSpec, enum_class: str) -> str:
         return f'datetime.fromisoformat("{value.isoformat()}")'
     if isinstance(value, date):
         return f'date.fromisoformat("{value.isoformat()}")'
+    if isinstance(value, uuid.UUID):
+        return f'uuid.UUID("{value}")'
     return repr(str(value))
 
 
 def _decimal_sample(field: FieldSpec, *, alternative: bool) -> str:
+    """A decimal that a binary float holds exactly (SQLite stores decimals as floats)."""
     scale = field.scale or 0
     digit = "7" if alternative else "1"
     whole = digit if (field.precision or 1) > scale else "0"
-    return f'"{whole}.{"5" * scale}"' if scale else f'"{whole}"'
+    fraction = {0: "", 1: ".5"}.get(scale, ".75" if alternative else ".25")
+    return f'"{whole}{fraction}"'
 
 
 def _sample(field: FieldSpec, *, alternative: bool) -> str:
@@ -133,6 +139,8 @@ def _sample(field: FieldSpec, *, alternative: bool) -> str:
                 else repr(f"{field.name} {'two' if alternative else 'one'}")
             )
         case FieldType.TEXT:
+            if field.unique:
+                return f'f"Some {field.name}, {{{unique}}}."'
             return repr(f"Some {field.name}, {'edited' if alternative else 'first draft'}.")
         case FieldType.INT:
             return (
@@ -147,6 +155,8 @@ def _sample(field: FieldSpec, *, alternative: bool) -> str:
                 else ("7_000_000_000" if alternative else "9_000_000_000")
             )
         case FieldType.FLOAT:
+            if field.unique:  # quarters: exact in binary, so they read back as sent
+                return "uuid.uuid4().int % 4_000_000 / 4"
             return "2.25" if alternative else "1.5"
         case FieldType.DECIMAL:
             if field.unique:
@@ -156,8 +166,18 @@ def _sample(field: FieldSpec, *, alternative: bool) -> str:
         case FieldType.BOOL:
             return "False" if alternative else "True"
         case FieldType.DATE:
+            if field.unique:  # any day of about 5,000 years
+                return (
+                    "(date(2030, 1, 31) "
+                    "+ timedelta(days=uuid.uuid4().int % 2_000_000)).isoformat()"
+                )
             return '"2031-12-24"' if alternative else '"2030-01-31"'
         case FieldType.DATETIME:
+            if field.unique:  # any second of about 3,000 years
+                return (
+                    "(datetime(2030, 1, 31, 12, tzinfo=UTC) "
+                    "+ timedelta(seconds=uuid.uuid4().int % 100_000_000_000)).isoformat()"
+                )
             return '"2031-12-24T08:30:00Z"' if alternative else '"2030-01-31T12:00:00Z"'
         case FieldType.UUID:
             return "str(uuid.uuid4())"
@@ -209,6 +229,8 @@ class FieldView:
     ref: RefTarget | None
     model_imports: tuple[Import, ...]  # what its model lines import
     schema_imports: tuple[Import, ...]  # what its schema and filter lines import
+    ref_test: str = ""  # a ref's test of deleting its target: the name after `test_`
+    has_default: bool = False  # given a default (`default=`): a create may omit it
 
 
 def _schema_annotation(field: FieldSpec, annotation: str) -> str:
@@ -228,8 +250,13 @@ def _schema_annotation(field: FieldSpec, annotation: str) -> str:
         case FieldType.DATE:
             return "IsoDate"
         case FieldType.DECIMAL:
+            # Without whole digits, pydantic's max_digits would count the 0 of "0" as
+            # one: the bounds say the same, and let 0 through.
+            digits = (
+                "gt=-1, lt=1" if field.precision == field.scale else f"max_digits={field.precision}"
+            )
             return (
-                f"Annotated[Decimal, Field(max_digits={field.precision}, "
+                f"Annotated[Decimal, Field({digits}, "
                 f"decimal_places={field.scale}, allow_inf_nan=False), "
                 f"decimal_schema({field.precision}, {field.scale})]"
             )
@@ -412,7 +439,23 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
         ref=ref,
         model_imports=model_imports,
         schema_imports=schema_imports,
+        has_default=field.has_default,
     )
+
+
+def _with_ref_tests(fields: list[FieldView]) -> list[FieldView]:
+    """Name each ref's test of deleting its target; by the field where two refs share one."""
+    targets = Counter(f.ref.class_name for f in fields if f.ref is not None)
+    named = []
+    for field in fields:
+        if field.ref is not None:
+            noun = field.ref.snake if field.ref.class_name else "member"
+            shared = targets[field.ref.class_name] > 1
+            subject = f"{noun}_referenced_as_{field.name}" if shared else f"referenced_{noun}"
+            outcome = "is_kept" if field.ref.class_name else "stays_in_the_project"
+            field = replace(field, ref_test=f"a_{subject}_{outcome}")
+        named.append(field)
+    return named
 
 
 def route_errors(names: Names, *, unique: bool, refs: bool) -> dict[str, tuple[str, ...]]:
@@ -459,7 +502,7 @@ def resource_context(
     earlier migrations, which did not (a backend generated before distribution).
     """
     names = spec.names
-    fields = [field_view(f, names, refs.get(f.name)) for f in spec.fields]
+    fields = _with_ref_tests([field_view(f, names, refs.get(f.name)) for f in spec.fields])
     ref_fields = [f for f in fields if f.ref is not None]
     required = [f for f in fields if not f.optional and not f.schema_default]
     sortable = ["id", "created_at", *(f.column for f in fields if f.sortable)]
@@ -495,6 +538,7 @@ def resource_context(
             key=lambda target: target.class_name,
         ),
         "unique_fields": [f for f in fields if f.unique],
+        "default_fields": [f for f in fields if f.has_default],
         "errors": route_errors(names, unique=any(f.unique for f in fields), refs=bool(ref_fields)),
         "indexed_fields": [f for f in fields if f.indexed and not f.unique],
         "filter_fields": [f for f in fields if f.filterable],

@@ -455,6 +455,12 @@ def _imports(context: dict[str, Any]) -> dict[str, str]:
     tests = Imports().add("typing", "Any").add("fastapi.testclient", "TestClient")
     if any("uuid." in expression for expression in expressions):
         tests.add("uuid")
+    if any("timedelta(" in expression for expression in expressions):
+        tests.add("datetime", "timedelta")
+    if any("(date(" in expression for expression in expressions):
+        tests.add("datetime", "date")
+    if any("(datetime(" in expression for expression in expressions):
+        tests.add("datetime", "UTC", "datetime")
     if context["text_fields"] or context["json_fields"]:
         tests.add("json")
     if context["json_fields"]:

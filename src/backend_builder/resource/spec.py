@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 import inflection
+from email_validator import EmailNotValidError, validate_email
 
 __all__ = [
     "BUILTIN_RESOURCES",
@@ -86,6 +87,8 @@ DEFAULT_DECIMAL_PRECISION = 12
 DEFAULT_DECIMAL_SCALE = 2
 MAX_DECIMAL_PRECISION = 38
 STR_MAX_LENGTH = 255
+TEXT_MAX_LENGTH = 65_535  # the generated schemas' max_length of a text field
+EMAIL_MAX_LENGTH = 254  # the generated schemas' EMAIL_MAX_LENGTH
 #: PostgreSQL truncates identifiers longer than this many bytes.
 MAX_IDENTIFIER_LENGTH = 63
 
@@ -223,7 +226,10 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 URL_PATTERN = (
     r"https?://(?:[A-Za-z0-9._~!$&'()*+,;=:%-]*@)?[A-Za-z0-9._~!$&'()*+,;=%-]+"
-    r"(?::[0-9]{1,5})?(?:[/?#][^\s\x00-\x1f\x7f]*)?"
+    r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}"
+    r"|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    r"(?:[/?#][^\x00-\x20\x7f-\xa0"
+    r"\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*)?"
 )
 """What a url field holds: generated schemas' `WEB_ADDRESS`, without its anchors."""
 _URL_RE = re.compile(URL_PATTERN)
@@ -454,6 +460,12 @@ def parse_names(name: str) -> Names:
         raise SpecError(
             f"resource name {name!r} has the same singular and plural form "
             f"({snake!r}); use a countable noun, e.g. '{class_name}Item'"
+        )
+    if words[0] == "test":
+        raise SpecError(
+            f"resource name {name!r} begins with the word Test: pytest would collect its "
+            f"classes and helpers ({class_name}Create, {snake}_payload) as tests; "
+            "choose another name"
         )
     for form in (snake, plural_snake):
         if keyword.iskeyword(form):
@@ -778,9 +790,15 @@ def _parse_default(
     enum_values: tuple[str, ...],
     precision: int | None,
     scale: int | None,
+    saved: bool = False,
 ) -> object:
+    """The default's value; `saved`: a text default of a manifest is taken as it was."""
+
     def bad(expected: str) -> SpecError:
         return SpecError(f"invalid default {raw!r} in {token!r}: expected {expected}")
+
+    if saved and ftype in (FieldType.STR, FieldType.TEXT, FieldType.EMAIL, FieldType.URL):
+        return raw
 
     if ftype in (FieldType.INT, FieldType.BIGINT):
         if not _INT_RE.fullmatch(raw):
@@ -812,15 +830,20 @@ def _parse_default(
             raise bad("true or false")
         return lowered == "true"
     if ftype is FieldType.STR:
-        if len(raw) > STR_MAX_LENGTH:
-            raise bad(f"at most {STR_MAX_LENGTH} characters")
+        if not 1 <= len(raw) <= STR_MAX_LENGTH:
+            raise bad(f"1 to {STR_MAX_LENGTH} characters")
         return raw
     if ftype is FieldType.TEXT:
+        if len(raw) > TEXT_MAX_LENGTH:
+            raise bad(f"at most {TEXT_MAX_LENGTH:,} characters")
         return raw
     if ftype is FieldType.EMAIL:
-        if not _EMAIL_RE.fullmatch(raw):
+        if not _EMAIL_RE.fullmatch(raw) or len(raw) > EMAIL_MAX_LENGTH:
             raise bad("an email address such as someone@example.com")
-        return raw
+        try:  # as the generated schemas check it: no reserved domain (.test, .invalid)
+            return validate_email(raw, check_deliverability=False).normalized
+        except EmailNotValidError as error:
+            raise bad(f"an email address a client may send ({error})") from None
     if ftype is FieldType.URL:
         if not _URL_RE.fullmatch(raw):
             raise bad("an http or https URL with an ASCII host, such as https://example.com/a")
@@ -845,9 +868,11 @@ def _parse_default(
         try:
             if not _DATE_RE.match(raw):
                 raise ValueError(raw)
-            return dt.datetime.fromisoformat(raw)
+            value = dt.datetime.fromisoformat(raw)
         except ValueError:
             raise bad("an ISO datetime such as 2024-01-31T09:30:00") from None
+        # The API's datetimes are aware: one without an offset is UTC, as stored.
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if ftype is FieldType.UUID:
         try:
             return uuid.UUID(raw)
@@ -939,6 +964,7 @@ def parse_field(token: str, *, saved: bool = False) -> FieldSpec:
             enum_values=enum_values,
             precision=precision,
             scale=scale,
+            saved=saved,
         )
 
     return FieldSpec(

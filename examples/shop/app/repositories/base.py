@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -98,15 +99,35 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+def _identifier(name: str) -> str:
+    """A name as PostgreSQL holds it: one over 63 characters is cut as SQLAlchemy cuts it."""
+    if len(name) <= 63:
+        return name
+    digest = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
+    return f"{name[:55]}_{digest[-4:]}"
+
+
 def unique_violation(message: str, table: str, fields: Sequence[str]) -> str | None:
     """Name the field whose per-project unique constraint was violated, if any.
 
-    PostgreSQL names the constraint (`uq_<table>_project_id_<field>`, from the
-    naming convention); SQLite names the columns (`<table>.<field>`).
+    PostgreSQL names the constraint: `uq_<table>_project_id_<field>`, from the naming
+    convention, which Citus follows with a shard's number. Of the fields whose name
+    begins it, the longest is the one (`code_alt`'s is not `code`'s). SQLite names
+    the columns: `<table>.project_id, <table>.<field>`.
     """
-    for field in fields:
-        if f"uq_{table}_project_id_{field}" in message or f"{table}.{field}" in message:
-            return field
+    if constraint := re.search(r'unique constraint "([^"]+)"', message):
+        name = constraint.group(1)
+        matching = [
+            field
+            for field in fields
+            if name.startswith(_identifier(f"uq_{table}_project_id_{field}"))
+        ]
+        return max(matching, key=len, default=None)
+    if failed := re.search(r"UNIQUE constraint failed: (.+)", message):
+        columns = {column.strip() for column in failed.group(1).split(",")}
+        for field in fields:
+            if columns == {f"{table}.project_id", f"{table}.{field}"}:
+                return field
     return None
 
 

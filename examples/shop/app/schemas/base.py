@@ -166,11 +166,16 @@ WEB_ADDRESS = (
     r"^https?://"
     r"(?:[A-Za-z0-9._~!$&'()*+,;=:%-]*@)?"  # user information
     r"[A-Za-z0-9._~!$&'()*+,;=%-]+"  # host: a name (IDNs in punycode) or IPv4 address
-    r"(?::[0-9]{1,5})?"  # port
-    r"(?:[/?#][^\s\x00-\x1f\x7f]*)?$"  # path, query and fragment
+    r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}"  # port: 0 to 65535
+    r"|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    r"(?:[/?#][^\x00-\x20\x7f-\xa0"  # path, query and fragment: no control nor space
+    r"\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*)?$"
 )
 """An http or https URL (RFC 3986): its host is ASCII, without brackets, so that every
-URL library can split it; the path may hold any visible character."""
+URL library can split it; its port is 0 to 65535; the path, query and fragment may hold
+any visible character. The characters refused there (controls and white space) are
+listed, not `\\s`, which means other characters in Python's regular expressions than
+in JavaScript's, and so in clients that check the OpenAPI pattern."""
 
 WebAddress = Annotated[
     str, StringConstraints(max_length=WEB_ADDRESS_MAX_LENGTH, pattern=WEB_ADDRESS)

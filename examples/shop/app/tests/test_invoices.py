@@ -27,7 +27,7 @@ def invoice_payload(client: TestClient, user: TestUser) -> dict[str, Any]:
     """A valid body for a new invoice in `user`'s current project."""
     return {
         "number": f"number {uuid.uuid4().hex[:12]}",
-        "amount": "1.55",
+        "amount": "1.25",
         "status": "draft",
         "due_on": "2030-01-31",
         "customer_id": CUSTOMERS.referenced(client, user),
@@ -38,7 +38,7 @@ def varied_invoice(client: TestClient, owner: TestUser) -> dict[str, Any]:
     """Other values of the sortable fields, so that sorts compare values, not just ids."""
     return {
         "number": f"number {uuid.uuid4().hex[:12]}",
-        "amount": "7.55",
+        "amount": "7.75",
         "status": "paid",
         "customer_id": create_customer(client, owner)["id"],
     }
@@ -94,6 +94,21 @@ class TestCreate(CreateContract):
         assert response.status_code == 422
         missing = {error["loc"][-1] for error in response.json()["detail"]}
         assert missing == {"number", "amount", "customer_id"}
+
+    def test_omitted_fields_take_their_defaults(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        payload = invoice_payload(client, owner)
+        omitted = ("status",)
+        for name in omitted:
+            del payload[name]
+        response = client.post(URL, json=payload, headers=owner.headers)
+        assert response.status_code == 201, response.text
+        created = InvoiceResponse.model_validate(response.json())
+        for name in omitted:
+            assert (
+                getattr(created, name) == InvoiceCreate.model_fields[name].default
+            ), name
 
     def test_rejects_wrong_types(self, client: TestClient, owner: TestUser) -> None:
         payload = invoice_payload(client, owner)

@@ -1,0 +1,153 @@
+"""`backend-builder mcp`'s errors for calls that do not fit: arguments that fail a tool's
+input schema come back as the structured error (not the SDK's plain text), and reading
+an unknown resource names it, without a traceback on the server's stderr. Nothing is
+written. In-process with the SDK's client, and once over stdio as a client runs it.
+"""
+
+import asyncio
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp.client import Client
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, CallToolResult
+
+from backend_builder.mcp_server import build_server
+
+BIN = Path(sys.executable).parent
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every file under `root` with a hash of its content."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _error(result: CallToolResult) -> dict[str, Any]:
+    """The structured error of a tool result, checked to be one."""
+    assert result.is_error is True, result
+    data = result.structured_content
+    assert isinstance(data, dict) and set(data) == {"error"}, result
+    error = data["error"]
+    assert {"code", "message", "hint"} <= set(error), error
+    return error
+
+
+async def _call(backend: Path, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    async with Client(build_server(backend)) as client:
+        return _error(await client.call_tool(tool, arguments))
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "named", "wrong"),
+    [
+        # `fields` for `names`: the missing argument, and the one that is no parameter.
+        ("remove_field", {"resource": "Customer", "fields": ["name"]}, "names", "missing"),
+        ("remove_field", {"resource": "Customer", "fields": ["name"]}, "fields", "no such"),
+        # A field object without its type: its place in the arguments, not pydantic's.
+        (
+            "generate_resource",
+            {"name": "C", "fields": [{"name": "x"}]},
+            "fields[0].type",
+            "missing",
+        ),
+        ("add_field", {"resource": "Customer", "fields": "x:int"}, "fields", "valid list"),
+        ("plan", {"change": {"kind": "make_it_so"}}, "change.kind", "'generate_resource'"),
+        ("check", {"workers": 0}, "workers", "greater than or equal to 1"),
+    ],
+)
+def test_arguments_that_do_not_fit_give_the_structured_error(
+    backend: Path, tool: str, arguments: dict[str, Any], named: str, wrong: str
+) -> None:
+    before = _tree(backend)
+    error = asyncio.run(_call(backend, tool, arguments))
+    assert error["code"] == "invalid_arguments"
+    assert error["message"].startswith(f"invalid arguments for {tool}: ")
+    assert f" {named}: " in error["message"]
+    assert error["details"]["tool"] == tool
+    problems = {e["location"]: e["message"] for e in error["details"]["errors"]}
+    assert wrong in problems[named]
+    assert f"call {tool} again" in error["hint"]
+    assert _tree(backend) == before
+
+
+def test_the_hint_lists_the_tool_s_parameters(backend: Path) -> None:
+    error = asyncio.run(_call(backend, "remove_field", {"resource": "Customer"}))
+    assert error["message"] == "invalid arguments for remove_field: names: missing (it is required)"
+    assert error["hint"].endswith(
+        "resource, names (required), confirm_data_loss, dry_run, conflict_markers (optional)"
+    )
+    assert error["details"]["arguments"] == ["names"]
+
+
+def test_a_field_object_is_not_also_reported_as_a_string(backend: Path) -> None:
+    fields = [{"name": "x", "type": "decimal", "precision": "ten"}]
+    error = asyncio.run(_call(backend, "generate_resource", {"name": "Thing", "fields": fields}))
+    assert [e["location"] for e in error["details"]["errors"]] == ["fields[0].precision"]
+    assert "valid string" not in error["message"]  # the `str` member of `str | FieldInput`
+    assert "FieldInput" not in error["message"]
+    assert not (backend / "app/models/thing.py").exists()
+
+
+def test_an_unknown_resource_is_named(backend: Path) -> None:
+    async def read() -> MCPError:
+        async with Client(build_server(backend)) as client:
+            with pytest.raises(MCPError) as raised:
+                await client.read_resource("backend://resources/Nope")
+            return raised.value
+
+    error = asyncio.run(read())
+    assert error.error.code == INVALID_PARAMS
+    assert error.error.message == "no resource Nope in this backend; it has no resources yet"
+
+
+def test_over_stdio_errors_are_structured_and_leave_no_traceback(
+    backend: Path, tmp_path: Path
+) -> None:
+    async def session() -> None:
+        params = StdioServerParameters(
+            command=str(BIN / "backend-builder"), args=["mcp", "--path", str(backend)]
+        )
+        with (tmp_path / "stderr.txt").open("w") as errlog:
+            async with (
+                stdio_client(params, errlog=errlog) as (read, write),
+                ClientSession(read, write) as client,
+            ):
+                await client.initialize()
+                done = await client.call_tool(
+                    "generate_resource", {"name": "Customer", "fields": ["name:str"]}
+                )
+                assert not done.is_error, done
+                before = _tree(backend)
+
+                result = await client.call_tool(
+                    "remove_field", {"resource": "Customer", "fields": ["name"]}
+                )
+                error = _error(result)
+                assert error["code"] == "invalid_arguments"
+                assert "names: missing" in error["message"]
+                assert "fields: no such parameter" in error["message"]
+                assert '"invalid_arguments"' in result.content[0].text
+
+                with pytest.raises(MCPError) as raised:
+                    await client.read_resource("backend://resources/Nope")
+                assert raised.value.error.code == INVALID_PARAMS
+                assert raised.value.error.message == (
+                    "no resource Nope in this backend; its resources: Customer"
+                )
+                spec = await client.read_resource("backend://resources/Customer")
+                assert '"name": "Customer"' in spec.contents[0].text
+                assert _tree(backend) == before
+
+    asyncio.run(session())
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert "Traceback" not in stderr
+    assert "Nope" in stderr  # logged, as the SDK logs an anticipated failure
