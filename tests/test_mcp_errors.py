@@ -62,6 +62,9 @@ async def _call(backend: Path, tool: str, arguments: dict[str, Any]) -> dict[str
         ("add_field", {"resource": "Customer", "fields": "x:int"}, "fields", "valid list"),
         ("plan", {"change": {"kind": "make_it_so"}}, "change.kind", "'generate_resource'"),
         ("check", {"workers": 0}, "workers", "greater than or equal to 1"),
+        # Otherwise valid, but for a misspelt dry_run: refused, not applied.
+        ("destroy_resource", {"name": "Customer", "dryrun": True}, "dryrun", "no such"),
+        ("update", {"dry": True}, "dry", "no such"),
     ],
 )
 def test_arguments_that_do_not_fit_give_the_structured_error(

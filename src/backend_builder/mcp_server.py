@@ -358,12 +358,17 @@ def _location(loc: tuple[int | str, ...], arguments: dict[str, Any], missing: bo
 
 
 def invalid_arguments(
-    tool: str, schema: dict[str, Any], arguments: dict[str, Any], error: ValidationError
+    tool: str,
+    schema: dict[str, Any],
+    arguments: dict[str, Any],
+    error: ValidationError | None = None,
 ) -> BuilderError:
     """The structured error for arguments that fail a tool's input schema (`schema`):
-    each bad argument with what is wrong with it, and the tool's parameters."""
+    each bad argument with what is wrong with it (`error`'s, and those the tool does not
+    take), and the tool's parameters."""
     found: list[tuple[str, str, str]] = []  # (location, message, pydantic's error type)
-    for item in error.errors(include_url=False, include_input=False):
+    items = error.errors(include_url=False, include_input=False) if error else []
+    for item in items:
         missing = item["type"] == "missing"
         message = "missing (it is required)" if missing else item["msg"]
         found.append((_location(item["loc"], arguments, missing), message, item["type"]))
@@ -385,6 +390,9 @@ def invalid_arguments(
     for name in arguments:
         if name not in parameters:
             problems.setdefault(name, []).append("no such parameter")
+    for name in required:
+        if name not in arguments and name not in problems:
+            problems[name] = ["missing (it is required)"]
     optional = [name for name in parameters if name not in required]
     takes = ", ".join(
         part
@@ -420,22 +428,27 @@ class _Server(MCPServer):
     no hook for that text, and middleware sees only the text, so this overrides the public
     `MCPServer.call_tool`, which that handler calls: a `ToolError` caused by a
     `ValidationError` (the SDK's own test for a rejected argument) becomes the structured
-    error, as `_error` makes it. Everything else, including every tool's input schema, is
-    the SDK's. tests/test_mcp_errors.py checks that this still holds.
+    error, as `_error` makes it. An argument that the tool does not take, which the SDK
+    would drop, is that error too (a misspelt `dry_run` would write). Everything else,
+    including every tool's input schema, is the SDK's. tests/test_mcp_errors.py checks
+    that this still holds.
     """
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        tools = await self.list_tools()
+        schema = next((tool.input_schema for tool in tools if tool.name == name), None)
+        # The SDK drops arguments a tool does not take: `dryrun=true` would write.
+        if schema is not None and set(arguments) - set(schema.get("properties", {})):
+            return _error(invalid_arguments(name, schema, arguments))
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as error:
             cause = error.__cause__
             if isinstance(error, UnexpectedToolError) or not isinstance(cause, ValidationError):
                 raise
-            tools = await self.list_tools()
-            schema = next((tool.input_schema for tool in tools if tool.name == name), {})
-            return _error(invalid_arguments(name, schema, arguments, cause))
+            return _error(invalid_arguments(name, schema or {}, arguments, cause))
 
 
 _READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
