@@ -282,6 +282,11 @@ def test_a_conflict_writes_nothing_and_lists_the_hunks(shop: Path, templates: Pa
 def test_conflict_markers_are_written_on_request(shop: Path, templates: Path) -> None:
     _conflicting_edit(shop, templates)
 
+    before = _tree(shop)
+    code, output = _update(shop, "--conflict-markers", "--dry-run")
+    assert code == 1, output  # as when they are written
+    assert "would write conflict markers" in output
+    assert _tree(shop) == before
     code, output = _update(shop, "--conflict-markers")
     assert code == 1, output
     assert f"conflict  {SERVICE}" in output and "wrote conflict markers" in output
@@ -295,9 +300,21 @@ def test_conflict_markers_are_written_on_request(shop: Path, templates: Path) ->
     assert "or 404 (new template)" in base and "<<<<<<<" not in base
     record = next(r for r in load(shop).resource("Ticket").files if r.path == SERVICE)
     assert record.sha256 == digest(base)
+    # Until they are resolved, status says so and nothing merges into them.
     code, document = _status(shop)
-    assert code == 0
+    assert code == 1
     assert _states(document)[SERVICE] == "edited"
+    (problem,) = document["problems"]
+    assert problem["code"] == "conflict_markers_left" and problem["path"] == SERVICE
+    marked = _tree(shop)
+    code, output = _update(shop, "--json")
+    assert code == 1
+    error = json.loads(output)["error"]
+    assert error["code"] == "conflict_markers_left" and error["details"]["paths"] == [SERVICE]
+    assert _tree(shop) == marked
+    # Resolved (the generated side kept): consistent again.
+    (shop / SERVICE).write_text(base)
+    assert _status(shop)[0] == 0
 
 
 # (3) A no-op -------------------------------------------------------------------------

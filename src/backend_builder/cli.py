@@ -410,7 +410,7 @@ def _evolve(
     except BuilderError as error:
         _fail(error, as_json)
     if as_json:
-        if evolution.conflicts and not dry_run:
+        if evolution.conflicts:
             raise typer.Exit(1)
         return
     for mention in evolution.mentions:
@@ -536,7 +536,8 @@ def change_field(
 
 
 def _show_merges(merged: tuple[str, ...], conflicts: tuple["Merge", ...], *, dry_run: bool) -> None:
-    """List the files merged with hand edits and the conflicts; exit 1 if markers were written."""
+    """List the files merged with hand edits and the conflicts; exit 1 if there are any
+    (markers written, or in a dry run, to be written)."""
     for path in merged:
         console.print(f"  [cyan]merged[/]  {path}: your edits are kept")
     if conflicts:
@@ -546,10 +547,10 @@ def _show_merges(merged: tuple[str, ...], conflicts: tuple["Merge", ...], *, dry
             console.print(f"  [bold red]conflict[/]  {merge.path} (lines {lines})")
         console.print(
             f"\n[bold red]{verb} conflict markers[/] in {len(conflicts)} file(s): "
-            "resolve them, then run the tests."
+            "resolve them (then `ruff check --fix .` drops the imports that only the "
+            "side you did not keep used), and run the tests."
         )
-        if not dry_run:
-            raise typer.Exit(1)
+        raise typer.Exit(1)
 
 
 @app.command(
@@ -584,7 +585,7 @@ def update(
     except BuilderError as error:
         _fail(error, as_json)
     if as_json:
-        if result.conflicts and not dry_run:
+        if result.conflicts:
             raise typer.Exit(1)
         return
     for obsolete in result.obsolete:

@@ -83,7 +83,11 @@ def show_plan(plan: Plan, *, dry_run: bool, diffs: bool = True) -> None:
         style = _STYLES[op.action]
         console.print(f"  [{style}]{op.action:>9}[/]  {op.path}")
         if dry_run and diffs and op.previous is not None and op.action in _DIFFED:
-            console.print(Syntax(op.diff(), "diff", theme="ansi_dark", background_color="default"))
+            console.print(
+                Syntax(
+                    op.diff(), "diff", theme="ansi_dark", background_color="default", word_wrap=True
+                )
+            )
     for action, count in bases.items():
         console.print(f"  [{_STYLES[action]}]{action:>9}[/]  {BASE_DIR}/ ({count} base copies)")
 

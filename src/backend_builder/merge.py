@@ -11,6 +11,7 @@ the caller decides (by default nothing is written).
 """
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -63,6 +64,25 @@ class Merge:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (the hunks, not the whole text)."""
         return {"path": self.path, "hunks": [hunk.to_dict() for hunk in self.hunks]}
+
+
+_MARKED = re.compile(r"^<<<<<<< .*?^=======$.*?^>>>>>>> ", re.MULTILINE | re.DOTALL)
+
+
+def has_conflict_markers(text: str) -> bool:
+    """Whether `text` holds a conflict that a merge left marked (`--conflict-markers`)."""
+    return bool(_MARKED.search(text))
+
+
+def conflict_markers_error(paths: list[str]) -> BuilderError:
+    """The refusal to change files whose marked conflicts are not resolved yet."""
+    return BuilderError(
+        f"{len(paths)} file(s) still hold conflict markers: {', '.join(paths)}; "
+        "nothing was written",
+        hint="resolve each marked hunk (keep yours or the generated one), then run it again",
+        code="conflict_markers_left",
+        details={"paths": paths},
+    )
 
 
 def merge(path: str, base: str, current: str, generated: str) -> Merge:

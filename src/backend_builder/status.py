@@ -22,6 +22,7 @@ from backend_builder.manifest import (
     find_root,
     load,
 )
+from backend_builder.merge import has_conflict_markers
 from backend_builder.migrations import Revision, heads, read_revisions
 from backend_builder.resource.layers import url_prefix
 
@@ -220,11 +221,29 @@ def file_state(root: Path, record: FileRecord) -> FileState:
     return FileState.GENERATED if current == record.sha256 else FileState.EDITED
 
 
+def _holds_conflict_markers(path: Path) -> bool:
+    try:
+        return has_conflict_markers(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _file(
     root: Path, record: FileRecord, owner: str, problems: list[Problem], notes: list[str]
 ) -> FileStatus:
-    """The state of one recorded file; a missing one is a problem."""
+    """The state of one recorded file; a missing one, or one with conflict markers left in
+    it, is a problem."""
     state = file_state(root, record)
+    if state is FileState.EDITED and _holds_conflict_markers(root / record.path):
+        problems.append(
+            Problem(
+                "conflict_markers_left",
+                f"{record.path} still holds conflict markers",
+                hint="resolve each marked hunk (keep yours or the generated one)",
+                path=record.path,
+                resource=None if owner == BACKEND else owner,
+            )
+        )
     if state is FileState.MISSING:
         problems.append(
             Problem(

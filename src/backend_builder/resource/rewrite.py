@@ -11,7 +11,7 @@ from pathlib import Path
 
 from backend_builder.errors import BuilderError
 from backend_builder.manifest import FileRecord, base_path
-from backend_builder.merge import Merge, merge
+from backend_builder.merge import Merge, conflict_markers_error, has_conflict_markers, merge
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ def rewrite(
     records: list[FileRecord] = []
     merged: list[str] = []
     conflicts: list[Merge] = []
+    marked: list[str] = []
     for path, (content, record) in generated.items():
         target = root / path
         if not target.is_file():
@@ -69,6 +70,9 @@ def rewrite(
             raise BuilderError(
                 f"cannot read {path}: {error}", code="unreadable", path=path
             ) from error
+        if has_conflict_markers(current):
+            marked.append(path)
+            continue
         base = stored_base(root, record)
         if base is None:
             base = (
@@ -83,6 +87,8 @@ def rewrite(
         writes[base_path(path)] = content
         layer = (layers or {}).get(path, record.layer if record else None)
         records.append(FileRecord.of(path, content, layer))
+    if marked:
+        raise conflict_markers_error(marked)
     return Rewrite(writes, tuple(records), tuple(merged), tuple(conflicts))
 
 
