@@ -67,9 +67,10 @@ GENERATED = re.compile(
 )
 
 
-def _generate_examples(backend: Path) -> None:
+def _generate(backend: Path, commands: list[str]) -> None:
+    """Run `generate resource` for each `Name field...` command."""
     runner = CliRunner()
-    for command in COMMANDS:
+    for command in commands:
         name, *fields = command.split()
         result = runner.invoke(app, ["generate", "resource", name, *fields, "--path", str(backend)])
         assert result.exit_code == 0, result.output
@@ -92,7 +93,7 @@ def _check_suite(output: str) -> None:
 
 
 def test_seed_examples_on_sqlite(backend: Path) -> None:
-    _generate_examples(backend)
+    _generate(backend, COMMANDS)
     lint(backend)
     _add_seed_test(backend)
     migrations_round_trip(backend, f"sqlite:///{backend / 'check.db'}")
@@ -101,7 +102,7 @@ def test_seed_examples_on_sqlite(backend: Path) -> None:
 
 @pytest.mark.postgres
 def test_seed_examples_on_postgresql(backend: Path, postgres_database: str) -> None:
-    _generate_examples(backend)
+    _generate(backend, COMMANDS)
     _add_seed_test(backend)
     migrations_round_trip(backend, postgres_database)
     _check_suite(run_tests(backend, TEST_DATABASE_URL=postgres_database))
@@ -137,16 +138,8 @@ UNUSUAL_TESTS = [
 ]
 
 
-def _generate_unusual(backend: Path) -> None:
-    runner = CliRunner()
-    for command in UNUSUAL:
-        name, *fields = command.split()
-        result = runner.invoke(app, ["generate", "resource", name, *fields, "--path", str(backend)])
-        assert result.exit_code == 0, result.output
-
-
 def test_unusual_definitions_pass_their_own_tests(backend: Path) -> None:
-    _generate_unusual(backend)
+    _generate(backend, UNUSUAL)
     lint(backend)
     schemathesis = "app/tests/test_schemathesis.py::test_schemathesis_finds_no_failure"
     output = run_some_tests(
@@ -160,7 +153,7 @@ def test_unusual_definitions_pass_their_own_tests(backend: Path) -> None:
 def test_unusual_definitions_on_postgresql(backend: Path, postgres_database: str) -> None:
     """The unique fields of one resource each answer 409 naming themselves, by their
     constraint's name (`code`'s is the start of `code_alt`'s)."""
-    _generate_unusual(backend)
+    _generate(backend, UNUSUAL)
     migrations_round_trip(backend, postgres_database)
     tests = ("app/tests/test_badges.py", "app/tests/test_presets.py")
     output = run_some_tests(backend, *tests, TEST_DATABASE_URL=postgres_database)
@@ -171,14 +164,11 @@ def test_unusual_definitions_on_postgresql(backend: Path, postgres_database: str
 @pytest.mark.postgres
 def test_long_names_migrate_on_postgresql(backend: Path, postgres_database: str) -> None:
     """An index name over PostgreSQL's 63 characters is cut as the foreign keys' are."""
-    runner = CliRunner()
-    for command in (
+    commands = [
         "SubscriptionPlan name:str",
         "SubscriptionPlanPriceTier subscription_plan:ref amount:int "
         "internal_accounting_category_code:str:index:optional",
-    ):
-        name, *fields = command.split()
-        result = runner.invoke(app, ["generate", "resource", name, *fields, "--path", str(backend)])
-        assert result.exit_code == 0, result.output
+    ]
+    _generate(backend, commands)
     lint(backend)
     migrations_round_trip(backend, postgres_database)
