@@ -230,7 +230,6 @@ class FieldView:
     model_imports: tuple[Import, ...]  # what its model lines import
     schema_imports: tuple[Import, ...]  # what its schema and filter lines import
     ref_test: str = ""  # a ref's test of deleting its target: the name after `test_`
-    has_default: bool = False  # given a default (`default=`): a create may omit it
 
 
 def _schema_annotation(field: FieldSpec, annotation: str) -> str:
@@ -439,7 +438,6 @@ def field_view(field: FieldSpec, names: Names, ref: RefTarget | None) -> FieldVi
         ref=ref,
         model_imports=model_imports,
         schema_imports=schema_imports,
-        has_default=field.has_default,
     )
 
 
@@ -538,7 +536,6 @@ def resource_context(
             key=lambda target: target.class_name,
         ),
         "unique_fields": [f for f in fields if f.unique],
-        "default_fields": [f for f in fields if f.has_default],
         "errors": route_errors(names, unique=any(f.unique for f in fields), refs=bool(ref_fields)),
         "indexed_fields": [f for f in fields if f.indexed and not f.unique],
         "filter_fields": [f for f in fields if f.filterable],

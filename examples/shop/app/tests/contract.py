@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
@@ -206,6 +207,25 @@ class CreateContract(Contract):
     def test_is_routed_to_one_shard(self, client: TestClient, owner: TestUser) -> None:
         payload = self.resource.payload(client, owner)
         self.assert_routed(client, owner, ("POST", self.resource.url, payload), 201)
+
+    def test_omitted_fields_take_their_defaults(
+        self, client: TestClient, owner: TestUser
+    ) -> None:
+        fields = self.resource.create_schema.model_fields
+        defaults = {
+            name: field.get_default(call_default_factory=True)
+            for name, field in fields.items()
+            if not field.is_required()
+        }
+        if not defaults:
+            pytest.skip(f"every field of {self.resource.name} is required")
+        payload = self.resource.payload(client, owner)
+        for name in defaults:
+            del payload[name]
+        response = client.post(self.resource.url, json=payload, headers=owner.headers)
+        assert response.status_code == 201, response.text
+        created = self.resource.response.model_validate(response.json())
+        assert {name: getattr(created, name) for name in defaults} == defaults
 
     def test_rejects_unknown_fields(self, client: TestClient, owner: TestUser) -> None:
         payload = self.resource.payload(client, owner)

@@ -94,21 +94,6 @@ class TestCreate(CreateContract):
         missing = {error["loc"][-1] for error in response.json()["detail"]}
         assert missing == {"title", "user_id"}
 
-    def test_omitted_fields_take_their_defaults(
-        self, client: TestClient, owner: TestUser
-    ) -> None:
-        payload = notification_payload(client, owner)
-        omitted = ("read",)
-        for name in omitted:
-            del payload[name]
-        response = client.post(URL, json=payload, headers=owner.headers)
-        assert response.status_code == 201, response.text
-        created = NotificationResponse.model_validate(response.json())
-        for name in omitted:
-            assert (
-                getattr(created, name) == NotificationCreate.model_fields[name].default
-            ), name
-
     def test_rejects_wrong_types(self, client: TestClient, owner: TestUser) -> None:
         payload = notification_payload(client, owner)
         payload["title"] = {"not": "valid"}
