@@ -11,6 +11,9 @@ What the schema admits, the API accepts: schemathesis.toml lists the refusals of
 valid input that no schema can express, and 422 is not among them but for the
 operations whose bodies hold a reference (`x-reference`: the id must be one of the
 project's) or a json value (no NUL characters in its text): `_refusing_operations`.
+Most of a run's references name objects of the first user's project (`_references`),
+so that its creates succeed and the reads, updates and deletes that follow them
+find an object: a random id would only ever be refused.
 
 There is one run per tag of the OpenAPI document, so each resource's operations are
 a test of their own (`pytest -k invoices`) and the runs can go to several workers;
@@ -18,19 +21,24 @@ the account and project operations, and any operation without a tag, are the `ba
 run. Together the runs cover every operation once, but logging out (`NOT_RUN`).
 """
 
+import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 import tomllib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from app.main import app
 from app.tests.conftest import ROOT, TestUser, create_user
+from app.tests.contract import Resource
 
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10")
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -107,13 +115,61 @@ def _refusing_operations(document: dict[str, Any]) -> list[str]:
     )
 
 
-def _config(folder: Path, document: dict[str, Any], users: Path) -> Path:
-    """schemathesis.toml, with the two users and the operations that may answer 422."""
+@cache
+def _resources() -> dict[str, Resource]:
+    """Every resource that a test module of this package describes, by URL."""
+    package = Path(__file__).parent
+    modules = [
+        importlib.import_module(f"{__package__}.{module.name}")
+        for module in pkgutil.iter_modules([str(package)])
+        if module.name.startswith("test_")
+    ]
+    return {
+        value.url: value
+        for module in modules
+        for value in vars(module).values()
+        if isinstance(value, Resource)
+    }
+
+
+def _references(
+    client: TestClient, user: TestUser, document: dict[str, Any]
+) -> dict[str, str]:
+    """Ids of objects in `user`'s project for the reference fields of a run's bodies.
+
+    Each resource's test module makes a valid body (`Resource.payload`), inserting
+    the objects it refers to: its references are the ids to send.
+    """
+    ids: dict[str, str] = {}
+    for url, resource in _resources().items():
+        if url in document["paths"]:
+            payload = resource.payload(client, user)
+            ids |= {
+                name: payload[name] for name in resource.references if payload[name]
+            }
+    return ids
+
+
+REFERENCE_PROBABILITY = 0.8
+"""How often a reference field is sent an id of the user's project, not a random one."""
+
+
+def _config(
+    folder: Path, document: dict[str, Any], users: Path, references: dict[str, str]
+) -> Path:
+    """schemathesis.toml, with the two users, the ids their references may name and
+    the operations that may answer 422."""
     text = (ROOT / "schemathesis.toml").read_text()
     expected = tomllib.loads(text)["checks"]["positive_data_acceptance"][
         "expected-statuses"
     ]
     text += f'\n[auth.wfc]\npath = "{users}"\npeers = ["alice", "bob"]\n'
+    for name, value in references.items():
+        text += (
+            f'\n[dictionaries.{name}]\nvalues = ["{value}"]\n'
+            f'\n[parameters."body.{name}"]\ndictionary = "{name}"\n'
+            f"probability = {REFERENCE_PROBABILITY}\n"
+        )
     refusing = _refusing_operations(document)
     if refusing:
         text += (
@@ -157,7 +213,9 @@ def _assert_signed_in(server: str, users: dict[str, TestUser], when: str) -> Non
 
 
 @pytest.mark.parametrize("group", ["base", *OTHER_TAGS])
-def test_schemathesis_finds_no_failure(server: str, tmp_path: Path, group: str) -> None:
+def test_schemathesis_finds_no_failure(
+    server: str, client: TestClient, tmp_path: Path, group: str
+) -> None:
     users = {"alice": create_user(), "bob": create_user()}
     _assert_signed_in(server, users, "before the run")
     auth = {
@@ -174,7 +232,8 @@ def test_schemathesis_finds_no_failure(server: str, tmp_path: Path, group: str) 
     (tmp_path / "users.json").write_text(json.dumps(auth))
     document = _document(server, group)
     (tmp_path / "openapi.json").write_text(json.dumps(document))
-    config = _config(tmp_path, document, tmp_path / "users.json")
+    references = _references(client, users["alice"], document)
+    config = _config(tmp_path, document, tmp_path / "users.json", references)
     command = [
         str(SCHEMATHESIS),
         "--config-file",
@@ -199,4 +258,6 @@ def test_schemathesis_finds_no_failure(server: str, tmp_path: Path, group: str) 
     start = result.stdout.find("FAILURES")
     failures = result.stdout[start:] if start >= 0 else result.stdout[-30_000:]
     assert result.returncode == 0, failures[:30_000] + result.stderr[-5_000:]
+    # `pytest -rP` shows the report: the phases, the links followed, any warnings.
+    print(result.stdout)
     _assert_signed_in(server, users, "after the run")
