@@ -8,9 +8,11 @@ and its coverage threshold included, on a backend just made by `new`.
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import uuid
+from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,6 +27,7 @@ from backend_builder.manifest import MANIFEST, Manifest
 from backend_builder.plan import apply_plan
 from backend_builder.project import plan_new
 from backend_builder.resource.generate import ALL_LAYERS, plan_generate
+from tests.backend_checks import run
 from tests.conftest import admin_sql
 from tests.test_generated_base import SEED_TEST
 
@@ -119,6 +122,22 @@ def test_the_example_backend_passes_tenancy() -> None:
     result = _check(root, "tenancy")
     assert result.passed, result.findings
     assert result.summary.startswith("4 tenant table(s)")
+
+
+def test_migrations_follow_dotenv_and_check_migrates_its_scratch_database(
+    backend: Path,
+) -> None:
+    """MIGRATION_DATABASE_URL in .env is where `alembic upgrade` migrates (.env.example
+    shows it there); `check` migrates its scratch database all the same."""
+    owner = backend / "owner.db"
+    with (backend / ".env").open("a", encoding="utf-8") as env:
+        env.write(f"MIGRATION_DATABASE_URL=sqlite:///{owner}\n")
+    assert _check(backend, "migrations").passed
+    assert not owner.exists()
+    run(backend, sys.executable, "-m", "alembic", "upgrade", "head")
+    with closing(sqlite3.connect(owner)) as database:
+        tables = {row[0] for row in database.execute("SELECT name FROM sqlite_master")}
+    assert {"alembic_version", "projects", "users"} <= tables
 
 
 @pytest.mark.slow

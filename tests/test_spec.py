@@ -269,6 +269,12 @@ def test_decimal_default_is_quantized_to_scale() -> None:
         ("a:date:default=yesterday", "ISO date"),
         ("a:datetime:default=now", "ISO datetime"),
         ("a:datetime:default=2024-01-01T25:00", "ISO datetime"),
+        # stored as -infinity and infinity on PostgreSQL, or outside the calendar in UTC
+        ("a:date:default=0001-01-01", "not either"),
+        ("a:date:default=9999-12-31", "not either"),
+        ("a:datetime:default=0001-01-01T00:00:00", "calendar's first instant"),
+        ("a:datetime:default=0001-01-01T00:00:00+01:00", "calendar's first instant"),
+        ("a:datetime:default=9999-12-31T23:59:59.999999", "calendar's first instant"),
         ("a:uuid:default=not-a-uuid", "UUID"),
         ("a:json:default={}", "json fields cannot have a default"),
         ("owner:ref:default=1", "ref fields cannot have a default"),

@@ -330,7 +330,8 @@ class _Context:
             for key, value in os.environ.items()
             if key not in _CLEARED and not key.startswith(_CLEARED_PREFIXES)
         }
-        return {**clean, **env}
+        # .env may name the table owner's database: migrate the scratch one instead.
+        return {**clean, "MIGRATION_DATABASE_URL": "", **env}
 
     def _require(self, module: str, output: str) -> None:
         """A clear error if a tool's module is not installed for the backend's Python."""

@@ -1,7 +1,6 @@
 """Alembic environment: runs migrations with the application's async engine."""
 
 import asyncio
-import os
 from typing import Any
 
 from alembic import context
@@ -20,11 +19,9 @@ target_metadata = Base.metadata
 
 
 def database_url() -> str:
-    """The URL to migrate: MIGRATION_DATABASE_URL (the table owner) or DATABASE_URL."""
-    override = os.environ.get("MIGRATION_DATABASE_URL")
-    if override:
-        return Settings(database_url=override).database_url
-    return settings.database_url
+    """The URL to migrate: MIGRATION_DATABASE_URL (the table owner) or DATABASE_URL,
+    from the environment or from .env."""
+    return Settings().migration_database_url or settings.database_url
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:

@@ -861,18 +861,27 @@ def _parse_default(
         try:
             if not _DATE_RE.fullmatch(raw):
                 raise ValueError(raw)
-            return dt.date.fromisoformat(raw)
+            day = dt.date.fromisoformat(raw)
         except ValueError:
             raise bad("an ISO date (YYYY-MM-DD)") from None
+        if day in (dt.date.min, dt.date.max) and not saved:
+            raise bad(f"a date between {dt.date.min} and {dt.date.max}, not either")
+        return day
     if ftype is FieldType.DATETIME:
         try:
             if not _DATE_RE.match(raw):
                 raise ValueError(raw)
             value = dt.datetime.fromisoformat(raw)
+            # The API's datetimes are aware: one without an offset is UTC, as stored.
+            value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+            utc = value.astimezone(dt.UTC).replace(tzinfo=None)
         except ValueError:
             raise bad("an ISO datetime such as 2024-01-31T09:30:00") from None
-        # The API's datetimes are aware: one without an offset is UTC, as stored.
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        except OverflowError:
+            utc = dt.datetime.min
+        if utc in (dt.datetime.min, dt.datetime.max) and not saved:
+            raise bad("a datetime after the calendar's first instant and before its last, in UTC")
+        return value
     if ftype is FieldType.UUID:
         try:
             return uuid.UUID(raw)

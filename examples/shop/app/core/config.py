@@ -32,6 +32,8 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "production"
     database_url: str = f"sqlite+aiosqlite:///{BASE_DIR / 'app.db'}"
+    # The table owner's URL, for migrations only (alembic/env.py); empty: DATABASE_URL.
+    migration_database_url: str = ""
     database_pool_size: int = Field(default=10, ge=0)
     database_echo: bool = False
     database_prepared_statements: bool = True
@@ -55,7 +57,7 @@ class Settings(BaseSettings):
     # ENVIRONMENT is test (see `argon2_parameters`).
     password_hash_insecure_for_tests: bool = False
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
     def use_async_driver(cls, url: str) -> str:
         """Accept plain `postgresql://` and `sqlite://` URLs and pick the async driver."""

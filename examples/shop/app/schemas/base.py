@@ -5,7 +5,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Annotated, Any, ClassVar, Self
 
@@ -40,6 +40,29 @@ def _iso_text(value: Any) -> Any:
     if not isinstance(value, str) or not _ISO_DATE.match(value):
         raise ValueError(
             "must be ISO 8601 text, e.g. 2030-01-31 or 2030-01-31T12:00:00Z"
+        )
+    return value
+
+
+def _storable_date(value: date) -> date:
+    """Not the calendar's first or last day: PostgreSQL's driver writes those as
+    -infinity and infinity, which are no dates at all."""
+    if value in (date.min, date.max):
+        raise ValueError(f"must be between {date.min} and {date.max}, not either")
+    return value
+
+
+def _storable_datetime(value: datetime) -> datetime:
+    """Within the calendar once in UTC, as it is stored, and not its first or last
+    instant (PostgreSQL's driver writes those as -infinity and infinity)."""
+    try:
+        utc = value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        utc = datetime.min  # before year 1 or after year 9999 in UTC
+    if utc in (datetime.min, datetime.max):
+        raise ValueError(
+            f"must be between {datetime.min.isoformat()}Z and "
+            f"{datetime.max.isoformat()}Z in UTC, not either"
         )
     return value
 
@@ -90,8 +113,10 @@ def decimal_schema(max_digits: int, decimal_places: int) -> WithJsonSchema:
     return WithJsonSchema({"anyOf": [number, text]})
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_text)]
-IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+IsoDate = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_storable_date)]
+IsoDateTime = Annotated[
+    AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_storable_datetime)
+]
 QueryDigits = BeforeValidator(_query_integer)
 """Put after an integer's bounds (`Annotated[int, Field(ge=0), QueryDigits]`), so that
 OpenAPI shows them as `minimum` and `maximum`."""

@@ -288,7 +288,7 @@ def test_production_on_postgresql_needs_an_explicit_rate_limit_storage(
         "database_url": "postgresql://u:p@h/db",
     }
     with pytest.raises(InsecureSettings, match="RATE_LIMIT_STORAGE_URL must be set"):
-        Settings(**production).ensure_safe_to_serve()
+        Settings(_env_file=None, **production).ensure_safe_to_serve()  # not .env's
     for url in ("redis://cache:6379/0", "memory://"):
         Settings(**production, rate_limit_storage_url=url).ensure_safe_to_serve()
 

@@ -36,6 +36,14 @@ Count = Annotated[int, Strict(), Field(ge=-(2**31), lt=2**31), WholeNumber]
     [
         (IsoDate, "2030-01-31", date(2030, 1, 31)),
         (IsoDateTime, "2030-01-31T12:00:00Z", datetime(2030, 1, 31, 12, tzinfo=UTC)),
+        (IsoDate, "0001-01-02", date(1, 1, 2)),
+        (IsoDate, "9999-12-30", date(9999, 12, 30)),
+        (IsoDateTime, "0001-01-01T00:00:01Z", datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC)),
+        (
+            IsoDateTime,
+            "9999-12-31T09:59:59-14:00",
+            datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        ),
         (QueryInt, "42", 42),
         (QueryInt, "-7", -7),
         (QueryBool, "true", True),
@@ -58,6 +66,14 @@ def test_accepts(annotation: Any, value: Any, expected: Any) -> None:
         (IsoDate, "0"),
         (IsoDateTime, 1_700_000_000),
         (IsoDateTime, "1700000000"),
+        # PostgreSQL's driver would store the first and last as -infinity and infinity;
+        # the others are outside the calendar once in UTC
+        (IsoDate, "0001-01-01"),
+        (IsoDate, "9999-12-31"),
+        (IsoDateTime, "0001-01-01T00:00:00Z"),
+        (IsoDateTime, "9999-12-31T23:59:59.999999Z"),
+        (IsoDateTime, "0001-01-01T00:00:00+14:00"),
+        (IsoDateTime, "9999-12-31T23:59:59-14:00"),
         (QueryInt, "1.5"),
         (QueryInt, "1e3"),
         (QueryInt, " 1"),
