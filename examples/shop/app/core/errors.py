@@ -8,9 +8,9 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 
 class AppError(Exception):
@@ -262,6 +262,9 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 
 _ECHO_DEPTH = 8
+_SECRETS = frozenset({"password", "refresh_token", "client_secret"})
+"""Fields whose values a 422 does not echo: proxies and logs keep response bodies."""
+HIDDEN = "[hidden]"
 
 
 def _printable(value: Any, depth: int = 0) -> Any:
@@ -281,7 +284,9 @@ def _printable(value: Any, depth: int = 0) -> Any:
         return "..."
     if isinstance(value, dict):
         return {
-            _printable(key, depth + 1): _printable(item, depth + 1)
+            _printable(key, depth + 1): (
+                HIDDEN if key in _SECRETS else _printable(item, depth + 1)
+            )
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
@@ -289,29 +294,47 @@ def _printable(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _echoed(error: dict[str, Any]) -> dict[str, Any]:
+    """One error of a 422, its input made safe to echo and a secret's hidden."""
+    if "input" not in error:
+        return error
+    secret = bool(_SECRETS.intersection(str(part) for part in error["loc"]))
+    return {**error, "input": HIDDEN if secret else _printable(error["input"])}
+
+
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
-    """422 as FastAPI answers it, made safe for any input (see `_printable`)."""
+    """422 as FastAPI answers it, made safe for any input (see `_printable`), with
+    each error once (a body that a dependency reads too is validated twice)."""
     if not isinstance(
         exc, RequestValidationError
     ):  # pragma: no cover - registered for it
         raise exc
-    errors = [
-        {**error, "input": _printable(error["input"])} if "input" in error else error
-        for error in exc.errors()
-    ]
-    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+    errors: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for error in exc.errors():
+        key = (error["type"], tuple(error["loc"]), error["msg"])
+        errors.setdefault(key, _echoed(error))
+    return JSONResponse(
+        {"detail": jsonable_encoder(list(errors.values()))}, status_code=422
+    )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
-    """405 with an `Allow` header that lists every method of the path, not just one."""
-    allowed = sorted(
-        {
-            method
-            for route in request.app.routes
-            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path)
-            for method in route.methods
-        }
-    )
+    """405 with an `Allow` header that lists every method of the path, not just one.
+
+    Each method is asked of the application's routes as a request of it would be,
+    so routers included at any depth answer too.
+    """
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
     return JSONResponse(
         {"detail": "Method Not Allowed", "code": http_error_code(405)},
         status_code=405,

@@ -72,6 +72,25 @@ class TestRegister:
             response = client.post("/api/v1/auth/register", json=payload)
             assert response.status_code == 422
 
+    def test_a_refusal_names_each_error_once_and_echoes_no_password(
+        self, client: TestClient
+    ) -> None:
+        for payload in (
+            {"email": "a@example.com", "password": "short-7"},  # too short
+            {"email": "not-an-email", "password": "long-enough-secret"},
+            {"password": "long-enough-secret"},  # the error's input is the whole body
+        ):
+            response = client.post("/api/v1/auth/register", json=payload)
+            assert response.status_code == 422
+            errors = response.json()["detail"]
+            assert len(errors) == 1, errors
+            assert payload["password"] not in response.text
+        refused = client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": "x" * 5000}
+        )
+        assert refused.status_code == 422
+        assert "x" * 5000 not in refused.text
+
 
 class TestLogin:
     """POST /api/v1/auth/token"""

@@ -107,3 +107,17 @@ def test_routes_added_to_the_api_router_itself_are_served() -> None:
     assert application.url_path_for("hello", name="me") == "/v1/hello/me"
     paths = application.openapi()["paths"]
     assert paths["/v1/hello/{name}"]["get"]["tags"] == ["hello"]
+
+
+def test_a_method_the_path_does_not_take_names_the_ones_it_does(
+    client: TestClient,
+) -> None:
+    for method, path, allowed in (
+        ("GET", "/api/v1/auth/token", "POST"),
+        ("DELETE", "/api/v1/projects/", "GET, POST"),
+        ("POST", "/api/v1/users/me", "GET"),
+    ):
+        response = client.request(method, path)
+        assert response.status_code == 405, (method, path)
+        assert response.headers["Allow"] == allowed, (method, path)
+        assert response.json()["code"] == "method_not_allowed"
