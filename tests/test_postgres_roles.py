@@ -41,6 +41,20 @@ async def _inspect(url: str) -> tuple[int, str, bool]:
         await connection.close()
 
 
+def _superuser_sql(url: str, *statements: str) -> list[object]:
+    """Run statements in one session as the superuser; the first value of each."""
+    import asyncpg
+
+    async def run() -> list[object]:
+        connection = await asyncpg.connect(url)
+        try:
+            return [await connection.fetchval(statement) for statement in statements]
+        finally:
+            await connection.close()
+
+    return asyncio.run(run())
+
+
 def test_roles_script_migrations_as_owner_app_under_rls(
     tmp_path: Path, postgres_database: str
 ) -> None:
@@ -51,7 +65,8 @@ def test_roles_script_migrations_as_owner_app_under_rls(
     runner = CliRunner()
     assert runner.invoke(app, ["new", str(backend), "--database", "postgresql"]).exit_code == 0
     generated = runner.invoke(
-        app, ["generate", "resource", "Note", "title:str", "--path", str(backend)]
+        app,
+        ["generate", "resource", "Note", "title:str", "body:text:optional", "--path", str(backend)],
     )
     assert generated.exit_code == 0, generated.output
     script = backend / "scripts" / "postgres_roles.sql"
@@ -64,9 +79,31 @@ def test_roles_script_migrations_as_owner_app_under_rls(
     host = POSTGRES_URL.split("@", 1)[1].rsplit("/", 1)[0]
     owner = f"postgresql://{name}_owner:owner-pw@{host}/{name}"
     app_url = f"postgresql://{name}_app:app-pw@{host}/{name}"
+    superuser = f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
     try:
         run(backend, sys.executable, "-m", "alembic", "upgrade", "head", DATABASE_URL=owner)
         assert asyncio.run(_inspect(app_url)) == (0, f"{name}_owner", False)
+        # A superuser migrates once: the owner keeps its rights on the migration state.
+        run(backend, sys.executable, "-m", "alembic", "upgrade", "head", DATABASE_URL=superuser)
+        # Rows of two projects without a body; the body becomes required: the owner's
+        # migration fills them all, although row-level security hides them from it.
+        notes = (
+            "INSERT INTO notes (id, project_id, title, created_at, updated_at) VALUES "
+            "(gen_random_uuid(), gen_random_uuid(), 'a', now(), now()), "
+            "(gen_random_uuid(), gen_random_uuid(), 'b', now(), now())"
+        )
+        _superuser_sql(superuser, "SET session_replication_role = replica", notes)
+        changed = runner.invoke(
+            app, ["change", "field", "Note", "body:text:default=empty", "--path", str(backend)]
+        )
+        assert changed.exit_code == 0, changed.output
+        run(backend, sys.executable, "-m", "alembic", "upgrade", "head", DATABASE_URL=owner)
+        assert _superuser_sql(
+            superuser,
+            "SELECT count(*) FROM notes WHERE body = 'empty'",
+            "SELECT relforcerowsecurity FROM pg_class WHERE relname = 'notes'",
+        ) == [2, True]
+        run(backend, sys.executable, "-m", "alembic", "downgrade", "-1", DATABASE_URL=owner)
     finally:
         admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin_sql(f"DROP ROLE IF EXISTS {name}_app")

@@ -52,6 +52,7 @@ def run_migrations_offline() -> None:
 
 
 # Roles that use the tables (the app) may read the migration state, never change it.
+# The table's owner keeps its rights, whoever runs this migration (a superuser, once).
 _PROTECT_VERSION_TABLE = """
 DO $$
 DECLARE
@@ -62,6 +63,10 @@ BEGIN
         WHERE table_schema = current_schema() AND table_name = 'alembic_version'
             AND privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
             AND grantee NOT IN (current_user, 'PUBLIC')
+            AND grantee NOT IN (
+                SELECT tableowner FROM pg_tables
+                WHERE schemaname = current_schema() AND tablename = 'alembic_version'
+            )
     LOOP
         EXECUTE format(
             'REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM %I',

@@ -126,10 +126,11 @@ def _creates(view: FieldView, table: str) -> list[Step]:
 
 
 def _fill(table: str, view: FieldView, literal: str) -> Step:
-    """Set the column to `literal` where it is null (existing rows)."""
+    """Set the column to `literal` where it is null (existing rows of every project)."""
     return Step(
         Phase.COLUMNS,
-        f'op.execute(sa.table("{table}", sa.column("{view.column}")).update()'
+        f'with every_project("{table}"):\n'
+        f'        op.execute(sa.table("{table}", sa.column("{view.column}")).update()'
         f'.where(sa.column("{view.column}").is_(None)).values({view.column}={literal}))',
         after_batch=True,
     )

@@ -589,5 +589,6 @@ def _render_migration(
         "upgrade": alter.blocks(upgrade),
         "downgrade": alter.blocks(downgrade),
         "uses_sa": any("sa." in line for line in lines),
+        "fills_rows": any("every_project(" in line for line in lines),
     }
     return render(ALTER_MIGRATION, context)

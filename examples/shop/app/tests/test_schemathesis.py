@@ -25,6 +25,7 @@ import importlib
 import json
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 import tomllib
@@ -199,6 +200,15 @@ def _an_error_of_its_own(result: subprocess.CompletedProcess[str]) -> bool:
     )
 
 
+def _summary(failures: str) -> str:
+    """The first line of a failed run's message: what failed, and where."""
+    operations = re.findall(r"^_+ (\S+ /\S*) _+$", failures, re.MULTILINE)
+    checks = sorted(set(re.findall(r"^\s*- (ST\d+ .+?)\s*$", failures, re.MULTILINE)))
+    if not operations:
+        return "schemathesis did not complete its run"
+    return f"{'; '.join(checks) or 'failures'} in {', '.join(operations)}"
+
+
 def _assert_signed_in(server: str, users: dict[str, TestUser], when: str) -> None:
     """The server accepts each user's token: else the run tests nothing behind the login."""
     refused = [
@@ -257,7 +267,25 @@ def test_schemathesis_finds_no_failure(
             break
     start = result.stdout.find("FAILURES")
     failures = result.stdout[start:] if start >= 0 else result.stdout[-30_000:]
-    assert result.returncode == 0, failures[:30_000] + result.stderr[-5_000:]
+    assert result.returncode == 0, (
+        _summary(failures) + "\n" + failures[:30_000] + result.stderr[-5_000:]
+    )
     # `pytest -rP` shows the report: the phases, the links followed, any warnings.
     print(result.stdout)
     _assert_signed_in(server, users, "after the run")
+
+
+def test_a_failed_run_says_first_what_failed_where() -> None:
+    report = (
+        "=== FAILURES ===\n"
+        "______ PUT /api/v1/notes/{note_id} ______\n"
+        "1. Test Case ID: V5G2Sb\n\n"
+        "- ST204 Unsupported methods\n\n"
+        "______ POST /api/v1/notes/ ______\n"
+        "- ST202 Schema-valid request rejected\n"
+    )
+    assert _summary(report) == (
+        "ST202 Schema-valid request rejected; ST204 Unsupported methods "
+        "in PUT /api/v1/notes/{note_id}, POST /api/v1/notes/"
+    )
+    assert _summary("Traceback ...") == "schemathesis did not complete its run"
