@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,20 @@ def test_dry_run_and_json_write_nothing(shop: Path) -> None:
         }
     ]
     assert _tree(shop) == before
+
+
+def test_a_piped_dry_run_is_a_patch_that_applies(shop: Path) -> None:
+    """Lines past 80 columns are neither cut nor wrapped when the output is not a terminal."""
+    long_name = "a_field_whose_name_alone_takes_most_of_a_line_of_eighty_columns"
+    code, output = _run(shop, "generate", "field", "Invoice", f"{long_name}:str:optional", "-n")
+    assert code == 0, output
+    assert any(len(line) > 100 and long_name in line for line in output.splitlines())
+    subprocess.run(["git", "init", "-q"], cwd=shop, check=True)
+    (shop / "dry-run.patch").write_text(output)
+    applied = subprocess.run(
+        ["git", "apply", "--check", "dry-run.patch"], cwd=shop, capture_output=True, text=True
+    )
+    assert applied.returncode == 0, applied.stderr
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,12 @@ def _drop_stdout() -> None:
     os.close(devnull)
 
 
-console = Console(file=_Stdout(), highlight=False, emoji=False)  # type: ignore[arg-type]
+# Piped, tables are as wide as their contents need (up to 200 columns) rather than cut
+# to 80, unless COLUMNS says otherwise.
+_PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+console = Console(  # type: ignore[arg-type]
+    file=_Stdout(), highlight=False, emoji=False, width=_PIPED_WIDTH
+)
 errors = Console(stderr=True, highlight=False, emoji=False)
 
 _STYLES = {
@@ -83,11 +88,19 @@ def show_plan(plan: Plan, *, dry_run: bool, diffs: bool = True) -> None:
         style = _STYLES[op.action]
         console.print(f"  [{style}]{op.action:>9}[/]  {op.path}")
         if dry_run and diffs and op.previous is not None and op.action in _DIFFED:
-            console.print(
-                Syntax(
-                    op.diff(), "diff", theme="ansi_dark", background_color="default", word_wrap=True
+            if console.is_terminal:
+                console.print(
+                    Syntax(
+                        op.diff(),
+                        "diff",
+                        theme="ansi_dark",
+                        background_color="default",
+                        word_wrap=True,
+                    )
                 )
-            )
+            else:  # piped: the unified diff as it is, a patch that applies
+                diff = op.diff()
+                console.out(diff, highlight=False, end="" if diff.endswith("\n") else "\n")
     for action, count in bases.items():
         console.print(f"  [{_STYLES[action]}]{action:>9}[/]  {BASE_DIR}/ ({count} base copies)")
 

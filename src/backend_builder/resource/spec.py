@@ -18,6 +18,7 @@ short message that quotes the offending token.  The module performs no I/O.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import difflib
@@ -423,7 +424,8 @@ def parse_names(name: str) -> Names:
     class ``InvoiceLine``, table ``invoice_lines`` and URL ``invoice-lines``;
     only the last word is pluralised.  Acronyms are normalised
     (``HTTPLog`` -> ``HttpLog``).  Raises :class:`SpecError` for empty or
-    non-identifier names, Python keywords, SQL reserved words, names whose
+    non-identifier names, Python keywords, tables named by an SQL reserved word
+    (`Order` is a name: its table is `orders`), names whose
     plural equals the singular, and names of built-in resources.
     """
     if not isinstance(name, str) or not name:
@@ -470,7 +472,7 @@ def parse_names(name: str) -> Names:
     for form in (snake, plural_snake):
         if keyword.iskeyword(form):
             raise SpecError(f"resource name {name!r} is a Python keyword ({form!r})")
-        if form in SQL_RESERVED_WORDS:
+        if form == plural_snake and form in SQL_RESERVED_WORDS:
             raise SpecError(f"resource name {name!r} is an SQL reserved word ({form!r})")
     if len(plural_snake) > MAX_IDENTIFIER_LENGTH:
         raise SpecError(
@@ -762,6 +764,11 @@ def _parse_ref_target(name: str, raw: str | None, token: str) -> str:
     try:
         return parse_names(target).class_name
     except SpecError as exc:
+        snake = _to_snake(target)
+        singular = inflection.singularize(snake)
+        if singular != snake and pluralize(singular) == snake:  # a table: ref:categories
+            with contextlib.suppress(SpecError):
+                return parse_names(singular).class_name
         hint = "" if raw is not None else f"; name the target explicitly, e.g. '{name}:ref:Target'"
         raise SpecError(f"invalid ref target {target!r} in {token!r}: {exc}{hint}") from None
 

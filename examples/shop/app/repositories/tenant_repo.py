@@ -1,5 +1,6 @@
 """Database access for projects (the tenants) and their memberships."""
 
+import re
 import uuid
 from collections.abc import Sequence
 
@@ -25,6 +26,14 @@ async def is_member(db: Connection, project_id: uuid.UUID, user_id: uuid.UUID) -
     """Whether the user is a member of the project (a prebuilt query)."""
     row = await db.fetch_one(_MEMBER, {"project_id": project_id, "user_id": user_id})
     return row is not None
+
+
+_FOREIGN_KEY = re.compile("foreign key constraint", re.IGNORECASE)
+"""How PostgreSQL and SQLite name a foreign key's refusal (not a unique key's)."""
+
+
+class ProjectGone(LookupError):
+    """The project (or the user) of a new membership was deleted meanwhile."""
 
 
 class TenantRepository:
@@ -129,12 +138,18 @@ class TenantRepository:
     async def add_member(
         self, project_id: uuid.UUID, user_id: uuid.UUID, role: Role
     ) -> Membership | None:
-        """Insert a membership; None if the user is already a member (the key decides)."""
+        """Insert a membership; None if the user is already a member (the key decides).
+
+        Raises `ProjectGone` if the project or the user was deleted meanwhile (their
+        foreign keys decide): that is no duplicate.
+        """
         membership = Membership(project_id=project_id, user_id=user_id, role=role)
         self.session.add(membership)
         try:
             await self.session.flush()
-        except IntegrityError:
+        except IntegrityError as error:
+            if _FOREIGN_KEY.search(str(error.orig)):
+                raise ProjectGone from error
             return None
         return membership
 

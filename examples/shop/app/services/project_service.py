@@ -8,7 +8,7 @@ from app.core.errors import Conflict, InvalidField, NotFound, PermissionDenied
 from app.models.membership import Membership, Role
 from app.models.project import Project
 from app.models.user import User
-from app.repositories.tenant_repo import TenantRepository
+from app.repositories.tenant_repo import ProjectGone, TenantRepository
 from app.repositories.user_repo import UserRepository
 from app.schemas.project import (
     MemberCreate,
@@ -135,7 +135,10 @@ class ProjectService:
             raise UnknownUser()
         if await self.tenants.membership(project_id, user.id) is not None:
             raise AlreadyMember()
-        membership = await self.tenants.add_member(project_id, user.id, data.role)
+        try:
+            membership = await self.tenants.add_member(project_id, user.id, data.role)
+        except ProjectGone:  # deleted by a concurrent request meanwhile
+            raise ProjectNotFound() from None
         if membership is None:  # added by a concurrent request meanwhile
             raise AlreadyMember()
         return MemberResponse(

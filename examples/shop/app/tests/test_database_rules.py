@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import SessionLocal
 from app.models.membership import Role
 from app.repositories.base import cursor_adapter
-from app.repositories.tenant_repo import TenantRepository
+from app.repositories.tenant_repo import ProjectGone, TenantRepository
 from app.repositories.user_repo import UserRepository
 from app.tests.conftest import run_async
 
@@ -71,6 +71,20 @@ def test_a_second_membership_is_reported_not_raised() -> None:
         return project is not None, again is None
 
     assert in_session(work) == (True, True)
+
+
+def test_a_membership_of_a_project_deleted_meanwhile_is_no_duplicate() -> None:
+    async def work(session: AsyncSession) -> None:
+        user = await UserRepository(session).create(
+            f"{uuid.uuid4().hex}@example.com", "h"
+        )
+        assert user is not None
+        with pytest.raises(ProjectGone):
+            await TenantRepository(session).add_member(
+                uuid.uuid4(), user.id, Role.MEMBER
+            )
+
+    in_session(work)
 
 
 def test_a_current_project_that_no_longer_exists_is_reported_not_raised() -> None:
