@@ -144,14 +144,21 @@ def test_a_resource_can_be_generated_again_and_destroyed_again(shop: Path) -> No
 
 def test_a_referenced_resource_is_not_destroyed(shop: Path) -> None:
     _generate(shop, "resource", "Invoice", *INVOICE)
+    _generate(shop, "resource", "Visit", "guest:ref:Customer")
     before = _tree(shop)
     code, output = _destroy(shop, "Customer", "--force", "--json")
     assert code == 1
     error = json.loads(output)["error"]
     assert error["code"] == "has_dependants"
     assert error["resource"] == "Customer" and error["field"] == "customer"
-    assert error["details"]["dependants"] == [{"resource": "Invoice", "field": "customer"}]
-    assert "Invoice.customer" in error["message"] and "destroy Invoice first" in error["hint"]
+    assert error["details"]["dependants"] == [
+        {"resource": "Invoice", "field": "customer"},
+        {"resource": "Visit", "field": "guest"},
+    ]
+    assert "Invoice.customer, Visit.guest" in error["message"]
+    assert "remove field Invoice customer; backend-builder remove field Visit guest" in (
+        error["hint"]
+    )
     code, output = _destroy(shop, "customer")
     assert code == 1 and "referred to by Invoice.customer" in output
     assert _tree(shop) == before

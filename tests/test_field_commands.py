@@ -124,6 +124,15 @@ def test_dry_run_and_json_write_nothing(shop: Path) -> None:
     assert _tree(shop) == before
 
 
+def test_a_unique_field_is_made_required_without_a_default(shop: Path) -> None:
+    """Its rows hold values of their own by then: the migration only sets NOT NULL."""
+    code, output = _run(shop, "change", "field", "Invoice", "note:text:unique")
+    assert code == 0, output
+    (migration,) = shop.glob("alembic/versions/*_change_invoices_note.py")
+    upgrade = migration.read_text().split("def downgrade")[0]
+    assert "nullable=False" in upgrade and "update()" not in upgrade
+
+
 def test_a_piped_dry_run_is_a_patch_that_applies(shop: Path) -> None:
     """Lines past 80 columns are neither cut nor wrapped when the output is not a terminal."""
     long_name = "a_field_whose_name_alone_takes_most_of_a_line_of_eighty_columns"
@@ -158,6 +167,7 @@ def test_a_piped_dry_run_is_a_patch_that_applies(shop: Path) -> None:
         (("change", "field", "Invoice", "number:int:unique"), "change_loses_data"),
         (("change", "field", "Invoice", "status:enum:draft:default=draft"), "change_loses_data"),
         (("change", "field", "Invoice", "note:text"), "needs_default"),
+        (("change", "field", "Invoice", "note:text:unique:default=x"), "unique_needs_optional"),
         (("change", "field", "Invoice", "customer:ref:invoice"), "change_loses_data"),
         (("change", "field", "Invoice", "number:str:unique"), "no_change"),
     ],

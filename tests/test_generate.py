@@ -114,6 +114,23 @@ def test_an_existing_resource_is_never_regenerated(backend: Path, force: list[st
     assert _tree(backend) == before
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("field", "Asset"), "Missing argument 'fields'."),
+        (("field", "Asset", "size:int", "--bogus"), "No such option: --bogus"),
+    ],
+)
+def test_a_mistake_in_the_command_line_is_a_json_error_too(
+    backend: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = runner.invoke(app, ["generate", *args, "--json", "--path", str(backend)])
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "usage_error" and error["message"] == message
+    assert error["hint"].endswith("generate field --help lists its arguments and options")
+
+
 def test_force_refusal_is_structured_json(backend: Path) -> None:
     assert _generate(backend, "resource", "Asset", "name:str")[0] == 0
     before = _tree(backend)

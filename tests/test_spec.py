@@ -363,7 +363,7 @@ def test_enum_default_suggests_closest_value() -> None:
         ("copy:text", ["'copy'", "BaseModel.copy"]),
         ("self:str", ["'self'", "generated methods"]),
         # refs
-        ("customer_id:ref", ["'customer_id'", "write 'customer:ref'"]),
+        ("customer_id:ref", ["'customer_id'", "name it 'customer' (customer:ref)"]),
         ("owner:ref:project", ["cannot target built-in resource 'project'"]),
         ("owner:ref:memberships", ["cannot target built-in resource"]),
         ("owner:ref:RefreshToken", ["cannot target built-in resource"]),

@@ -147,6 +147,18 @@ def test_a_deleted_migration_is_reported_with_the_broken_chain(shop: Path) -> No
     assert "migration 0002_customers, which created Customer, is missing" in output
 
 
+def test_a_deleted_migration_of_a_field_change_is_named_for_what_it_did(shop: Path) -> None:
+    code, output = _invoke(
+        "generate", "field", "Customer", "note:text:optional", "--path", str(shop)
+    )
+    assert code == 0, output
+    (added,) = shop.glob("alembic/versions/0004_*.py")
+    added.unlink()
+    code, output = _invoke("status", "--path", str(shop))
+    assert code == 1
+    assert f"migration {added.stem}, which changed Customer, is missing" in output
+
+
 def test_branched_migrations_are_a_problem(shop: Path) -> None:
     (shop / "alembic/versions/0004_branch.py").write_text(
         'revision = "0004_branch"\ndown_revision = "0002_customers"\n'

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import typer.core
+import typer.exceptions
 import typer.rich_utils
 from rich.markup import escape
 from rich.text import Text
@@ -60,7 +61,35 @@ def _no_type_for_flags(option: typer.core.TyperOption, ctx: Any) -> str | None:
 
 typer.core.TyperOption.display_type_rich = _no_type_for_flags  # type: ignore[method-assign]
 
+
+class _Commands(typer.core.TyperGroup):
+    """The command line: with --json, a mistake in the command line is a JSON error too."""
+
+    def main(self, args: Any = None, *rest: Any, **options: Any) -> Any:
+        arguments = sys.argv[1:] if args is None else list(args)
+        if "--json" not in arguments or options.get("standalone_mode") is False:
+            return super().main(args, *rest, **options)
+        try:
+            result = super().main(arguments, *rest, **{**options, "standalone_mode": False})
+        except typer.exceptions.TyperException as error:  # click's, as typer vendors it
+            context = getattr(error, "ctx", None)
+            command = context.command_path if context else "backend-builder"
+            show_error(
+                BuilderError(
+                    error.format_message(),
+                    hint=f"{command} --help lists its arguments and options",
+                    code="usage_error",
+                ),
+                as_json=True,
+            )
+            raise SystemExit(error.exit_code) from None
+        except typer.Abort:
+            raise SystemExit(1) from None
+        raise SystemExit(result if isinstance(result, int) else 0)
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Build multi-tenant FastAPI backends: every resource scoped to a project, "
     "behind JWT auth, with tests and migrations.",
     no_args_is_help=True,

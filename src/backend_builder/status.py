@@ -8,6 +8,7 @@ problems.
 """
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,6 +260,14 @@ def _file(
     return FileStatus(record.path, owner, record.layer, state)
 
 
+def _made_by(owner: str, revisions: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Each revision of `owner`, in order: the first created it, the others changed it."""
+    return {
+        revision: (owner, f"which {'created' if number == 0 else 'changed'} {owner}")
+        for number, revision in enumerate(revisions)
+    }
+
+
 def _migrations(root: Path, manifest: Manifest, problems: list[Problem]) -> MigrationStatus:
     """The chain on disk, checked against the revisions the manifest recorded."""
     try:
@@ -267,15 +276,13 @@ def _migrations(root: Path, manifest: Manifest, problems: list[Problem]) -> Migr
         problems.append(Problem(error.code, error.message, path=error.path))
         return MigrationStatus((), (), ())
     # revision -> (the resource it belongs to, or the backend; what it did)
-    recorded = dict.fromkeys(manifest.migrations, (BACKEND, f"which created {BACKEND}"))
+    recorded = _made_by(BACKEND, manifest.migrations)
     for gone in manifest.destroyed:
         recorded.update(
             dict.fromkeys(gone.migrations, (gone.name, f"of the destroyed resource {gone.name}"))
         )
     for resource in manifest.resources:
-        recorded.update(
-            dict.fromkeys(resource.migrations, (resource.name, f"which created {resource.name}"))
-        )
+        recorded.update(_made_by(resource.name, resource.migrations))
         if "migration" in resource.layers and not resource.migrations:
             problems.append(
                 Problem(

@@ -196,12 +196,14 @@ def _check_dependants(manifest: Manifest, saved: SavedResource) -> None:
     if not dependants:
         return
     listed = ", ".join(f"{resource}.{field}" for resource, field in dependants)
-    first, field = dependants[0]
+    field = dependants[0][1]
     raise BuilderError(
         f"resource '{saved.name}' is referred to by {listed}; it is not destroyed while "
         "another resource refers to it",
-        hint=f"destroy {first} first, or remove the field: "
-        f"backend-builder remove field {first} {field}",
+        hint="destroy those resources first, or remove the fields: "
+        + "; ".join(
+            f"backend-builder remove field {resource} {name}" for resource, name in dependants
+        ),
         code="has_dependants",
         resource=saved.name,
         field=field,

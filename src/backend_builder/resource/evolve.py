@@ -439,7 +439,20 @@ def _check_change(spec: ResourceSpec, old: FieldSpec, new: FieldSpec) -> None:
             )
     if old.is_ref and new.ref_target != old.ref_target:
         raise refuse(f"it refers to {old.ref_target}, not {new.ref_target}")
-    if old.optional and not new.optional:
+    if old.optional and not new.optional and new.unique:
+        if new.has_default:  # every empty row of a project would get the same value
+            raise BuilderError(
+                f"'{token}': the empty rows of {cls} would all get the default, which a "
+                "unique field refuses",
+                hint=f"give each row its own value first, then change field {cls} "
+                f"{replace(new, default=None, has_default=False).to_token()} (no default: "
+                "the migration then only makes it required)",
+                code="unique_needs_optional",
+                token=token,
+                field=old.name,
+                resource=cls,
+            )
+    elif old.optional and not new.optional:
         _check_fill(spec, new, "change")
     if new == old:
         raise BuilderError(

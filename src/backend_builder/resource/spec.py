@@ -662,7 +662,7 @@ def _check_field_name(name: str, ftype: FieldType, token: str) -> None:
     if ftype is FieldType.REF and name.endswith("_id"):
         raise SpecError(
             f"ref field {name!r} in {token!r} must not end in '_id' (the column is "
-            f"named <name>_id); write '{name[:-3]}:ref'"
+            f"named <name>_id): name it {name[:-3]!r} ({name[:-3]}:ref)"
         )
     if column in SQL_RESERVED_WORDS:
         raise SpecError(f"field name {column!r} in {token!r} is an SQL reserved word")
