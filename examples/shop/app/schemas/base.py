@@ -44,6 +44,13 @@ def _iso_text(value: Any) -> Any:
     return value
 
 
+def _iso_date_text(value: Any) -> Any:
+    """A date is ISO 8601 text of the day alone: no time, to be dropped unseen."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date, e.g. 2030-01-31")
+    return value
+
+
 def _storable_date(value: date) -> date:
     """Not the calendar's first or last day: PostgreSQL's driver writes those as
     -infinity and infinity, which are no dates at all."""
@@ -113,7 +120,9 @@ def decimal_schema(max_digits: int, decimal_places: int) -> WithJsonSchema:
     return WithJsonSchema({"anyOf": [number, text]})
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_storable_date)]
+IsoDate = Annotated[
+    date, BeforeValidator(_iso_date_text), AfterValidator(_storable_date)
+]
 IsoDateTime = Annotated[
     AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_storable_datetime)
 ]

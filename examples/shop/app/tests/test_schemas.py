@@ -64,6 +64,7 @@ def test_accepts(annotation: Any, value: Any, expected: Any) -> None:
     [
         (IsoDate, 0),
         (IsoDate, "0"),
+        (IsoDate, "2030-01-31T00:00:00"),  # a date-time is no date, even at midnight
         (IsoDateTime, 1_700_000_000),
         (IsoDateTime, "1700000000"),
         # PostgreSQL's driver would store the first and last as -infinity and infinity;
