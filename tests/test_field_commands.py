@@ -133,6 +133,17 @@ def test_a_unique_field_is_made_required_without_a_default(shop: Path) -> None:
     assert "nullable=False" in upgrade and "update()" not in upgrade
 
 
+def test_a_fill_lifts_row_level_security_in_a_migration_of_its_own(shop: Path) -> None:
+    """The owner sees no project's rows under forced RLS: the fill lifts it for itself,
+    with nothing imported from the app (a backend not yet updated has no such helper)."""
+    code, output = _run(shop, "change", "field", "Invoice", "note:text:default=none")
+    assert code == 0, output
+    (migration,) = shop.glob("alembic/versions/*_change_invoices_note.py")
+    text = migration.read_text()
+    assert 'with every_project("invoices"):' in text
+    assert "NO FORCE ROW LEVEL SECURITY" in text and "from app" not in text
+
+
 def test_a_piped_dry_run_is_a_patch_that_applies(shop: Path) -> None:
     """Lines past 80 columns are neither cut nor wrapped when the output is not a terminal."""
     long_name = "a_field_whose_name_alone_takes_most_of_a_line_of_eighty_columns"

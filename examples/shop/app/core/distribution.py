@@ -9,15 +9,12 @@ creating each table; on plain PostgreSQL and SQLite they do nothing.
   `project_id`, co-located with projects. A project's rows live together on one
   shard, and a statement that names its project is routed to that shard's node.
 
-A migration that fills a column of existing rows does it inside `every_project`.
-
 At run time, `app.core.db` tells the application whether its database is a Citus
 database (`CITUS_INSTALLED`), and `app.core.tenancy.project_setting_statements` says
 how the project reaches the workers.
 """
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from alembic import op
@@ -100,23 +97,6 @@ def without_keys_citus_cannot_keep(
         return not answers[0]
 
     return include
-
-
-@contextmanager
-def every_project(table: str) -> Iterator[None]:
-    """Let the statements inside reach the rows of every project in `table`.
-
-    Row-level security is forced on tenant tables, so that even their owner, who
-    runs the migrations, sees no project's rows: an UPDATE filling a column would
-    change none. It is lifted for the statements inside and forced again after,
-    within the migration's transaction. On SQLite it does nothing.
-    """
-    postgresql = op.get_context().dialect.name == "postgresql"
-    if postgresql:
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-    yield
-    if postgresql:
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
 
 
 def distribute(
