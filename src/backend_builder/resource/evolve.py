@@ -422,7 +422,8 @@ def _check_change(spec: ResourceSpec, old: FieldSpec, new: FieldSpec) -> None:
         widenings = ", ".join(f"{a.value} -> {b.value}" for a, b in sorted(_WIDENINGS))
         raise refuse(
             f"{old.type.value} cannot become {new.type.value}",
-            f"type changes that keep the data: {widenings}; otherwise add a new field, "
+            f"type changes that keep the data: {widenings}, a decimal to one with as many "
+            "digits or more on each side of the point; otherwise add a new field, "
             f"copy the data, then remove {old.name}",
         )
     if old.type is FieldType.ENUM:
