@@ -10,6 +10,13 @@ command-line wording (such as option names) out of messages where it can.
 from collections.abc import Mapping
 from typing import Any
 
+DEFAULT_HINTS = {
+    "invalid_spec": "a resource is a singular noun (Invoice, InvoiceLine) and a field "
+    "name:type[:modifier...]; README.md's field language lists the types and modifiers",
+    "same_name": "nothing to rename: the field already has that name",
+}
+"""The hint of an error raised without one of its own, by its code."""
+
 
 class BuilderError(Exception):
     """A user mistake or an environment problem, with a message that names it."""
@@ -28,7 +35,7 @@ class BuilderError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = hint if hint is not None else DEFAULT_HINTS.get(code)
         self.code = code
         self.token = token
         self.field = field
