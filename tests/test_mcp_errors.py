@@ -65,6 +65,26 @@ async def _call(backend: Path, tool: str, arguments: dict[str, Any]) -> dict[str
         # Otherwise valid, but for a misspelt dry_run: refused, not applied.
         ("destroy_resource", {"name": "Customer", "dryrun": True}, "dryrun", "no such"),
         ("update", {"dry": True}, "dry", "no such"),
+        # "no" is not false: a dry run asked for in words is refused, not applied.
+        (
+            "generate_resource",
+            {"name": "C", "fields": ["x:str"], "dry_run": "no"},
+            "dry_run",
+            "valid boolean",
+        ),
+        # Values the field language would read as more than they are.
+        (
+            "generate_resource",
+            {"name": "C", "fields": [{"name": "t", "type": "str", "default": "a:unique"}]},
+            "fields[0]",
+            "read as a modifier",
+        ),
+        (
+            "generate_resource",
+            {"name": "C", "fields": [{"name": "s", "type": "enum", "values": ["a,b"]}]},
+            "fields[0]",
+            "no ':' or ','",
+        ),
     ],
 )
 def test_arguments_that_do_not_fit_give_the_structured_error(
@@ -154,3 +174,68 @@ def test_over_stdio_errors_are_structured_and_leave_no_traceback(
     stderr = (tmp_path / "stderr.txt").read_text()
     assert "Traceback" not in stderr
     assert "Nope" in stderr  # logged, as the SDK logs an anticipated failure
+
+
+def test_a_decimal_object_takes_the_default_of_what_it_leaves_out() -> None:
+    from backend_builder.mcp_server import FieldInput
+
+    assert FieldInput(name="p", type="decimal", precision=10).to_token() == "p:decimal:10,2"
+    assert FieldInput(name="p", type="decimal", scale=4).to_token() == "p:decimal:12,4"
+    assert FieldInput(name="p", type="decimal").to_token() == "p:decimal"
+
+
+def test_a_planned_loss_of_data_is_applied_only_when_confirmed(backend: Path) -> None:
+    """`plan` then `apply_plan` drops nothing that the tool itself would not."""
+
+    async def session() -> tuple[dict[str, Any], dict[str, Any], Any, dict[str, Any]]:
+        async with Client(build_server(backend)) as client:
+            made = await client.call_tool(
+                "generate_resource", {"name": "Note", "fields": ["title:str"]}
+            )
+            assert made.is_error is False, made
+            planned = await client.call_tool(
+                "plan", {"change": {"kind": "destroy_resource", "resource": "Note"}}
+            )
+            plan_hash = planned.structured_content["plan_hash"]
+            refused = _error(await client.call_tool("apply_plan", {"plan_hash": plan_hash}))
+            still = (backend / "app/models/note.py").exists()
+            confirmed = await client.call_tool(
+                "apply_plan", {"plan_hash": plan_hash, "confirm_data_loss": True}
+            )
+            again = _error(await client.call_tool("apply_plan", {"plan_hash": plan_hash}))
+            return refused, confirmed.structured_content, still, again
+
+    refused, confirmed, still, again = asyncio.run(session())
+    assert refused["code"] == "confirmation_needed" and still is True
+    assert "confirm_data_loss=true" in refused["hint"]
+    assert confirmed["applied"] is True
+    assert not (backend / "app/models/note.py").exists()
+    assert again["code"] == "plan_applied"
+
+
+def test_changes_called_at_once_are_applied_one_after_the_other(backend: Path) -> None:
+    """Each is planned on what the one before it wrote: every resource is wired in, and
+    the migrations stay one chain."""
+    names = ["Task", "Meeting", "Call", "Email"]
+
+    async def session() -> list[CallToolResult]:
+        async with Client(build_server(backend)) as client:
+            return list(
+                await asyncio.gather(
+                    *(
+                        client.call_tool(
+                            "generate_resource", {"name": name, "fields": ["subject:str"]}
+                        )
+                        for name in names
+                    )
+                )
+            )
+
+    results = asyncio.run(session())
+    assert all(result.is_error is False for result in results), results
+    manifest = (backend / "backend-builder.toml").read_text()
+    assert all(f"[resources.{name}]" in manifest for name in names)
+    routers = (backend / "app/api/v1/api.py").read_text()
+    assert all(name.lower() in routers for name in names)
+    revisions = sorted(path.name[:4] for path in (backend / "alembic/versions").glob("0*.py"))
+    assert revisions == ["0001", "0002", "0003", "0004", "0005"]

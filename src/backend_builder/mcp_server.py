@@ -18,6 +18,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +32,21 @@ from mcp.server.mcpserver.exceptions import (
     UnexpectedToolError,
 )
 from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
 from backend_builder.errors import BuilderError
 from backend_builder.manifest import MANIFEST, Manifest, find_root, load
 from backend_builder.migrations import Revision, read_revisions
 from backend_builder.plan import Plan, apply_plan, plan_hash
 from backend_builder.resource.layers import url_prefix
-from backend_builder.resource.spec import FieldType, ResourceSpec, SpecError, parse_fields
+from backend_builder.resource.spec import (
+    DEFAULT_DECIMAL_PRECISION,
+    DEFAULT_DECIMAL_SCALE,
+    FieldType,
+    ResourceSpec,
+    SpecError,
+    parse_fields,
+)
 
 INSTRUCTIONS = """\
 backend-builder generates and evolves a multi-tenant FastAPI backend: every resource is
@@ -48,6 +56,9 @@ Start with describe_project. Every change tool takes dry_run=true to see the pla
 and diffs) first; or call plan, show it, then apply_plan with its plan_hash. After a
 change, run `alembic upgrade head` in the backend, then the check tool.
 """
+
+
+_MODIFIER_WORDS = frozenset({"optional", "unique", "index"})
 
 
 class FieldInput(BaseModel):
@@ -79,20 +90,37 @@ class FieldInput(BaseModel):
     )
     precision: int | None = Field(None, description="decimal: total digits (default 12)")
     scale: int | None = Field(None, description="decimal: digits after the point (default 2)")
-    optional: bool = False
-    unique: bool = Field(False, description="unique within a project")
-    index: bool = False
+    optional: StrictBool = False
+    unique: StrictBool = Field(False, description="unique within a project")
+    index: StrictBool = False
     default: str | int | float | bool | None = Field(
         None, description="default value; existing rows get it when the field is added"
     )
+
+    @model_validator(mode="after")
+    def _written_as_it_reads(self) -> "FieldInput":
+        """Refuse values that the field language would read as more than they are (a
+        default `a:unique` would also make the field unique)."""
+        for part in (self.name, self.target or "", *(self.values or ())):
+            if ":" in part or "," in part:
+                raise ValueError(f"{part!r}: names, targets and enum values hold no ':' or ','")
+        if isinstance(self.default, str):
+            for word in self.default.split(":")[1:]:
+                if word in _MODIFIER_WORDS or word.startswith("default="):
+                    raise ValueError(
+                        f"default {self.default!r}: ':{word}' would be read as a modifier"
+                    )
+        return self
 
     def to_token(self) -> str:
         """The field language token of this field."""
         parts = [self.name, self.type]
         if self.type == FieldType.ENUM and self.values:
             parts.append(",".join(self.values))
-        if self.type == FieldType.DECIMAL and self.precision is not None:
-            parts.append(f"{self.precision},{self.scale if self.scale is not None else 0}")
+        if self.type == FieldType.DECIMAL and (self.precision, self.scale) != (None, None):
+            precision = DEFAULT_DECIMAL_PRECISION if self.precision is None else self.precision
+            scale = DEFAULT_DECIMAL_SCALE if self.scale is None else self.scale
+            parts.append(f"{precision},{scale}")
         if self.type == FieldType.REF and self.target:
             parts.append(self.target)
         parts.extend(flag for flag in ("optional", "unique", "index") if getattr(self, flag))
@@ -108,9 +136,12 @@ FieldArg = Annotated[
         description="`name:type[:modifier...]` (e.g. `total:decimal:10,2:default=0`) or an object"
     ),
 ]
-DryRun = Annotated[bool, Field(description="return the plan and its diffs; write nothing")]
+DryRun = Annotated[StrictBool, Field(description="return the plan and its diffs; write nothing")]
+ConfirmDataLoss = Annotated[
+    StrictBool, Field(description="true: the change may drop data (columns, a table)")
+]
 ConflictMarkers = Annotated[
-    bool,
+    StrictBool,
     Field(
         description="where a hand edit conflicts with the change, write the file with "
         "conflict markers (<<<<<<< yours, ||||||| generated before, >>>>>>> generated now) "
@@ -148,8 +179,8 @@ class Change(BaseModel):
     names: list[str] = Field(default_factory=list, description="remove_field: field names")
     old: str | None = Field(None, description="rename_field: the field's name now")
     new: str | None = Field(None, description="rename_field: its new name")
-    force: bool = Field(False, description="destroy_resource: also delete edited files")
-    conflict_markers: bool = Field(
+    force: StrictBool = Field(False, description="destroy_resource: also delete edited files")
+    conflict_markers: StrictBool = Field(
         False,
         description="field changes and update: write a conflicting merge with conflict "
         "markers instead of refusing",
@@ -460,10 +491,19 @@ def build_server(start: Path) -> MCPServer:
     """The MCP server of the backend at or above `start`."""
     root = find_root(start)
     server = _Server("backend-builder", instructions=INSTRUCTIONS)
-    plans: dict[str, Plan] = {}
+    plans: dict[str, Planned] = {}
+    applied: set[str] = set()
+    # The SDK runs tools on worker threads, so calls may overlap: one change at a time,
+    # planned on what the one before it wrote (two at once would both be applied, each
+    # on the backend as it was before the other).
+    one_at_a_time = threading.Lock()
 
     def run(change: Change, *, dry_run: bool, confirm: bool = False) -> CallToolResult:
         """Plan a change, and apply it unless this is a dry run."""
+        with one_at_a_time:
+            return _run(change, dry_run=dry_run, confirm=confirm)
+
+    def _run(change: Change, *, dry_run: bool, confirm: bool) -> CallToolResult:
         try:
             planned = plan_change(root, change)
             plan = planned.plan
@@ -476,14 +516,18 @@ def build_server(start: Path) -> MCPServer:
                     details={"paths": [op.path for op in plan.conflicts]},
                 )
             described = _described(plan, planned.summary)
-            plans[described["plan_hash"]] = plan
+            plans[described["plan_hash"]] = planned
             refusal = planned.refusal
             if refusal and not dry_run and not confirm:
-                refusal.hint = "call again with confirm_data_loss=true, or apply this plan by hash"
+                refusal.hint = (
+                    "call again with confirm_data_loss=true, or apply_plan with this "
+                    "plan_hash and confirm_data_loss=true"
+                )
                 refusal.details.update(described)
                 raise refusal
             if not dry_run:
                 apply_plan(plan)
+                applied.add(described["plan_hash"])
             return _result({**described, "applied": not dry_run})
         except BuilderError as error:
             return _error(error)
@@ -496,7 +540,8 @@ def build_server(start: Path) -> MCPServer:
     @tool(_READ_ONLY, "The backend: resources with fields, refs and routes; migrations.")
     def describe_project() -> CallToolResult:
         try:
-            return _result(describe(root))
+            with one_at_a_time:
+                return _result(describe(root))
         except BuilderError as error:
             return _error(error)
 
@@ -510,26 +555,49 @@ def build_server(start: Path) -> MCPServer:
 
     @server.tool(
         name="apply_plan",
-        annotations=_WRITES,
+        annotations=_DESTRUCTIVE,
         description="Write a plan returned by plan (or by a dry run), by its hash. Refused if "
-        "any file the plan read has changed since: plan again.",
+        "any file the plan read has changed since: plan again. A plan that drops data (a "
+        "removed field, a destroyed resource) needs confirm_data_loss=true.",
     )
-    def apply_plan_by_hash(plan_hash: str) -> CallToolResult:
+    def apply_plan_by_hash(
+        plan_hash: str, confirm_data_loss: ConfirmDataLoss = False
+    ) -> CallToolResult:
+        with one_at_a_time:
+            return _apply(plan_hash, confirm_data_loss)
+
+    def _apply(plan_hash: str, confirm_data_loss: bool) -> CallToolResult:
         planned = plans.get(plan_hash)
         if planned is None:
+            done = plan_hash in applied
             return _error(
                 BuilderError(
-                    f"no plan {plan_hash} was made by this server",
-                    hint="call plan first, then pass its plan_hash",
-                    code="unknown_plan",
+                    (
+                        f"plan {plan_hash} was applied already"
+                        if done
+                        else f"no plan {plan_hash} was made by this server"
+                    ),
+                    hint=(
+                        "describe_project shows the backend as it is now"
+                        if done
+                        else "call plan first, then pass its plan_hash"
+                    ),
+                    code="plan_applied" if done else "unknown_plan",
                     token=plan_hash,
                 )
             )
+        if planned.refusal is not None and not confirm_data_loss:
+            refusal = planned.refusal
+            refusal.hint = "apply_plan again with confirm_data_loss=true"
+            return _error(refusal)
         try:
-            apply_plan(planned)
+            apply_plan(planned.plan)
         except BuilderError as error:
+            if error.code == "stale_plan":
+                error.hint = "call plan again and apply the new plan_hash"
             return _error(error)
         del plans[plan_hash]
+        applied.add(plan_hash)
         return _result({"plan_hash": plan_hash, "applied": True})
 
     @tool(
@@ -579,7 +647,7 @@ def build_server(start: Path) -> MCPServer:
     def remove_field(
         resource: str,
         names: list[str],
-        confirm_data_loss: bool = False,
+        confirm_data_loss: ConfirmDataLoss = False,
         dry_run: DryRun = False,
         conflict_markers: ConflictMarkers = False,
     ) -> CallToolResult:
@@ -632,8 +700,8 @@ def build_server(start: Path) -> MCPServer:
     )
     def destroy_resource(
         name: str,
-        force: bool = False,
-        confirm_data_loss: bool = False,
+        force: StrictBool = False,
+        confirm_data_loss: ConfirmDataLoss = False,
         dry_run: DryRun = False,
     ) -> CallToolResult:
         change = Change(kind="destroy_resource", resource=name, force=force)
@@ -654,7 +722,8 @@ def build_server(start: Path) -> MCPServer:
         from backend_builder.status import backend_status
 
         try:
-            return _result(backend_status(root).to_dict())
+            with one_at_a_time:
+                return _result(backend_status(root).to_dict())
         except BuilderError as error:
             return _error(error)
 
