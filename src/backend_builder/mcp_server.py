@@ -133,7 +133,11 @@ class FieldInput(BaseModel):
 FieldArg = Annotated[
     str | FieldInput,
     Field(
-        description="`name:type[:modifier...]` (e.g. `total:decimal:10,2:default=0`) or an object"
+        description="`name:type[:argument][:modifier...]` or an object. Types: str, text, "
+        "int, bigint, float, decimal (decimal:10,2), bool, date, datetime, uuid, json, email, "
+        "url, enum (status:enum:draft,sent), ref (customer:ref, buyer:ref:Customer, "
+        "owner:ref:users). Modifiers: optional, unique, index, default=VALUE. E.g. "
+        "`total:decimal:10,2:default=0`"
     ),
 ]
 DryRun = Annotated[StrictBool, Field(description="return the plan and its diffs; write nothing")]
