@@ -144,6 +144,13 @@ def test_a_fill_lifts_row_level_security_in_a_migration_of_its_own(shop: Path) -
     assert "NO FORCE ROW LEVEL SECURITY" in text and "from app" not in text
 
 
+def test_a_misspelt_resource_is_met_with_the_name_it_resembles(shop: Path) -> None:
+    error = _error(shop, "generate", "field", "Invoce", "x:int:optional")
+    assert error["code"] == "unknown_resource" and error["hint"] == "did you mean Invoice?"
+    error = _error(shop, "destroy", "resource", "Custmer", "--yes")
+    assert error["code"] == "unknown_resource" and error["hint"] == "did you mean Customer?"
+
+
 def test_a_piped_dry_run_is_a_patch_that_applies(shop: Path) -> None:
     """Lines past 80 columns are neither cut nor wrapped when the output is not a terminal."""
     long_name = "a_field_whose_name_alone_takes_most_of_a_line_of_eighty_columns"

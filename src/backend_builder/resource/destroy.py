@@ -14,6 +14,7 @@ rows are lost when the drop migration runs: the command confirms that first, as
 removing a field does (`confirmation_error`).
 """
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -175,9 +176,10 @@ def _saved(manifest: Manifest, name: str) -> SavedResource:
     gone = [record for record in manifest.destroyed if record.name == class_name]
     if gone:
         message += f"; it was destroyed already (its table dropped by {gone[-1].migrations[-1]})"
+    close = difflib.get_close_matches(class_name, known, n=1)
     raise BuilderError(
         message,
-        hint="the status command lists the resources",
+        hint=f"did you mean {close[0]}?" if close else "the status command lists the resources",
         code="unknown_resource",
         resource=class_name,
         details={"resources": known},

@@ -12,6 +12,7 @@ A conflict between a hand edit and the generated change writes nothing, unless
 conflict markers are asked for.
 """
 
+import difflib
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -319,10 +320,16 @@ def _load(start: Path, name: str) -> tuple[Path, Manifest, SavedResource, Resour
         raise BuilderError(str(error), code="invalid_spec", token=name) from error
     saved = manifest.resource(class_name)
     if saved is None:
-        known = ", ".join(r.name for r in manifest.resources) or "none yet"
+        names = [r.name for r in manifest.resources]
+        close = difflib.get_close_matches(class_name, names, n=1)
         raise BuilderError(
-            f"no resource '{class_name}' in this backend (resources: {known})",
-            hint=f"create it first: backend-builder generate resource {class_name} FIELD...",
+            f"no resource '{class_name}' in this backend (resources: "
+            f"{', '.join(names) or 'none yet'})",
+            hint=(
+                f"did you mean {close[0]}?"
+                if close
+                else f"create it first: backend-builder generate resource {class_name} FIELD..."
+            ),
             code="unknown_resource",
             resource=class_name,
         )
