@@ -361,7 +361,7 @@ def _result(data: dict[str, Any]) -> CallToolResult:
 # Hints for the errors whose remedy differs here from the command line's.
 _TOOL_HINTS = {
     "merge_conflict": "edit the files so that the change applies to them (details.files "
-    "holds each conflicting hunk: yours, generated before, generated now), then call "
+    "holds each conflicting hunk: its lines in your file and in the new rendering), then call "
     "again; or call it again with conflict_markers=true and resolve the marked hunks",
 }
 
