@@ -239,3 +239,25 @@ def test_changes_called_at_once_are_applied_one_after_the_other(backend: Path) -
     assert all(name.lower() in routers for name in names)
     revisions = sorted(path.name[:4] for path in (backend / "alembic/versions").glob("0*.py"))
     assert revisions == ["0001", "0002", "0003", "0004", "0005"]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"kind": "remove_field", "resource": "Customer", "fields": ["name"]}, "fields"),
+        ({"kind": "rename_field", "resource": "Customer", "names": ["name"]}, "names"),
+    ],
+)
+def test_a_planned_change_refuses_what_its_kind_does_not_take(
+    backend: Path, change: dict[str, Any], named: str
+) -> None:
+    error = asyncio.run(_call(backend, "plan", {"change": change}))
+    assert error["code"] == "invalid_arguments" and error["field"] == named
+    assert error["message"] == f"{change['kind']} does not take {named}"
+
+
+def test_a_field_object_refuses_what_its_type_does_not_take(backend: Path) -> None:
+    field = {"name": "title", "type": "str", "values": ["a", "b"]}
+    error = asyncio.run(_call(backend, "generate_resource", {"name": "C", "fields": [field]}))
+    assert error["code"] == "invalid_arguments"
+    assert "values is for enum fields, not str ones" in error["message"]

@@ -101,6 +101,11 @@ class FieldInput(BaseModel):
     def _written_as_it_reads(self) -> "FieldInput":
         """Refuse values that the field language would read as more than they are (a
         default `a:unique` would also make the field unique)."""
+        for key, kind in (("values", "enum"), ("target", "ref"), ("precision", "decimal")):
+            if getattr(self, key) is not None and self.type != kind:
+                raise ValueError(f"{key} is for {kind} fields, not {self.type} ones")
+        if self.scale is not None and self.type != "decimal":
+            raise ValueError(f"scale is for decimal fields, not {self.type} ones")
         for part in (self.name, self.target or "", *(self.values or ())):
             if ":" in part or "," in part:
                 raise ValueError(f"{part!r}: names, targets and enum values hold no ':' or ','")
@@ -207,8 +212,31 @@ def _require(value: str | None, what: str) -> str:
     return value
 
 
+_KIND_ARGUMENTS = {
+    "generate_resource": {"resource", "fields"},
+    "generate_model": {"resource", "fields"},
+    "generate_endpoint": {"resource"},
+    "add_field": {"resource", "fields", "conflict_markers"},
+    "remove_field": {"resource", "names", "conflict_markers"},
+    "rename_field": {"resource", "old", "new", "conflict_markers"},
+    "change_field": {"resource", "fields", "conflict_markers"},
+    "destroy_resource": {"resource", "force"},
+    "update": {"conflict_markers"},
+}
+"""What each kind of change takes, besides its kind."""
+
+
 def plan_change(root: Path, change: Change) -> Planned:
     """Plan any change (nothing is written)."""
+    allowed = _KIND_ARGUMENTS[change.kind]
+    extra = sorted(change.model_fields_set - allowed - {"kind"})
+    if extra:
+        raise BuilderError(
+            f"{change.kind} does not take {', '.join(extra)}",
+            hint=f"{change.kind} takes {', '.join(sorted(allowed))}",
+            code="invalid_arguments",
+            field=extra[0],
+        )
     from backend_builder.resource import evolve
     from backend_builder.resource.destroy import confirmation_error, plan_destroy
     from backend_builder.resource.generate import (
