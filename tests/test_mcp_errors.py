@@ -261,3 +261,45 @@ def test_a_field_object_refuses_what_its_type_does_not_take(backend: Path) -> No
     error = asyncio.run(_call(backend, "generate_resource", {"name": "C", "fields": [field]}))
     assert error["code"] == "invalid_arguments"
     assert "values is for enum fields, not str ones" in error["message"]
+
+
+def test_hints_name_the_tools_not_the_commands(backend: Path) -> None:
+    async def session() -> dict[str, Any]:
+        async with Client(build_server(backend)) as client:
+            made = await client.call_tool(
+                "generate_resource", {"name": "Contact", "fields": ["email:str"]}
+            )
+            assert made.is_error is False, made
+            return _error(
+                await client.call_tool(
+                    "add_field", {"resource": "Contact", "fields": ["email:text:optional"]}
+                )
+            )
+
+    error = asyncio.run(session())
+    assert error["code"] == "field_exists"
+    assert error["hint"] == "to change it: change_field Contact email:text:optional"
+
+
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [
+        (
+            "or remove the fields: backend-builder remove field Deal contact",
+            "or remove the fields: remove_field Deal contact",
+        ),
+        (
+            "see `backend-builder generate resource --help`",
+            "see the generate_resource tool's description",
+        ),
+        ("the status command lists the resources", "the status tool lists the resources"),
+        (
+            "an update of the nulls; its status is kept",
+            "an update of the nulls; its status is kept",
+        ),
+    ],
+)
+def test_a_command_line_hint_in_tool_terms(hint: str, expected: str) -> None:
+    from backend_builder.mcp_server import _in_tool_terms
+
+    assert _in_tool_terms(hint) == expected

@@ -394,8 +394,34 @@ _TOOL_HINTS = {
 }
 
 
+# The command line's commands, as a hint names them, and the tools that do the same.
+_COMMANDS = re.compile(
+    r"`?(?:backend-builder )?\b(generate resource|generate model|generate endpoint|"
+    r"generate field|remove field|rename field|change field|destroy resource)\b( --help)?`?"
+    r"|`?backend-builder (update|status|check)`?|\bthe (update|status|check) command\b"
+)
+_TOOLS = {"generate field": "add_field"}
+
+
+def _in_tool_terms(hint: str) -> str:
+    """A hint that names command-line commands, naming the tools instead
+    (`backend-builder remove field Contact phone` -> `remove_field Contact phone`)."""
+
+    def tool(match: re.Match[str]) -> str:
+        command, help_asked, alone, described = match.groups()
+        if alone:
+            return alone
+        if described:
+            return f"the {described} tool"
+        name = _TOOLS.get(command, command.replace(" ", "_"))
+        return f"the {name} tool's description" if help_asked else name
+
+    return _COMMANDS.sub(tool, hint)
+
+
 def _error(error: BuilderError) -> CallToolResult:
-    error.hint = _TOOL_HINTS.get(error.code, error.hint)
+    hint = _TOOL_HINTS.get(error.code, error.hint)
+    error.hint = _in_tool_terms(hint) if hint else hint
     data = {"error": error.to_dict()}
     return CallToolResult(
         content=[TextContent(type="text", text=json.dumps(data, indent=1))],
