@@ -88,18 +88,14 @@ def show_plan(plan: Plan, *, dry_run: bool, diffs: bool = True) -> None:
         style = _STYLES[op.action]
         console.print(f"  [{style}]{op.action:>9}[/]  {op.path}")
         if dry_run and diffs and op.previous is not None and op.action in _DIFFED:
+            diff = op.diff()
             if console.is_terminal:
                 console.print(
                     Syntax(
-                        op.diff(),
-                        "diff",
-                        theme="ansi_dark",
-                        background_color="default",
-                        word_wrap=True,
+                        diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True
                     )
                 )
             else:  # piped: the unified diff as it is, a patch that applies
-                diff = op.diff()
                 console.out(diff, highlight=False, end="" if diff.endswith("\n") else "\n")
     for action, count in bases.items():
         console.print(f"  [{_STYLES[action]}]{action:>9}[/]  {BASE_DIR}/ ({count} base copies)")
