@@ -6,6 +6,7 @@ replays one user's reads as the other, who must never get the object. The server
 must accept both users' tokens before the run and still after it: a run whose users
 are refused would test nothing behind the login, and schemathesis only warns of it.
 The size of the run is SCHEMATHESIS_MAX_EXAMPLES examples per operation (default 10).
+The runs of a session go to one process that keeps schemathesis loaded (`fuzzing.py`).
 
 What the schema admits, the API accepts: schemathesis.toml lists the refusals of
 valid input that no schema can express, and 422 is not among them but for the
@@ -23,12 +24,13 @@ run. Together the runs cover every operation once, but logging out (`NOT_RUN`).
 
 import importlib
 import json
+import multiprocessing
 import os
 import pkgutil
 import re
-import subprocess
-import sys
 import tomllib
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,9 +42,9 @@ from fastapi.testclient import TestClient
 from app.main import app
 from app.tests.conftest import ROOT, TestUser, create_user
 from app.tests.contract import Resource
+from app.tests.fuzzing import Run, run
 
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10")
-SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 NOT_RUN = frozenset({"/api/v1/auth/logout"})
 """Logging out would end the users' sessions: the rest of the run would be refused."""
 BASE_TAGS = frozenset({"auth", "users", "projects", "health"})
@@ -189,13 +191,13 @@ INTERNAL_ERRORS = (
 )
 
 
-def _an_error_of_its_own(result: subprocess.CompletedProcess[str]) -> bool:
+def _an_error_of_its_own(result: Run) -> bool:
     """Whether schemathesis stopped on an error in its own code (exit 2 and its traceback).
 
     That says nothing of the API, and a second run may pass; a failure it found is
     exit 1, and a broken API fails the second run too.
     """
-    return result.returncode == 2 and any(
+    return result.exit_code == 2 and any(
         error in result.stdout for error in INTERNAL_ERRORS
     )
 
@@ -222,9 +224,21 @@ def _assert_signed_in(server: str, users: dict[str, TestUser], when: str) -> Non
     )
 
 
+@pytest.fixture(scope="session")
+def fuzzer() -> Iterator[ProcessPoolExecutor]:
+    """The process that runs schemathesis (`fuzzing.py`): a new interpreter, untraced."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        yield pool
+
+
 @pytest.mark.parametrize("group", ["base", *OTHER_TAGS])
 def test_schemathesis_finds_no_failure(
-    server: str, client: TestClient, tmp_path: Path, group: str
+    server: str,
+    client: TestClient,
+    fuzzer: ProcessPoolExecutor,
+    tmp_path: Path,
+    group: str,
 ) -> None:
     users = {"alice": create_user(), "bob": create_user()}
     _assert_signed_in(server, users, "before the run")
@@ -244,8 +258,7 @@ def test_schemathesis_finds_no_failure(
     (tmp_path / "openapi.json").write_text(json.dumps(document))
     references = _references(client, users["alice"], document)
     config = _config(tmp_path, document, tmp_path / "users.json", references)
-    command = [
-        str(SCHEMATHESIS),
+    arguments = [
         "--config-file",
         str(config),
         "run",
@@ -256,19 +269,17 @@ def test_schemathesis_finds_no_failure(
         MAX_EXAMPLES,
     ]
     for _ in range(2):  # once more only after an error of schemathesis itself
-        result = subprocess.run(  # noqa: S603 - our own tools and arguments
-            command,
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
+        result = fuzzer.submit(run, arguments).result()
         if not _an_error_of_its_own(result):
             break
     start = result.stdout.find("FAILURES")
     failures = result.stdout[start:] if start >= 0 else result.stdout[-30_000:]
-    assert result.returncode == 0, (
-        _summary(failures) + "\n" + failures[:30_000] + result.stderr[-5_000:]
+    assert result.exit_code == 0, (
+        _summary(failures)
+        + "\n"
+        + failures[:30_000]
+        + result.stderr[-5_000:]
+        + result.crash
     )
     # `pytest -rP` shows the report: the phases, the links followed, any warnings.
     print(result.stdout)
