@@ -5,7 +5,9 @@ conftest.py); these tests skip when Citus is not installed, and fail then in CI.
 """
 
 import asyncio
+import os
 import re
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from tests.backend_checks import (
     migrations_round_trip,
     run_some_tests,
 )
+from tests.conftest import CITUS_SCRIPT
 from tests.test_evolve import _cli, _every_change
 
 pytestmark = pytest.mark.slow
@@ -54,6 +57,23 @@ def test_the_suite_refuses_xdist_workers_on_citus(backend: Path, citus_database:
         "on Citus, run the tests in one process (without -n): each pytest-xdist worker "
         "would need a Citus database of its own"
     ) in result.stderr
+
+
+def test_a_database_of_the_local_cluster_has_few_shards_per_table(citus_database: str) -> None:
+    """scripts/citus_cluster.sh makes each table of its databases 4 shards (CITUS_SHARDS),
+    not Citus's 32: a test suite's migrations and its statements to every shard cost an
+    eighth. A number of shards that is no number is refused."""
+    name = citus_database.rsplit("/", 1)[1]
+    assert _sql(citus_database, "SHOW citus.shard_count") == {"4"}
+    refused = subprocess.run(
+        ["bash", str(CITUS_SCRIPT), "up", name],
+        env={**os.environ, "CITUS_SHARDS": "many"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "CITUS_SHARDS is a number of shards, not 'many'" in refused.stderr
 
 
 def test_every_kind_of_change_on_citus(backend: Path, citus_database: str) -> None:

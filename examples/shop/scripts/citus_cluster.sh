@@ -12,7 +12,10 @@
 #
 # Needs PostgreSQL and the Citus extension installed (https://docs.citusdata.com).
 # Settings: CITUS_PORT (9700; the workers take the next ports), CITUS_WORKERS (2),
-# CITUS_DATA (where the data directories go), PG_BIN (PostgreSQL's programs).
+# CITUS_DATA (where the data directories go), PG_BIN (PostgreSQL's programs),
+# CITUS_SHARDS (4: how many shards a table distributed in a database made by `up` has;
+# Citus's default, 32, suits a production cluster's many cores, and here would only
+# make each migration, and each statement that asks every shard, eight times the work).
 # Run as root, it runs PostgreSQL as the `postgres` user. Every node trusts local
 # connections: a cluster for one machine, never for production. Each database with
 # the extension has a Citus maintenance worker: max_worker_processes leaves room for
@@ -21,6 +24,7 @@ set -euo pipefail
 
 port="${CITUS_PORT:-9700}"
 workers="${CITUS_WORKERS:-2}"
+shards="${CITUS_SHARDS:-4}"
 data="${CITUS_DATA:-${TMPDIR:-/tmp}/citus-cluster-$port}"
 pg_bin="${PG_BIN:-$(pg_config --bindir 2>/dev/null || true)}"
 export PGCONNECT_TIMEOUT=10 PGUSER=postgres PGHOST=127.0.0.1 PGOPTIONS="-c client_min_messages=warning"
@@ -30,6 +34,7 @@ fail() {
     exit 1
 }
 
+[[ "$shards" =~ ^[1-9][0-9]*$ ]] || fail "CITUS_SHARDS is a number of shards, not '$shards'"
 [[ -x "$pg_bin/pg_ctl" ]] || fail "PostgreSQL's programs are not in '$pg_bin' (set PG_BIN)"
 [[ -f "$("$pg_bin/pg_config" --pkglibdir 2>/dev/null || pg_config --pkglibdir)/citus.so" ]] \
     || fail "the Citus extension is not installed for $("$pg_bin/postgres" --version)"
@@ -81,6 +86,7 @@ distribute_database() {
         sql "$node_port" "$database" "CREATE EXTENSION IF NOT EXISTS citus" >/dev/null
     done
     sql "$port" "$database" "SELECT citus_set_coordinator_host('127.0.0.1', $port)" >/dev/null
+    sql "$port" postgres "ALTER DATABASE \"$database\" SET citus.shard_count = $shards"
     for node_port in $(seq $((port + 1)) $((port + workers))); do
         sql "$port" "$database" "SELECT citus_add_node('127.0.0.1', $node_port)
             WHERE NOT EXISTS (SELECT FROM pg_dist_node WHERE nodeport = $node_port)" >/dev/null

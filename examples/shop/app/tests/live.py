@@ -41,14 +41,15 @@ def serve() -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:  # pragma: no cover - only when the server cannot start
-            pytest.fail("the server did not start")
+        with httpx.Client() as http:
+            while time.monotonic() < deadline:
+                try:
+                    if http.get(f"{url}/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            else:  # pragma: no cover - only when the server cannot start
+                pytest.fail("the server did not start")
         yield url
     finally:
         process.terminate()

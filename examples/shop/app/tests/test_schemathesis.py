@@ -64,13 +64,13 @@ def _in_run(operation: dict[str, Any], group: str) -> bool:
     return group in tags if group != "base" else not tags & set(OTHER_TAGS)
 
 
-def _document(server: str, group: str) -> dict[str, Any]:
+def _document(live: httpx.Client, group: str) -> dict[str, Any]:
     """The server's OpenAPI document with only the operations of one run.
 
     Each run loads only its own operations, so its cost does not grow with the
     number of resources in the backend.
     """
-    document: dict[str, Any] = httpx.get(f"{server}/openapi.json").json()
+    document: dict[str, Any] = live.get("/openapi.json").json()
     paths = {
         path: {method: op for method, op in operations.items() if _in_run(op, group)}
         for path, operations in document["paths"].items()
@@ -211,17 +211,26 @@ def _summary(failures: str) -> str:
     return f"{'; '.join(checks) or 'failures'} in {', '.join(operations)}"
 
 
-def _assert_signed_in(server: str, users: dict[str, TestUser], when: str) -> None:
+def _assert_signed_in(
+    live: httpx.Client, users: dict[str, TestUser], when: str
+) -> None:
     """The server accepts each user's token: else the run tests nothing behind the login."""
     refused = [
         name
         for name, user in users.items()
-        if not httpx.get(f"{server}/api/v1/users/me", headers=user.headers).is_success
+        if not live.get("/api/v1/users/me", headers=user.headers).is_success
     ]
     assert not refused, (
         f"the server refuses the token of {', '.join(refused)} {when}: "
         "the run tests nothing behind the login"
     )
+
+
+@pytest.fixture(scope="session")
+def live(server: str) -> Iterator[httpx.Client]:
+    """A client of the live server, for what the tests ask it around the runs."""
+    with httpx.Client(base_url=server) as http:
+        yield http
 
 
 @pytest.fixture(scope="session")
@@ -235,13 +244,14 @@ def fuzzer() -> Iterator[ProcessPoolExecutor]:
 @pytest.mark.parametrize("group", ["base", *OTHER_TAGS])
 def test_schemathesis_finds_no_failure(
     server: str,
+    live: httpx.Client,
     client: TestClient,
     fuzzer: ProcessPoolExecutor,
     tmp_path: Path,
     group: str,
 ) -> None:
     users = {"alice": create_user(), "bob": create_user()}
-    _assert_signed_in(server, users, "before the run")
+    _assert_signed_in(live, users, "before the run")
     auth = {
         "auth": [
             {
@@ -254,7 +264,7 @@ def test_schemathesis_finds_no_failure(
         ]
     }
     (tmp_path / "users.json").write_text(json.dumps(auth))
-    document = _document(server, group)
+    document = _document(live, group)
     (tmp_path / "openapi.json").write_text(json.dumps(document))
     references = _references(client, users["alice"], document)
     config = _config(tmp_path, document, tmp_path / "users.json", references)
@@ -283,7 +293,7 @@ def test_schemathesis_finds_no_failure(
     )
     # `pytest -rP` shows the report: the phases, the links followed, any warnings.
     print(result.stdout)
-    _assert_signed_in(server, users, "after the run")
+    _assert_signed_in(live, users, "after the run")
 
 
 def test_a_failed_run_says_first_what_failed_where() -> None:
