@@ -102,13 +102,14 @@ from app.models.membership import Role  # noqa: E402
 from app.repositories.tenant_repo import TenantRepository  # noqa: E402
 from app.schemas.auth import RegisterRequest  # noqa: E402
 from app.services.auth_service import AuthService  # noqa: E402
+from app.tests.app_client import AppClient  # noqa: E402
 from app.tests.live import ROOT, generated_client, serve  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
 _database_ready = False
 
-_session_client: TestClient | None = None
+_session_client: AppClient | None = None
 
 
 @event.listens_for(engine.sync_engine, "checkout")
@@ -365,7 +366,7 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     `_on_its_own_event_loop`); without that client, on a loop of its own.
     """
     if _session_client is not None:
-        return _session_client.portal.call(lambda: coroutine)
+        return _session_client.run(coroutine)
     return asyncio.run(coroutine)
 
 
@@ -544,10 +545,10 @@ def database() -> None:
 
 
 @pytest.fixture(scope="session")
-def client() -> Iterator[TestClient]:
+def client() -> Iterator[AppClient]:
     """An HTTP client for the application."""
     global _session_client
-    with TestClient(app) as test_client:
+    with AppClient(app) as test_client:
         _session_client = test_client
         try:
             yield test_client
