@@ -71,7 +71,15 @@ async def _from_nothing_to_a_passing_check(
     assert tools["describe_project"].annotations.read_only_hint is True
     assert "fields" in tools["generate_resource"].input_schema["properties"]
 
-    assert (await client.call("describe_project"))["resources"] == []
+    described = await client.call("describe_project")
+    assert described["resources"] == []
+    # Reading the backend does not create its SQLite database.
+    assert described["pending_migrations"] == {
+        "known": True,
+        "current": [],
+        "pending": described["migrations"],
+    }
+    assert not (backend / "app.db").exists()
 
     # Three related resources: one from CLI-style strings, one from objects, one by plan.
     done = await client.call("generate_resource", name="Customer", fields=["name:str"])

@@ -352,11 +352,33 @@ def describe_resources(manifest: Manifest) -> list[dict[str, Any]]:
     return resources
 
 
+# `alembic current`, in the backend, unless its database is a SQLite file not made yet:
+# connecting would create it, and reading the backend must not write to it.
+_CURRENT = """\
+import sys
+from pathlib import Path
+
+from alembic.config import main
+from sqlalchemy.engine import make_url
+
+from app.core.config import Settings
+
+settings = Settings()
+url = make_url(getattr(settings, "migration_database_url", "") or settings.database_url)
+if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+    if not Path(url.database).exists():
+        print("no database file", url.database)
+        sys.exit(0)
+main(argv=["current"], prog="alembic")
+"""
+_NO_DATABASE_FILE = "no database file "
+
+
 def _pending(root: Path, revisions: dict[str, Revision]) -> dict[str, Any]:
     """The migrations not applied yet to the backend's configured database, if it answers."""
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "alembic", "current"],
+            [sys.executable, "-c", _CURRENT],
             cwd=root,
             capture_output=True,
             text=True,
@@ -368,6 +390,8 @@ def _pending(root: Path, revisions: dict[str, Revision]) -> dict[str, Any]:
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines()
         return {"known": False, "reason": lines[-1] if lines else "alembic current failed"}
+    if result.stdout.startswith(_NO_DATABASE_FILE):
+        return {"known": True, "current": [], "pending": sorted(revisions)}
     current = {word for line in result.stdout.splitlines() for word in line.split()[:1]}
     applied: set[str] = set()
     pending_from = [r for r in current if r in revisions]
