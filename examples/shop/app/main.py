@@ -12,7 +12,7 @@ from app.api.v1.api import api_router
 from app.core.config import settings
 from app.core.db import engine
 from app.core.errors import register_exception_handlers
-from app.core.limits import RelativeRedirects, RequestLimits
+from app.core.limits import RequestLimits, ResponseHeaders
 from app.core.routing import add_route_index, include_routers, operation_id
 from app.core.security import dummy_hash
 
@@ -98,7 +98,7 @@ def create_app() -> FastAPI:
         application = FastAPIOffline(**described, static_url="/docs/assets")
     register_exception_handlers(application)
     application.add_middleware(RequestLimits)
-    application.add_middleware(RelativeRedirects)
+    application.add_middleware(ResponseHeaders)
     prefixes = include_routers(application, api_router, prefix="/api/v1")
 
     @application.get("/health", tags=["health"], name="check", summary="Check health")

@@ -1,4 +1,4 @@
-"""What is checked or rewritten around the application: path, body size, redirects."""
+"""What is checked or added around the application: path, body size, response headers."""
 
 import json
 import re
@@ -89,37 +89,49 @@ async def _reply(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class RelativeRedirects:
-    """ASGI middleware: redirects point to a path, never to the `Host` a client sent.
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_STORE = (b"cache-control", b"no-store")
 
-    Starlette answers `/api/v1/assets` with a redirect to `/api/v1/assets/` built
-    from the request's `Host` header, which the client chooses: an unknown host
-    would be echoed back (open redirects, poisoned caches). The `Location` of every
-    redirect is made relative, which browsers and HTTP clients resolve against the
-    URL they asked for.
+
+class ResponseHeaders:
+    """ASGI middleware: what every response tells the browsers and proxies it meets.
+
+    - `X-Content-Type-Options: nosniff`: a browser takes a body for what its
+      Content-Type says, never for a script or a page it guessed from the bytes.
+    - `Cache-Control: no-store`, unless a response sets its own: a project's data
+      and tokens are kept by no browser cache and no proxy on the way.
+    - Redirects point to a path, never to the `Host` a client sent. Starlette
+      answers `/api/v1/assets` with a redirect to `/api/v1/assets/` built from the
+      request's `Host` header, which the client chooses: an unknown host would be
+      echoed back (open redirects, poisoned caches). The `Location` of every
+      redirect is made relative, which browsers and HTTP clients resolve against
+      the URL they asked for.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request through; strip scheme and host from redirect locations."""
+        """Pass the request through; add the headers, make redirect locations relative."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        async def send_relative(message: Message) -> None:
-            if (
-                message["type"] == "http.response.start"
-                and 300 <= message["status"] < 400
-            ):
-                message["headers"] = [
-                    (name, _relative(value) if name == b"location" else value)
-                    for name, value in message["headers"]
-                ]
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if 300 <= message["status"] < 400:
+                    headers = [
+                        (name, _relative(value) if name == b"location" else value)
+                        for name, value in headers
+                    ]
+                headers.append(_NOSNIFF)
+                if not any(name == b"cache-control" for name, _ in headers):
+                    headers.append(_NO_STORE)
+                message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_relative)
+        await self.app(scope, receive, send_with_headers)
 
 
 def _relative(location: bytes) -> bytes:

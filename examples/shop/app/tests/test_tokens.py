@@ -220,6 +220,24 @@ def test_redirects_never_name_the_host_a_client_sent(
         assert response.headers["location"] == "/api/v1/projects/"
 
 
+def test_no_response_is_sniffed_or_stored(client: TestClient, owner: TestUser) -> None:
+    """Answers of every kind: data, a redirect, errors of the app and of the middleware."""
+    responses = [
+        client.get("/api/v1/projects/", headers=owner.headers),
+        client.get("/api/v1/projects", headers=owner.headers, follow_redirects=False),
+        client.get("/api/v1/projects/"),
+        client.get("/api/v1/projects/%0A", headers=owner.headers),
+        client.post(
+            "/api/v1/projects/", content=b"x" * 10_000_000, headers=owner.headers
+        ),
+        client.get("/health"),
+    ]
+    assert [r.status_code for r in responses] == [200, 307, 401, 404, 413, 200]
+    for response in responses:
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers.get_list("cache-control") == ["no-store"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
