@@ -6,13 +6,18 @@ import ast
 import datetime as dt
 import hashlib
 import json
+import re
 import uuid
 from decimal import Decimal
 
 import pytest
+from email_validator import validate_email
+from hypothesis import given, settings
+from hypothesis.strategies import from_regex
 
 from backend_builder.render import render
 from backend_builder.resource.spec import (
+    EMAIL_PATTERN,
     URL_PATTERN,
     USERS_TARGET,
     FieldSpec,
@@ -286,7 +291,7 @@ def test_invalid_defaults(token: str, fragment: str) -> None:
     assert repr(token) in message
 
 
-def test_a_url_default_is_what_the_generated_schema_accepts() -> None:
+def test_url_and_email_defaults_are_what_the_generated_schemas_accept() -> None:
     base = render("project/app/schemas/base.py.jinja", {})
     assigned = {
         target.id: node.value
@@ -296,6 +301,22 @@ def test_a_url_default_is_what_the_generated_schema_accepts() -> None:
         if isinstance(target, ast.Name)
     }
     assert ast.literal_eval(assigned["WEB_ADDRESS"]) == f"^{URL_PATTERN}$"
+    assert ast.literal_eval(assigned["_EMAIL_SYNTAX"]) == EMAIL_PATTERN
+
+
+# Addresses of the pattern's shape, from few letters and every other character, so
+# that hyphens and dots often meet: email-validator refuses a label such as "ab--cd".
+_EMAIL_LIKE = (
+    r"[aZ0!#$%&'*+/=?^_`{|}~-]{1,8}(?:\.[aZ0!#$%&'*+/=?^_`{|}~-]{1,8}){0,2}"
+    r"@(?:[aZ0][aZ0-]{0,6}[aZ0]\.){1,3}[A-Za-z]{2,5}"
+)
+
+
+@settings(max_examples=1500, derandomize=True, deadline=None, database=None)
+@given(from_regex(_EMAIL_LIKE, fullmatch=True).filter(re.compile(EMAIL_PATTERN).fullmatch))
+def test_every_address_the_email_pattern_admits_is_valid(address: str) -> None:
+    """What the generated schemas admit, their validation (email-validator) accepts."""
+    validate_email(address, check_deliverability=False)
 
 
 def test_enum_default_suggests_closest_value() -> None:
