@@ -170,12 +170,17 @@ class ProjectService:
         )
 
     async def remove_member(self, project_id: uuid.UUID, user_id: uuid.UUID) -> None:
-        """Remove a member: admins and owners; only owners remove owners."""
+        """Remove a member: admins and owners; only owners remove owners. Any member
+        may leave: remove themselves."""
         # Ownership changes run one at a time per project, on current data.
         await self.tenants.lock_memberships(project_id)
-        _, role = await self._project(project_id, Role.ADMIN)
+        leaving = user_id == self.user.id
+        _, role = await self._project(
+            project_id, Role.VIEWER if leaving else Role.ADMIN
+        )
         membership = await self._membership(project_id, user_id)
-        self._check_can_grant(role, membership.role)
+        if not leaving:
+            self._check_can_grant(role, membership.role)
         if membership.role == Role.OWNER:
             await self._check_not_last_owner(project_id)
         await self.tenants.remove_member(membership)

@@ -190,13 +190,37 @@ class TestMembers:
         remove_owner = client.delete(f"{url}/{owner.id}", headers=admin.headers)
         assert remove_owner.status_code == 403
         assert (
-            client.delete(f"{url}/{member.id}", headers=member.headers).status_code
+            client.delete(f"{url}/{admin.id}", headers=member.headers).status_code
             == 403
         )
         assert (
             client.delete(f"{url}/{member.id}", headers=admin.headers).status_code
             == 204
         )
+
+    def test_any_member_may_leave_but_the_last_owner(
+        self, client: TestClient, owner: TestUser, member_of: MakeMember
+    ) -> None:
+        url = f"/api/v1/projects/{owner.project_id}/members"
+        for role in ("viewer", "member", "admin"):
+            user = member_of(role)
+            assert (
+                client.delete(f"{url}/{user.id}", headers=user.headers).status_code
+                == 204
+            )
+            current = client.get(
+                "/api/v1/users/me/current-project", headers=user.headers
+            )
+            assert current.status_code == 404
+        other = member_of("owner")
+        assert (
+            client.delete(f"{url}/{owner.id}", headers=owner.headers).status_code == 204
+        )
+        assert (
+            client.delete(f"{url}/{other.id}", headers=other.headers).status_code == 409
+        )
+        members = client.get(url, headers=other.headers).json()
+        assert [(m["email"], m["role"]) for m in members] == [(other.email, "owner")]
 
     def test_removed_member_loses_access_at_once(
         self, client: TestClient, owner: TestUser, member_of: MakeMember

@@ -175,6 +175,30 @@ def test_two_owners_removing_each_other_leave_one_owner(
         )
 
 
+def test_two_owners_leaving_at_once_leave_one_owner(
+    client: TestClient, owner: TestUser, co_owner: TestUser
+) -> None:
+    members = f"/api/v1/projects/{owner.project_id}/members"
+    for _ in range(ROUNDS):
+        responses = concurrently(
+            ("DELETE", f"{members}/{owner.id}", {"headers": owner.headers}),
+            ("DELETE", f"{members}/{co_owner.id}", {"headers": co_owner.headers}),
+        )
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses == [204, 409], [response.text for response in responses]
+        left, stayed = (
+            (owner, co_owner) if responses[0].status_code == 204 else (co_owner, owner)
+        )
+        listed = client.get(members, headers=stayed.headers).json()
+        assert [(m["user_id"], m["role"]) for m in listed] == [
+            (str(stayed.id), "owner")
+        ]
+        again = {"email": left.email, "role": "owner"}
+        assert (
+            client.post(members, json=again, headers=stayed.headers).status_code == 201
+        )
+
+
 def test_one_email_registered_at_once_is_one_user() -> None:
     email = f"racer-{uuid.uuid4().hex[:12]}@example.com"
     body = {"json": {"email": email, "password": PASSWORD}}

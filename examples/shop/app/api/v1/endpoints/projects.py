@@ -205,5 +205,8 @@ async def update_member(
 async def remove_member(
     project_id: uuid.UUID, user_id: uuid.UUID, current_user: CurrentUser, db: SessionDep
 ) -> None:
-    """Remove a member (admins and owners; the last owner cannot be removed)."""
+    """Remove a member (admins and owners), or leave: remove yourself (any member).
+
+    The last owner cannot be removed, nor leave.
+    """
     await ProjectService(db, current_user).remove_member(project_id, user_id)
