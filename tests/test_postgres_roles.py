@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from backend_builder.cli import app
-from tests.backend_checks import run
+from tests.backend_checks import execute, run
 from tests.conftest import POSTGRES_URL, admin_sql
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -104,6 +104,25 @@ def test_roles_script_migrations_as_owner_app_under_rls(
             "SELECT relforcerowsecurity FROM pg_class WHERE relname = 'notes'",
         ) == [2, True]
         run(backend, sys.executable, "-m", "alembic", "downgrade", "-1", DATABASE_URL=owner)
+        # The two notes share a project and a title, and the title becomes unique: the
+        # owner's migration finds them although row-level security hides them from it,
+        # and stops naming the column, before the constraint would fail on them.
+        _superuser_sql(
+            superuser,
+            "SET session_replication_role = replica",
+            "UPDATE notes SET title = 'twin', project_id = "
+            "(SELECT project_id FROM notes ORDER BY title LIMIT 1)",
+        )
+        changed = runner.invoke(
+            app, ["change", "field", "Note", "title:str:unique", "--path", str(backend)]
+        )
+        assert changed.exit_code == 0, changed.output
+        failed = execute(
+            backend, sys.executable, "-m", "alembic", "upgrade", "head", DATABASE_URL=owner
+        )
+        assert failed.returncode != 0
+        assert "FAILED: notes.title cannot become unique: 1 value(s)" in failed.stdout
+        assert "Traceback" not in failed.stderr, failed.stderr
     finally:
         admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin_sql(f"DROP ROLE IF EXISTS {name}_app")

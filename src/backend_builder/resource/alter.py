@@ -5,9 +5,11 @@ calls in three phases, so that one migration can hold several operations:
 
 1. drop the constraints and indexes that are about to change;
 2. change the columns (add, drop, rename, alter), and fill values where needed;
-3. create the constraints and indexes of the new columns.
+3. check the data against a unique constraint about to be created: a project that
+   holds a value twice stops the migration with a message naming the column;
+4. create the constraints and indexes of the new columns.
 
-Every phase is one `op.batch_alter_table` block: on SQLite, Alembic recreates the
+Every phase but the check is one `op.batch_alter_table` block: on SQLite, Alembic recreates the
 table and copies its rows; on PostgreSQL the block is a plain `ALTER TABLE`.
 Constraint and index names follow the backend's naming convention, exactly as the
 create-table migration and the models name them, so `alembic check` sees no drift.
@@ -32,7 +34,8 @@ class Phase(enum.IntEnum):
 
     DROP = 0
     COLUMNS = 1
-    CREATE = 2
+    CHECK = 2  # statements only: what must hold before the constraints are created
+    CREATE = 3
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,13 @@ def _creates(view: FieldView, table: str) -> list[Step]:
     return [Step(Phase.CREATE, create) for _, create in _constraints(view, table)]
 
 
+def _unique_check(view: FieldView, table: str) -> list[Step]:
+    """Before the unique constraint of `view` is created: no project holds a value twice."""
+    if not view.unique:
+        return []
+    return [Step(Phase.CHECK, f'refuse_duplicates("{table}", "{view.column}")', after_batch=True)]
+
+
 def _fill(table: str, view: FieldView, literal: str) -> Step:
     """Set the column to `literal` where it is null (existing rows of every project)."""
     return Step(
@@ -186,7 +196,7 @@ def _add_steps(table: str, view: FieldView, fill: str | None, *, keep_default: b
         )
         steps.append(_fill(table, view, fill))
         steps.append(_not_null(view, nullable=False, after=True))
-    return steps + _creates(view, table)
+    return steps + _unique_check(view, table) + _creates(view, table)
 
 
 def _not_null(view: FieldView, *, nullable: bool, after: bool = False) -> Step:
@@ -299,12 +309,14 @@ def _alter_steps(table: str, old: FieldView, new: FieldView, fill: str | None) -
         steps.append(_not_null(new, nullable=False, after=fill is not None))
     elif new.optional and not old.optional:
         steps.append(_not_null(new, nullable=True))
-    steps += [
+    created = [
         Step(Phase.CREATE, create)
         for drop, create in new_constraints.items()
         if old_constraints.get(drop) != create
     ]
-    return steps
+    if new.unique and not old.unique:
+        steps += _unique_check(new, table)
+    return steps + created
 
 
 def alter_column(

@@ -611,5 +611,6 @@ def _render_migration(
         "downgrade": alter.blocks(downgrade),
         "uses_sa": any("sa." in line for line in lines),
         "fills_rows": any("every_project(" in line for line in lines),
+        "checks_unique": any("refuse_duplicates(" in line for line in lines),
     }
     return render(ALTER_MIGRATION, context)
