@@ -72,6 +72,12 @@ async def _call(backend: Path, tool: str, arguments: dict[str, Any]) -> dict[str
             "dry_run",
             "valid boolean",
         ),
+        # An empty name, and arguments too long to be names or fields: refused by the
+        # schema, and not echoed back whole.
+        ("generate_resource", {"name": "", "fields": ["x:str"]}, "name", "at least 1"),
+        ("destroy_resource", {"name": "C" * 5000}, "name", "at most 100"),
+        ("rename_field", {"resource": "C", "old": "", "new": "b"}, "old", "at least 1"),
+        ("add_field", {"resource": "C", "fields": ["x" * 5000 + ":str"]}, "fields[0]", "at most"),
         # Values the field language would read as more than they are.
         (
             "generate_resource",
@@ -99,7 +105,36 @@ def test_arguments_that_do_not_fit_give_the_structured_error(
     problems = {e["location"]: e["message"] for e in error["details"]["errors"]}
     assert wrong in problems[named]
     assert f"call {tool} again" in error["hint"]
+    assert len(str(error)) < 1000
     assert _tree(backend) == before
+
+
+def test_an_unknown_tool_gives_the_structured_error_naming_the_tools(backend: Path) -> None:
+    error = asyncio.run(_call(backend, "generate_resourse", {"name": "C", "fields": []}))
+    assert error["code"] == "unknown_tool"
+    assert error["message"] == "no tool 'generate_resourse': did you mean generate_resource?"
+    assert error["hint"].startswith("the tools are: add_field, apply_plan, change_field")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "arguments", "message"),
+    [
+        ("add_resourse", {"request": "invoices"}, "no prompt 'add_resourse': did you mean "),
+        ("add_resource", {}, "prompt add_resource needs the argument(s): request"),
+    ],
+)
+def test_a_prompt_that_cannot_be_given_is_invalid_params(
+    backend: Path, prompt: str, arguments: dict[str, str], message: str
+) -> None:
+    async def get() -> MCPError:
+        async with Client(build_server(backend)) as client:
+            with pytest.raises(MCPError) as raised:
+                await client.get_prompt(prompt, arguments)
+            return raised.value
+
+    error = asyncio.run(get())
+    assert error.error.code == INVALID_PARAMS
+    assert error.error.message.startswith(message)
 
 
 def test_the_hint_lists_the_tool_s_parameters(backend: Path) -> None:

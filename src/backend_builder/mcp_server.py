@@ -14,6 +14,7 @@ Arguments that do not fit a tool's input schema come back as the same structured
 (code `invalid_arguments`), not as the SDK's plain text: see `_Server`.
 """
 
+import difflib
 import json
 import re
 import subprocess
@@ -31,7 +32,15 @@ from mcp.server.mcpserver.exceptions import (
     ToolError,
     UnexpectedToolError,
 )
-from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    GetPromptResult,
+    InputRequiredResult,
+    TextContent,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
 from backend_builder.errors import BuilderError
@@ -60,13 +69,30 @@ change, run `alembic upgrade head` in the backend, then the check tool.
 
 _MODIFIER_WORDS = frozenset({"optional", "unique", "index"})
 
+NAME_MAX_LENGTH = 100
+"""The longest name an argument may hold (tables and columns hold 63 characters): an
+argument that is not a name is refused by the schema, and not echoed in an error."""
+TOKEN_MAX_LENGTH = 2000
+"""The longest field definition (`name:type:...`), an enum's values included."""
+ResourceName = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=NAME_MAX_LENGTH, description="the resource, singular, e.g. Invoice"
+    ),
+]
+FieldName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
+
 
 class FieldInput(BaseModel):
     """One field, as a structured object (the same as the `name:type:modifier` strings)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="snake_case name, e.g. due_on (a ref `customer` is customer_id)")
+    name: str = Field(
+        min_length=1,
+        max_length=NAME_MAX_LENGTH,
+        description="snake_case name, e.g. due_on (a ref `customer` is customer_id)",
+    )
     type: Literal[
         "str",
         "text",
@@ -136,7 +162,7 @@ class FieldInput(BaseModel):
 
 
 FieldArg = Annotated[
-    str | FieldInput,
+    Annotated[str, Field(min_length=1, max_length=TOKEN_MAX_LENGTH)] | FieldInput,
     Field(
         description="`name:type[:argument][:modifier...]` or an object. Types: str, text, "
         "int, bigint, float, decimal (decimal:10,2), bool, date, datetime, uuid, json, email, "
@@ -179,15 +205,15 @@ class Change(BaseModel):
         "destroy_resource",
         "update",
     ]
-    resource: str | None = Field(None, description="the resource, e.g. Invoice")
+    resource: ResourceName | None = None
     fields: list[FieldArg] = Field(
         default_factory=list,
         description="generate_resource, generate_model, add_field: the fields; change_field: "
         "the one field's new definition",
     )
-    names: list[str] = Field(default_factory=list, description="remove_field: field names")
-    old: str | None = Field(None, description="rename_field: the field's name now")
-    new: str | None = Field(None, description="rename_field: its new name")
+    names: list[FieldName] = Field(default_factory=list, description="remove_field: field names")
+    old: FieldName | None = Field(None, description="rename_field: the field's name now")
+    new: FieldName | None = Field(None, description="rename_field: its new name")
     force: StrictBool = Field(False, description="destroy_resource: also delete edited files")
     conflict_markers: StrictBool = Field(
         False,
@@ -552,6 +578,8 @@ class _Server(MCPServer):
     ) -> CallToolResult | InputRequiredResult:
         tools = await self.list_tools()
         schema = next((tool.input_schema for tool in tools if tool.name == name), None)
+        if schema is None:
+            return _error(_unknown("tool", name, [tool.name for tool in tools]))
         # The SDK drops arguments a tool does not take: `dryrun=true` would write.
         if schema is not None and set(arguments) - set(schema.get("properties", {})):
             return _error(invalid_arguments(name, schema, arguments))
@@ -562,6 +590,41 @@ class _Server(MCPServer):
             if isinstance(error, UnexpectedToolError) or not isinstance(cause, ValidationError):
                 raise
             return _error(invalid_arguments(name, schema or {}, arguments, cause))
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        context: Context[Any, Any] | None = None,
+    ) -> GetPromptResult | InputRequiredResult:
+        """The SDK's, but an unknown prompt or a missing argument is invalid params
+        naming what is wrong, not an internal error with a traceback on the server's
+        stderr."""
+        prompts = {prompt.name: prompt for prompt in await self.list_prompts()}
+        prompt = prompts.get(name)
+        if prompt is None:
+            unknown = _unknown("prompt", name, list(prompts))
+            raise MCPError(INVALID_PARAMS, f"{unknown.message} ({unknown.hint})")
+        missing = [
+            argument.name
+            for argument in prompt.arguments or ()
+            if argument.required and argument.name not in (arguments or {})
+        ]
+        if missing:
+            raise MCPError(
+                INVALID_PARAMS, f"prompt {name} needs the argument(s): {', '.join(missing)}"
+            )
+        return await super().get_prompt(name, arguments, context)
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> BuilderError:
+    """The error for a tool or prompt that this server does not have."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return BuilderError(
+        f"no {kind} {name[:NAME_MAX_LENGTH]!r}" + (f": did you mean {close[0]}?" if close else ""),
+        hint=f"the {kind}s are: {', '.join(sorted(known))}",
+        code=f"unknown_{kind}",
+    )
 
 
 _READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
@@ -688,7 +751,7 @@ def build_server(start: Path) -> MCPServer:
         "tests, scoped to the project and wired in.",
     )
     def generate_resource(
-        name: Annotated[str, Field(description="singular, e.g. Invoice")],
+        name: ResourceName,
         fields: list[FieldArg],
         dry_run: DryRun = False,
     ) -> CallToolResult:
@@ -697,12 +760,12 @@ def build_server(start: Path) -> MCPServer:
 
     @tool(_WRITES, "Generate a model and its migration only (no endpoints).")
     def generate_model(
-        name: str, fields: list[FieldArg], dry_run: DryRun = False
+        name: ResourceName, fields: list[FieldArg], dry_run: DryRun = False
     ) -> CallToolResult:
         return run(Change(kind="generate_model", resource=name, fields=fields), dry_run=dry_run)
 
     @tool(_WRITES, "Generate the endpoints and tests of a model generated earlier.")
-    def generate_endpoint(name: str, dry_run: DryRun = False) -> CallToolResult:
+    def generate_endpoint(name: ResourceName, dry_run: DryRun = False) -> CallToolResult:
         return run(Change(kind="generate_endpoint", resource=name), dry_run=dry_run)
 
     @tool(
@@ -711,7 +774,7 @@ def build_server(start: Path) -> MCPServer:
         "required field needs a default (existing rows get it). Hand edits are kept.",
     )
     def add_field(
-        resource: str,
+        resource: ResourceName,
         fields: list[FieldArg],
         dry_run: DryRun = False,
         conflict_markers: ConflictMarkers = False,
@@ -727,8 +790,8 @@ def build_server(start: Path) -> MCPServer:
         "lost, so it needs confirm_data_loss=true.",
     )
     def remove_field(
-        resource: str,
-        names: list[str],
+        resource: ResourceName,
+        names: list[FieldName],
         confirm_data_loss: ConfirmDataLoss = False,
         dry_run: DryRun = False,
         conflict_markers: ConflictMarkers = False,
@@ -740,9 +803,9 @@ def build_server(start: Path) -> MCPServer:
 
     @tool(_WRITES, "Rename a field in every layer; the migration renames the column (data kept).")
     def rename_field(
-        resource: str,
-        old: str,
-        new: str,
+        resource: ResourceName,
+        old: FieldName,
+        new: FieldName,
         dry_run: DryRun = False,
         conflict_markers: ConflictMarkers = False,
     ) -> CallToolResult:
@@ -761,7 +824,7 @@ def build_server(start: Path) -> MCPServer:
         "the data is kept, and changes that would lose it are refused.",
     )
     def change_field(
-        resource: str,
+        resource: ResourceName,
         field: FieldArg,
         dry_run: DryRun = False,
         conflict_markers: ConflictMarkers = False,
@@ -781,7 +844,7 @@ def build_server(start: Path) -> MCPServer:
         "Refused while another resource refers to it; edited files need force=true.",
     )
     def destroy_resource(
-        name: str,
+        name: ResourceName,
         force: StrictBool = False,
         confirm_data_loss: ConfirmDataLoss = False,
         dry_run: DryRun = False,
