@@ -275,6 +275,8 @@ EVERY_CHANGE = [
     "change field Gadget site:url:optional:unique",  # now unique
     "change field Gadget level:enum:low,mid,high:optional:index",
     "rename field Gadget level grade",  # an enum: its check follows
+    # a value dropped, its rows given a new one (and back: a downgrade narrows the column)
+    "change field Gadget grade:enum:lowest,mid,high:optional:index --replace low=lowest",
     "remove field Gadget producer --yes",
     "generate field Gadget supplier:ref:customer:optional:index",
     "change field Gadget at:datetime:default=2030-01-31T12:00:00Z",
@@ -339,7 +341,7 @@ def _every_change(backend: Path, database_url: str) -> None:
         alembic(backend, database_url, "upgrade head", "check")
     row = _gadget(database_url)
     assert (row["label"], row["count"], row["big"], row["email_address"]) == ("L", 3, 7, "a@b.co")
-    assert (row["grade"], row["flag"], row["note"]) == ("low", True, "hello")
+    assert (row["grade"], row["flag"], row["note"]) == ("lowest", True, "hello")
     assert str(row["day"]) == "2030-01-01" and row["supplier_id"] is None
     assert "producer_id" not in row and "maker_id" not in row
     lint(backend)

@@ -144,6 +144,38 @@ def test_a_fill_lifts_row_level_security_in_a_migration_of_its_own(shop: Path) -
     assert "NO FORCE ROW LEVEL SECURITY" in text and "from app" not in text
 
 
+def test_an_enum_value_dropped_is_replaced_in_its_rows(shop: Path) -> None:
+    token = "status:enum:draft,closed:default=draft"
+    error = _error(shop, "change", "field", "Invoice", token)
+    assert error["code"] == "change_loses_data"
+    assert error["hint"] == (
+        f"give their rows another value: backend-builder change field Invoice {token} "
+        "--replace sent=VALUE (VALUE one of draft, closed)"
+    )
+    code, output = _run(shop, "change", "field", "Invoice", token, "--replace", "sent=closed")
+    assert code == 0, output
+    migration = next((shop / "alembic/versions").glob("*_change_invoices_status.py")).read_text()
+    assert "Rows holding sent get closed." in migration
+    upgrade, downgrade = migration.split("def downgrade")
+    assert '.where(sa.column("status") == "sent")\n            .values(status="closed")' in upgrade
+    # `closed` is new: the downgrade gives its rows `sent` back.
+    assert (
+        '.where(sa.column("status") == "closed")\n            .values(status="sent")' in downgrade
+    )
+
+
+def test_the_agent_tool_replaces_an_enum_value_and_names_its_argument(shop: Path) -> None:
+    change = Change(kind="change_field", resource="Invoice", fields=["status:enum:draft"])
+    with pytest.raises(BuilderError) as raised:
+        plan_change(shop, change)
+    assert "--replace sent=VALUE" in str(raised.value.hint)
+    planned = plan_change(shop, change.model_copy(update={"replace": {"sent": "draft"}}))
+    assert planned.refusal is None
+    assert planned.summary["operations"][0]["summary"] == (
+        "alter column invoices.status (sent becomes draft)"
+    )
+
+
 def test_a_misspelt_resource_is_met_with_the_name_it_resembles(shop: Path) -> None:
     error = _error(shop, "generate", "field", "Invoce", "x:int:optional")
     assert error["code"] == "unknown_resource" and error["hint"] == "did you mean Invoice?"
@@ -184,6 +216,36 @@ def test_a_piped_dry_run_is_a_patch_that_applies(shop: Path) -> None:
         (("rename", "field", "Invoice", "nope", "other"), "unknown_field"),
         (("change", "field", "Invoice", "number:int:unique"), "change_loses_data"),
         (("change", "field", "Invoice", "status:enum:draft:default=draft"), "change_loses_data"),
+        (
+            ("change", "field", "Invoice", "status:enum:draft:default=draft", "--replace", "sent"),
+            "invalid_replace",
+        ),
+        (
+            (
+                "change",
+                "field",
+                "Invoice",
+                "status:enum:draft:default=draft",
+                "--replace",
+                "sent=x",
+            ),
+            "invalid_replace",
+        ),
+        (
+            (
+                "change",
+                "field",
+                "Invoice",
+                "status:enum:draft:default=draft",
+                "--replace",
+                "x=draft",
+            ),
+            "invalid_replace",
+        ),
+        (
+            ("change", "field", "Invoice", "number:str:unique", "--replace", "a=b"),
+            "invalid_replace",
+        ),
         (("change", "field", "Invoice", "note:text"), "needs_default"),
         (("change", "field", "Invoice", "note:text:unique:default=x"), "unique_needs_optional"),
         (("change", "field", "Invoice", "customer:ref:invoice"), "change_loses_data"),

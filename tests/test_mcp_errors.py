@@ -332,6 +332,12 @@ def test_hints_name_the_tools_not_the_commands(backend: Path) -> None:
             "an update of the nulls; its status is kept",
             "an update of the nulls; its status is kept",
         ),
+        (
+            "backend-builder change field Deal stage:enum:won --replace open=won "
+            "--replace lost=VALUE (VALUE one of won)",
+            "change_field Deal stage:enum:won replace={open: won, lost: VALUE} "
+            "(VALUE one of won)",
+        ),
     ],
 )
 def test_a_command_line_hint_in_tool_terms(hint: str, expected: str) -> None:

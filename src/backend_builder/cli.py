@@ -532,18 +532,45 @@ def rename_field(
     )
 
 
+def _replacements(values: list[str]) -> dict[str, str]:
+    """`--replace OLD=NEW` options as a mapping; a malformed one is a clear error."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        old, equals, new = value.partition("=")
+        if not equals or not old or not new:
+            raise BuilderError(
+                f"--replace {value!r}: expected OLD=NEW, such as sent=paid",
+                hint="one --replace per enum value that the change drops",
+                code="invalid_replace",
+            )
+        pairs[old] = new
+    return pairs
+
+
 @change_app.command(
     "field",
     epilog=FIELD_LANGUAGE + MERGE_NOTE + "\n\n[bold]Examples[/]\n\n"
     "  backend-builder change field Invoice status:enum:draft,sent,paid,void:default=draft\n\n"
+    "  backend-builder change field Invoice status:enum:draft,paid:default=draft "
+    "--replace sent=paid\n\n"
     "  backend-builder change field Invoice due_on:date:default=2030-01-01   # now required\n\n"
     "  backend-builder change field Invoice number:str:unique:index\n\n"
     "The token is the whole new definition of the field. Changes that cannot keep the data "
-    "(str to int, dropping an enum value) are refused.",
+    "(str to int, a narrower decimal) are refused; an enum value dropped needs --replace, "
+    "which gives its rows another value.",
 )
 def change_field(
     resource_name: Resource,
     token: Annotated[str, typer.Argument(help="The field's new definition, name:type[:...].")],
+    replace: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--replace",
+            metavar="OLD=NEW",
+            help="An enum value that the change drops, and the value its rows get instead "
+            "(once per dropped value).",
+        ),
+    ] = None,
     path: PathOption = Path("."),
     markers: Markers = False,
     dry_run: DryRun = False,
@@ -552,11 +579,16 @@ def change_field(
     """Change a field's type, modifiers or enum values in every layer, keeping its data."""
     from backend_builder.resource.evolve import plan_change_field
 
-    _evolve(
-        lambda: plan_change_field(path, resource_name, token, markers=markers),
-        dry_run=dry_run,
-        as_json=as_json,
-    )
+    def plan() -> "Evolution":
+        return plan_change_field(
+            path,
+            resource_name,
+            token,
+            markers=markers,
+            replacements=_replacements(replace or []),
+        )
+
+    _evolve(plan, dry_run=dry_run, as_json=as_json)
 
 
 # --------------------------------------------------------------------------

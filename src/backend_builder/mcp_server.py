@@ -214,6 +214,11 @@ class Change(BaseModel):
     names: list[FieldName] = Field(default_factory=list, description="remove_field: field names")
     old: FieldName | None = Field(None, description="rename_field: the field's name now")
     new: FieldName | None = Field(None, description="rename_field: its new name")
+    replace: dict[FieldName, FieldName] = Field(
+        default_factory=dict,
+        description="change_field: for each enum value the change drops, the value its "
+        "rows get instead, e.g. {sent: paid}",
+    )
     force: StrictBool = Field(False, description="destroy_resource: also delete edited files")
     conflict_markers: StrictBool = Field(
         False,
@@ -245,7 +250,7 @@ _KIND_ARGUMENTS = {
     "add_field": {"resource", "fields", "conflict_markers"},
     "remove_field": {"resource", "names", "conflict_markers"},
     "rename_field": {"resource", "old", "new", "conflict_markers"},
-    "change_field": {"resource", "fields", "conflict_markers"},
+    "change_field": {"resource", "fields", "replace", "conflict_markers"},
     "destroy_resource": {"resource", "force"},
     "update": {"conflict_markers"},
 }
@@ -307,7 +312,9 @@ def plan_change(root: Path, change: Change) -> Planned:
                 code="missing_argument",
                 field="fields",
             )
-        evolution = evolve.plan_change_field(root, resource, tokens[0], markers=markers)
+        evolution = evolve.plan_change_field(
+            root, resource, tokens[0], markers=markers, replacements=change.replace
+        )
     refusal = evolve.data_loss_error(evolution) if evolution.data_loss else None
     return Planned(evolution.plan, evolution.to_dict(), refusal)
 
@@ -451,6 +458,8 @@ _COMMANDS = re.compile(
     r"|`?backend-builder (update|status|check)`?|\bthe (update|status|check) command\b"
 )
 _TOOLS = {"generate field": "add_field"}
+_REPLACE_OPTIONS = re.compile(r"(?: --replace \w+=\w+)+")
+"""`change field`'s `--replace OLD=NEW` options, which are change_field's `replace`."""
 
 
 def _in_tool_terms(hint: str) -> str:
@@ -466,7 +475,11 @@ def _in_tool_terms(hint: str) -> str:
         name = _TOOLS.get(command, command.replace(" ", "_"))
         return f"the {name} tool's description" if help_asked else name
 
-    return _COMMANDS.sub(tool, hint)
+    def replace(match: re.Match[str]) -> str:
+        pairs = re.findall(r"--replace (\w+)=(\w+)", match.group(0))
+        return " replace={" + ", ".join(f"{old}: {new}" for old, new in pairs) + "}"
+
+    return _REPLACE_OPTIONS.sub(replace, _COMMANDS.sub(tool, hint))
 
 
 def _error(error: BuilderError) -> CallToolResult:
@@ -821,11 +834,19 @@ def build_server(start: Path) -> MCPServer:
     @tool(
         _WRITES,
         "Change a field's type, modifiers or enum values (give its whole new definition); "
-        "the data is kept, and changes that would lose it are refused.",
+        "the data is kept, and changes that would lose it are refused. An enum value dropped "
+        "needs replace: the value its rows get instead.",
     )
     def change_field(
         resource: ResourceName,
         field: FieldArg,
+        replace: Annotated[
+            dict[FieldName, FieldName] | None,
+            Field(
+                description="for each enum value the change drops, the value its rows get "
+                "instead, e.g. {sent: paid}"
+            ),
+        ] = None,
         dry_run: DryRun = False,
         conflict_markers: ConflictMarkers = False,
     ) -> CallToolResult:
@@ -833,6 +854,7 @@ def build_server(start: Path) -> MCPServer:
             kind="change_field",
             resource=resource,
             fields=[field],
+            replace=replace or {},
             conflict_markers=conflict_markers,
         )
         return run(change, dry_run=dry_run)

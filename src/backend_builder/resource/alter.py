@@ -22,6 +22,7 @@ import datetime as dt
 import decimal
 import enum
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -287,7 +288,34 @@ def rename_column(table: str, old: FieldView, new: FieldView) -> Operation:
     )
 
 
-def _alter_steps(table: str, old: FieldView, new: FieldView, fill: str | None) -> list[Step]:
+def _replace_values(
+    table: str, old: FieldView, new: FieldView, replace: Mapping[str, str]
+) -> list[Step]:
+    """Give the rows holding each enum value in `replace` its replacement (every project's).
+
+    The replacements are new values: they are written once the column is as wide as
+    they need, before it narrows to them.
+    """
+    if not replace:
+        return []
+    column = new.column
+    rows = f'sa.table("{table}", sa.column("{column}"))'
+    updates = "".join(
+        f"\n        op.execute({rows}.update()"
+        f'.where(sa.column("{column}") == "{value}").values({column}="{replacement}"))'
+        for value, replacement in replace.items()
+    )
+    phase = Phase.COLUMNS if new.enum_length >= old.enum_length else Phase.DROP
+    return [Step(phase, f'with every_project("{table}"):{updates}', after_batch=True)]
+
+
+def _alter_steps(
+    table: str,
+    old: FieldView,
+    new: FieldView,
+    fill: str | None,
+    replace: Mapping[str, str] | None = None,
+) -> list[Step]:
     old_constraints = dict(_constraints(old, table))
     new_constraints = dict(_constraints(new, table))
     steps = [  # removed or changed: dropped first
@@ -303,6 +331,7 @@ def _alter_steps(table: str, old: FieldView, new: FieldView, fill: str | None) -
                 f"existing_type={_column_type(old)}, existing_nullable={old.optional})",
             )
         )
+    steps += _replace_values(table, old, new, replace or {})
     if old.optional and not new.optional:
         if fill is not None:
             steps.append(_fill(table, new, fill))
@@ -325,21 +354,32 @@ def alter_column(
     old: FieldView,
     new_field: FieldSpec,
     new: FieldView,
+    replace: Mapping[str, str] | None = None,
 ) -> Operation | None:
     """Change a column's type, nullability, enum values, uniqueness or index; None if the
-    database does not change (a new default, say). The data is kept."""
+    database does not change (a new default, say). The data is kept, but for the enum
+    values that `replace` maps to others: the rows holding them get their replacement.
+    The downgrade gives a replacement that only the new values have its first value back.
+    """
+    replace = dict(replace or {})
     fill_up = sql_literal(new_field) if new_field.has_default else None
     fill_down = placeholder(old_field) if new.optional and not old.optional else None
-    upgrade = _alter_steps(table, old, new, fill_up)
+    restore: dict[str, str] = {}
+    for value, replacement in replace.items():
+        if replacement not in old_field.enum_values:
+            restore.setdefault(replacement, value)
+    upgrade = _alter_steps(table, old, new, fill_up, replace)
     if not upgrade:
         return None
+    replaced = "; ".join(f"{value} becomes {to}" for value, to in replace.items())
+    restored = "; ".join(f"{value} becomes {to} again" for value, to in restore.items())
     return Operation(
         "alter_column",
         new.column,
-        f"alter column {table}.{new.column}",
+        f"alter column {table}.{new.column}" + (f" ({replaced})" if replaced else ""),
         tuple(upgrade),
-        tuple(_alter_steps(table, new, old, fill_down)),
-        f"alter column {table}.{new.column} back",
+        tuple(_alter_steps(table, new, old, fill_down, restore)),
+        f"alter column {table}.{new.column} back" + (f" ({restored})" if restored else ""),
     )
 
 

@@ -14,6 +14,7 @@ conflict markers are asked for.
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -275,12 +276,22 @@ def plan_rename_field(
 
 
 @collector_paused
-def plan_change_field(start: Path, name: str, token: str, *, markers: bool = False) -> Evolution:
-    """Plan changing a field's type, modifiers or enum values; the data is kept."""
+def plan_change_field(
+    start: Path,
+    name: str,
+    token: str,
+    *,
+    markers: bool = False,
+    replacements: Mapping[str, str] | None = None,
+) -> Evolution:
+    """Plan changing a field's type, modifiers or enum values; the data is kept, but
+    for the enum values dropped: `replacements` gives each the value its rows get instead."""
+    replacements = dict(replacements or {})
     root, manifest, saved, spec = _load(start, name)
     changed = _parse([token])[0]
     field = _existing(spec, changed.name)
-    _check_change(spec, field, changed)
+    _check_replacements(spec, field, changed, replacements)
+    _check_change(spec, field, changed, replacements)
     new_spec = _respec(spec, tuple(changed if f is field else f for f in spec.fields))
     refs = _refs(manifest, new_spec)
     table = spec.names.table
@@ -291,7 +302,9 @@ def plan_change_field(start: Path, name: str, token: str, *, markers: bool = Fal
         field_view(field, spec.names, target),
         changed,
         field_view(changed, spec.names, target),
+        replacements,
     )
+    replaced = "".join(f"\nRows holding {value} get {to}." for value, to in replacements.items())
     return _evolve(
         root,
         manifest,
@@ -301,7 +314,7 @@ def plan_change_field(start: Path, name: str, token: str, *, markers: bool = Fal
         command="change field",
         slug=f"change_{table}_{field.name}",
         message=f"Change {table}.{field.column}.\n\nFrom:\n    {field.to_token()}\n"
-        f"To:\n    {changed.to_token()}",
+        f"To:\n    {changed.to_token()}" + (f"\n{replaced}" if replaced else ""),
         markers=markers,
     )
 
@@ -410,8 +423,54 @@ def _check_fill(spec: ResourceSpec, field: FieldSpec, verb: str) -> None:
     )
 
 
-def _check_change(spec: ResourceSpec, old: FieldSpec, new: FieldSpec) -> None:
-    """Refuse a change that cannot keep every row's value."""
+def _check_replacements(
+    spec: ResourceSpec, old: FieldSpec, new: FieldSpec, replacements: Mapping[str, str]
+) -> None:
+    """Each replacement maps an enum value the change drops to one it keeps."""
+    if not replacements:
+        return
+    cls = spec.names.class_name
+    token = new.token or new.to_token()
+
+    def refuse(reason: str, hint: str) -> BuilderError:
+        return BuilderError(
+            f"'{token}': {reason}",
+            hint=hint,
+            code="invalid_replace",
+            token=token,
+            field=old.name,
+            resource=cls,
+        )
+
+    if old.type is not FieldType.ENUM or new.type is not FieldType.ENUM:
+        raise refuse(
+            f"a replacement is for the values an enum field drops, and {cls}.{old.name} "
+            f"is {'not an enum' if old.type is not FieldType.ENUM else 'no longer one'}",
+            "change the field without --replace",
+        )
+    dropped = [value for value in old.enum_values if value not in new.enum_values]
+    for value, replacement in replacements.items():
+        if value not in dropped:
+            raise refuse(
+                f"{value} is not a value that the change drops "
+                f"(it drops: {', '.join(dropped) or 'none'})",
+                "give a replacement for each dropped value only",
+            )
+        if replacement not in new.enum_values:
+            raise refuse(
+                f"{value} cannot become {replacement}, which is not one of the new values "
+                f"({', '.join(new.enum_values)})",
+                f"replace {value} with one of {', '.join(new.enum_values)}",
+            )
+
+
+def _check_change(
+    spec: ResourceSpec,
+    old: FieldSpec,
+    new: FieldSpec,
+    replacements: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse a change that cannot keep every row's value (or give it a replacement)."""
     cls = spec.names.class_name
     token = new.token or new.to_token()
 
@@ -434,9 +493,19 @@ def _check_change(spec: ResourceSpec, old: FieldSpec, new: FieldSpec) -> None:
             f"copy the data, then remove {old.name}",
         )
     if old.type is FieldType.ENUM:
-        lost = [value for value in old.enum_values if value not in new.enum_values]
+        lost = [
+            value
+            for value in old.enum_values
+            if value not in new.enum_values and value not in (replacements or {})
+        ]
         if lost:
-            raise refuse(f"rows may hold the value(s) {', '.join(lost)}, which it drops")
+            given = [f"--replace {value}={to}" for value, to in (replacements or {}).items()]
+            example = " ".join([*given, *(f"--replace {value}=VALUE" for value in lost)])
+            raise refuse(
+                f"rows may hold the value(s) {', '.join(lost)}, which it drops",
+                f"give their rows another value: backend-builder change field {cls} {token} "
+                f"{example} (VALUE one of {', '.join(new.enum_values)})",
+            )
     if old.type is FieldType.DECIMAL and new.type is FieldType.DECIMAL:
         old_whole = (old.precision or 0) - (old.scale or 0)
         new_whole = (new.precision or 0) - (new.scale or 0)
