@@ -393,3 +393,56 @@ def test_a_failed_migration_on_sqlite_leaves_nothing_behind(backend: Path) -> No
     database.commit()
     database.close()
     alembic(backend, url, "upgrade head", "check")
+
+
+def _sql(url: str, *statements: str) -> None:
+    """Run statements on the database at `url`, in one transaction."""
+
+    async def go() -> None:
+        engine = create_async_engine(_async_url(url))
+        try:
+            async with engine.begin() as connection:
+                for statement in statements:
+                    await connection.exec_driver_sql(statement)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
+def _a_value_a_downgrade_drops_is_named(backend: Path, url: str) -> None:
+    """A downgrade that takes back an enum value some rows hold stops, naming it and
+    its rows, before the column narrows or the check fails on them; once they hold
+    another value, it runs."""
+    _cli(backend, "generate", "resource", "Ticket", "state:enum:open,done:default=open")
+    _cli(backend, "change", "field", "Ticket", "state:enum:open,done,cancelled:default=open")
+    alembic(backend, url, "upgrade head")
+    key = PROJECT.hex if url.startswith("sqlite") else str(PROJECT)
+    now = "'2030-01-01 00:00:00'"
+    _sql(
+        url,
+        "INSERT INTO projects (id, name, created_at, updated_at) "
+        f"VALUES ('{key}', 'p', {now}, {now})",
+        "INSERT INTO tickets (project_id, id, state, created_at, updated_at) VALUES "
+        f"('{key}', '{uuid.UUID(int=1).hex}', 'cancelled', {now}, {now})",
+    )
+    failed = execute(backend, *ALEMBIC, "downgrade", "-1", DATABASE_URL=url)
+    assert failed.returncode != 0
+    assert (
+        "FAILED: tickets.state holds value(s) that this migration drops: cancelled (1 row(s)). "
+        "Change them to one of open, done, then run it again." in failed.stdout
+    ), (failed.stdout + failed.stderr)
+    assert "Traceback" not in failed.stdout + failed.stderr
+    _sql(url, "UPDATE tickets SET state = 'done'")
+    alembic(backend, url, "downgrade -1", "upgrade head", "check")
+
+
+def test_a_value_a_downgrade_drops_is_named_on_sqlite(backend: Path) -> None:
+    _a_value_a_downgrade_drops_is_named(backend, f"sqlite:///{backend / 'values.db'}")
+
+
+@pytest.mark.postgres
+def test_a_value_a_downgrade_drops_is_named_on_postgresql(
+    backend: Path, postgres_database: str
+) -> None:
+    _a_value_a_downgrade_drops_is_named(backend, postgres_database)

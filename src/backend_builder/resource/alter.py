@@ -5,8 +5,10 @@ calls in three phases, so that one migration can hold several operations:
 
 1. drop the constraints and indexes that are about to change;
 2. change the columns (add, drop, rename, alter), and fill values where needed;
-3. check the data against a unique constraint about to be created: a project that
-   holds a value twice stops the migration with a message naming the column;
+3. check the data against a unique constraint about to be created (a project that
+   holds a value twice), or an enum about to lose values (a row that holds one): either
+   stops the migration with a message naming the column (an enum's check runs before
+   the column narrows);
 4. create the constraints and indexes of the new columns.
 
 Every phase but the check is one `op.batch_alter_table` block: on SQLite, Alembic recreates the
@@ -309,6 +311,22 @@ def _replace_values(
     return [Step(phase, f'with every_project("{table}"):{updates}', after_batch=True)]
 
 
+def _enum_check(table: str, old: FieldView, new: FieldView) -> list[Step]:
+    """Before an enum loses values: every row holds one it keeps (or nothing).
+
+    It runs where the values that rows hold must already be the kept ones: after any
+    replacement, and before the column narrows to the kept values' length.
+    """
+    if not (old.is_enum and new.is_enum):
+        return []
+    kept = tuple(value for _, value in new.enum_members)
+    if all(value in kept for _, value in old.enum_members):
+        return []
+    phase = Phase.CHECK if new.enum_length >= old.enum_length else Phase.DROP
+    line = f'refuse_values("{table}", "{new.column}", {kept!r})'
+    return [Step(phase, line, after_batch=True)]
+
+
 def _alter_steps(
     table: str,
     old: FieldView,
@@ -332,6 +350,7 @@ def _alter_steps(
             )
         )
     steps += _replace_values(table, old, new, replace or {})
+    steps += _enum_check(table, old, new)
     if old.optional and not new.optional:
         if fill is not None:
             steps.append(_fill(table, new, fill))
