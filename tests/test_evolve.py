@@ -283,6 +283,9 @@ EVERY_CHANGE = [
     "change field Gadget ref_code:uuid",
     "change field Gadget score:decimal:12,4:optional",
     "generate field Gadget flag:bool:default=true note:str:default=hello",
+    # added with a default, kept as the column's server default: it follows the value
+    "generate field Gadget tier:enum:basic,pro:default=basic",
+    "change field Gadget tier:enum:starter,pro:default=starter --replace basic=starter",
 ]
 
 
@@ -330,6 +333,22 @@ def _gadget(url: str) -> dict[str, Any]:
     return asyncio.run(go())
 
 
+def _server_default(url: str, table: str, column: str) -> str | None:
+    """The database's default of a column, as its dialect writes it."""
+
+    async def go() -> str | None:
+        engine = create_async_engine(_async_url(url))
+        try:
+            async with engine.connect() as connection:
+                columns = await connection.run_sync(lambda sync: inspect(sync).get_columns(table))
+        finally:
+            await engine.dispose()
+        default: str | None = next(c["default"] for c in columns if c["name"] == column)
+        return default
+
+    return asyncio.run(go())
+
+
 def _every_change(backend: Path, database_url: str) -> None:
     _cli(backend, "generate", "resource", "Customer", "name:str")
     name, *fields = GADGET.split()
@@ -341,9 +360,15 @@ def _every_change(backend: Path, database_url: str) -> None:
         alembic(backend, database_url, "upgrade head", "check")
     row = _gadget(database_url)
     assert (row["label"], row["count"], row["big"], row["email_address"]) == ("L", 3, 7, "a@b.co")
-    assert (row["grade"], row["flag"], row["note"]) == ("lowest", True, "hello")
+    assert (row["grade"], row["flag"], row["note"], row["tier"]) == (
+        "lowest",
+        True,
+        "hello",
+        "starter",
+    )
     assert str(row["day"]) == "2030-01-01" and row["supplier_id"] is None
     assert "producer_id" not in row and "maker_id" not in row
+    assert "'starter'" in str(_server_default(database_url, "gadgets", "tier"))
     lint(backend)
     run(backend, *ALEMBIC, "downgrade", "0003_gadgets", DATABASE_URL=database_url)
     row = _gadget(database_url)

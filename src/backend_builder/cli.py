@@ -543,6 +543,12 @@ def _replacements(values: list[str]) -> dict[str, str]:
                 hint="one --replace per enum value that the change drops",
                 code="invalid_replace",
             )
+        if old in pairs:
+            raise BuilderError(
+                f"--replace {old}=... is given twice: {old}={pairs[old]} and {value}",
+                hint="give each dropped value one replacement",
+                code="invalid_replace",
+            )
         pairs[old] = new
     return pairs
 

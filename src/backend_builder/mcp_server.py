@@ -591,10 +591,10 @@ class _Server(MCPServer):
     ) -> CallToolResult | InputRequiredResult:
         tools = await self.list_tools()
         schema = next((tool.input_schema for tool in tools if tool.name == name), None)
-        if schema is None:
+        if schema is None:  # the structured error, as for arguments that do not fit
             return _error(_unknown("tool", name, [tool.name for tool in tools]))
         # The SDK drops arguments a tool does not take: `dryrun=true` would write.
-        if schema is not None and set(arguments) - set(schema.get("properties", {})):
+        if set(arguments) - set(schema.get("properties", {})):
             return _error(invalid_arguments(name, schema, arguments))
         try:
             return await super().call_tool(name, arguments, context)

@@ -1,18 +1,20 @@
 """Migration operations on an existing table, as data: add, drop, rename and alter a column.
 
 Each operation knows its upgrade and its downgrade (its inverse) as Alembic
-calls in three phases, so that one migration can hold several operations:
+calls in four phases, so that one migration can hold several operations:
 
 1. drop the constraints and indexes that are about to change;
 2. change the columns (add, drop, rename, alter), and fill values where needed;
 3. check the data against a unique constraint about to be created (a project that
    holds a value twice), or an enum about to lose values (a row that holds one): either
-   stops the migration with a message naming the column (an enum's check runs before
-   the column narrows);
+   stops the migration with a message naming the column;
 4. create the constraints and indexes of the new columns.
 
-Every phase but the check is one `op.batch_alter_table` block: on SQLite, Alembic recreates the
-table and copies its rows; on PostgreSQL the block is a plain `ALTER TABLE`.
+Each phase is one `op.batch_alter_table` block (the check has none), followed by the
+statements that must run between blocks (`after_batch`: fills, replaced enum values,
+checks). On SQLite, Alembic recreates the table in each block and copies its rows; on
+PostgreSQL a block is a plain `ALTER TABLE`. A statement that must run before a
+column narrows (an enum's replaced values, and its check) runs after the first phase.
 Constraint and index names follow the backend's naming convention, exactly as the
 create-table migration and the models name them, so `alembic check` sees no drift.
 
@@ -33,7 +35,7 @@ from backend_builder.resource.spec import FieldSpec, FieldType, index_name
 
 
 class Phase(enum.IntEnum):
-    """The order of the three batch blocks of a migration."""
+    """The order of the phases of a migration."""
 
     DROP = 0
     COLUMNS = 1
@@ -295,8 +297,8 @@ def _replace_values(
 ) -> list[Step]:
     """Give the rows holding each enum value in `replace` its replacement (every project's).
 
-    The replacements are new values: they are written once the column is as wide as
-    they need, before it narrows to them.
+    The values are written where the column can hold both the old and the new ones:
+    after it widens, or before it narrows.
     """
     if not replace:
         return []
@@ -367,6 +369,18 @@ def _alter_steps(
     return steps + created
 
 
+def _server_default(now: FieldView, field: FieldSpec) -> Step:
+    """Set the column's server default to `field`'s default (none if it has none),
+    with the constraints dropped, before the column's type changes (`now` is the column
+    as it is then)."""
+    default = sql_literal(field) if field.has_default else "None"
+    return Step(
+        Phase.DROP,
+        f'batch.alter_column("{now.column}", existing_type={_column_type(now)}, '
+        f"server_default={default})",
+    )
+
+
 def alter_column(
     table: str,
     old_field: FieldSpec,
@@ -390,6 +404,12 @@ def alter_column(
     upgrade = _alter_steps(table, old, new, fill_up, replace)
     if not upgrade:
         return None
+    downgrade = _alter_steps(table, new, old, fill_down, restore)
+    if old_field.has_default and old_field.default in replace:
+        # A server default (a column added with its default keeps one) must not stay on
+        # a value the new check refuses: it follows the field's default, both ways.
+        upgrade.insert(0, _server_default(old, new_field))
+        downgrade.insert(0, _server_default(new, old_field))
     replaced = "; ".join(f"{value} becomes {to}" for value, to in replace.items())
     restored = "; ".join(f"{value} becomes {to} again" for value, to in restore.items())
     return Operation(
@@ -397,7 +417,7 @@ def alter_column(
         new.column,
         f"alter column {table}.{new.column}" + (f" ({replaced})" if replaced else ""),
         tuple(upgrade),
-        tuple(_alter_steps(table, new, old, fill_down, restore)),
+        tuple(downgrade),
         f"alter column {table}.{new.column} back" + (f" ({restored})" if restored else ""),
     )
 

@@ -446,9 +446,18 @@ def _check_replacements(
         raise refuse(
             f"a replacement is for the values an enum field drops, and {cls}.{old.name} "
             f"is {'not an enum' if old.type is not FieldType.ENUM else 'no longer one'}",
-            "change the field without --replace",
+            "change the field without a replacement",
         )
     dropped = [value for value in old.enum_values if value not in new.enum_values]
+    targets = list(replacements.values())
+    merged = [t for t in targets if t in old.enum_values or targets.count(t) > 1]
+    if (old.unique or new.unique) and merged:
+        raise refuse(
+            f"{cls}.{old.name} is unique: rows given {merged[0]} could meet rows that "
+            "hold it already",
+            "replace each dropped value with a new value of its own, or change the field "
+            "to be not unique first",
+        )
     for value, replacement in replacements.items():
         if value not in dropped:
             raise refuse(

@@ -98,8 +98,11 @@ class ResponseHeaders:
 
     - `X-Content-Type-Options: nosniff`: a browser takes a body for what its
       Content-Type says, never for a script or a page it guessed from the bytes.
-    - `Cache-Control: no-store`, unless a response sets its own: a project's data
-      and tokens are kept by no browser cache and no proxy on the way.
+    - `Cache-Control: no-store`: a project's data and tokens are kept by no browser
+      cache and no proxy on the way.
+    Neither replaces a header of the same name that a response sets itself. The bare
+    500 of an unexpected error is sent by Starlette outside every middleware, without
+    them (its body says nothing but "Internal Server Error").
     - Redirects point to a path, never to the `Host` a client sent. Starlette
       answers `/api/v1/assets` with a redirect to `/api/v1/assets/` built from the
       request's `Host` header, which the client chooses: an unknown host would be
@@ -125,9 +128,10 @@ class ResponseHeaders:
                         (name, _relative(value) if name == b"location" else value)
                         for name, value in headers
                     ]
-                headers.append(_NOSNIFF)
-                if not any(name == b"cache-control" for name, _ in headers):
-                    headers.append(_NO_STORE)
+                names = {name for name, _ in headers}
+                headers += [
+                    pair for pair in (_NOSNIFF, _NO_STORE) if pair[0] not in names
+                ]
                 message["headers"] = headers
             await send(message)
 
