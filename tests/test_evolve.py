@@ -471,3 +471,50 @@ def test_a_value_a_downgrade_drops_is_named_on_postgresql(
     backend: Path, postgres_database: str
 ) -> None:
     _a_value_a_downgrade_drops_is_named(backend, postgres_database)
+
+
+def _a_value_a_narrower_type_cannot_hold_is_named(backend: Path, url: str) -> None:
+    """Downgrades of widenings (text back to str, bigint back to int) stop on a value
+    the narrower type would not hold, naming the column, before changing it; once the
+    value fits, they run."""
+    _cli(backend, "generate", "resource", "Note", "title:str", "count:int")
+    _cli(backend, "change", "field", "Note", "count:bigint")
+    _cli(backend, "change", "field", "Note", "title:text")
+    alembic(backend, url, "upgrade head")
+    key = PROJECT.hex if url.startswith("sqlite") else str(PROJECT)
+    now = "'2030-01-01 00:00:00'"
+    _sql(
+        url,
+        "INSERT INTO projects (id, name, created_at, updated_at) "
+        f"VALUES ('{key}', 'p', {now}, {now})",
+        "INSERT INTO notes (project_id, id, title, count, created_at, updated_at) VALUES "
+        f"('{key}', '{uuid.UUID(int=1).hex}', '{'x' * 300}', 3000000000, {now}, {now})",
+    )
+    for message, fix in (
+        (
+            "FAILED: notes.title holds 1 value(s) longer than 255 characters",
+            "UPDATE notes SET title = 'short'",
+        ),
+        (
+            "FAILED: notes.count holds 1 value(s) beyond a 32-bit integer",
+            "UPDATE notes SET count = 3",
+        ),
+    ):
+        failed = execute(backend, *ALEMBIC, "downgrade", "-1", DATABASE_URL=url)
+        assert failed.returncode != 0
+        assert message in failed.stdout, failed.stdout + failed.stderr
+        assert "Traceback" not in failed.stdout + failed.stderr
+        _sql(url, fix)
+        alembic(backend, url, "downgrade -1")
+    alembic(backend, url, "upgrade head", "check")
+
+
+def test_a_value_a_narrower_type_cannot_hold_is_named_on_sqlite(backend: Path) -> None:
+    _a_value_a_narrower_type_cannot_hold_is_named(backend, f"sqlite:///{backend / 'types.db'}")
+
+
+@pytest.mark.postgres
+def test_a_value_a_narrower_type_cannot_hold_is_named_on_postgresql(
+    backend: Path, postgres_database: str
+) -> None:
+    _a_value_a_narrower_type_cannot_hold_is_named(backend, postgres_database)

@@ -6,15 +6,17 @@ calls in four phases, so that one migration can hold several operations:
 1. drop the constraints and indexes that are about to change;
 2. change the columns (add, drop, rename, alter), and fill values where needed;
 3. check the data against a unique constraint about to be created (a project that
-   holds a value twice), or an enum about to lose values (a row that holds one): either
-   stops the migration with a message naming the column;
+   holds a value twice), an enum about to lose values (a row that holds one) or a type
+   about to narrow (a value it would not take): each stops the migration with a
+   message naming the column;
 4. create the constraints and indexes of the new columns.
 
 Each phase is one `op.batch_alter_table` block (the check has none), followed by the
 statements that must run between blocks (`after_batch`: fills, replaced enum values,
 checks). On SQLite, Alembic recreates the table in each block and copies its rows; on
 PostgreSQL a block is a plain `ALTER TABLE`. A statement that must run before a
-column narrows (an enum's replaced values, and its check) runs after the first phase.
+column narrows (an enum's replaced values, its check, a narrower type's check) runs
+after the first phase.
 Constraint and index names follow the backend's naming convention, exactly as the
 create-table migration and the models name them, so `alembic check` sees no drift.
 
@@ -30,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from backend_builder.resource.context import FieldView
+from backend_builder.resource.context import EMAIL_LENGTH, STR_LENGTH, URL_LENGTH, FieldView
 from backend_builder.resource.spec import FieldSpec, FieldType, index_name
 
 
@@ -369,6 +371,36 @@ def _alter_steps(
     return steps + created
 
 
+_COLUMN_LENGTHS = {
+    FieldType.STR: STR_LENGTH,
+    FieldType.EMAIL: EMAIL_LENGTH,
+    FieldType.URL: URL_LENGTH,
+}
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+def _fits(table: str, now: FieldView, source: FieldSpec, target: FieldSpec) -> list[Step]:
+    """Before a column narrows from `source`'s type to `target`'s (a downgrade of a
+    widening): no row holds a value that the narrower type would not take."""
+    column = now.column
+    if target.type in _COLUMN_LENGTHS and source.type is FieldType.TEXT:
+        limit = _COLUMN_LENGTHS[target.type]
+        condition, what = f"length({column}) > {limit}", f"longer than {limit} characters"
+    elif target.type is FieldType.INT and source.type is FieldType.BIGINT:
+        low, high = _INT32
+        condition, what = f"{column} NOT BETWEEN {low} AND {high}", "beyond a 32-bit integer"
+    elif target.type is FieldType.DECIMAL and source.type is FieldType.DECIMAL:
+        digits = (target.precision or 0) - (target.scale or 0)
+        if digits >= (source.precision or 0) - (source.scale or 0):
+            return []
+        condition = f"abs({column}) >= 1{'0' * digits}"
+        what = f"of more than {digits} digit(s) before the point"
+    else:
+        return []
+    line = f'refuse_rows("{table}", "{column}", "{condition}", "{what}")'
+    return [Step(Phase.DROP, line, after_batch=True)]
+
+
 def _server_default(now: FieldView, field: FieldSpec) -> Step:
     """Set the column's server default to `field`'s default (none if it has none),
     with the constraints dropped, before the column's type changes (`now` is the column
@@ -404,7 +436,9 @@ def alter_column(
     upgrade = _alter_steps(table, old, new, fill_up, replace)
     if not upgrade:
         return None
+    upgrade += _fits(table, old, old_field, new_field)
     downgrade = _alter_steps(table, new, old, fill_down, restore)
+    downgrade += _fits(table, new, new_field, old_field)
     if old_field.has_default and old_field.default in replace:
         # A server default (a column added with its default keeps one) must not stay on
         # a value the new check refuses: it follows the field's default, both ways.

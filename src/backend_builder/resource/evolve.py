@@ -691,5 +691,6 @@ def _render_migration(
         "fills_rows": any("every_project(" in line for line in lines),
         "checks_unique": any("refuse_duplicates(" in line for line in lines),
         "checks_values": any("refuse_values(" in line for line in lines),
+        "checks_rows": any("refuse_rows(" in line for line in lines),
     }
     return render(ALTER_MIGRATION, context)
