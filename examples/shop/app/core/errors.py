@@ -342,9 +342,29 @@ async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse
     )
 
 
+RESPONSE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+"""What every answer says, unless it says otherwise (`app.core.limits.ResponseHeaders`):
+no browser guesses a script from a body, and no cache on the way keeps it."""
+
+
+async def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
+    """500 for an error the application did not expect, written as every error is.
+
+    Starlette sends it outside every middleware, so it carries `RESPONSE_HEADERS`
+    itself. Nothing of the error reaches the client: the server logs its traceback.
+    """
+    return JSONResponse(
+        {"detail": "Internal Server Error", "code": http_error_code(500)},
+        status_code=500,
+        headers=RESPONSE_HEADERS,
+    )
+
+
 def register_exception_handlers(app: FastAPI) -> None:
-    """Install the handlers of `AppError`, of invalid requests, of HTTP errors and 405."""
+    """Install the handlers of `AppError`, of invalid requests, of HTTP errors, of 405
+    and of unexpected errors (500)."""
     app.add_exception_handler(AppError, _handle_app_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(405, _method_not_allowed)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import settings
-from app.core.errors import NotFound, PayloadTooLarge
+from app.core.errors import RESPONSE_HEADERS, NotFound, PayloadTooLarge
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
 _NOT_FOUND = json.dumps({"detail": "Not Found", "code": NotFound.code}).encode()
@@ -89,8 +89,10 @@ async def _reply(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-_NOSNIFF = (b"x-content-type-options", b"nosniff")
-_NO_STORE = (b"cache-control", b"no-store")
+_ADDED = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in RESPONSE_HEADERS.items()
+)
 
 
 class ResponseHeaders:
@@ -100,9 +102,9 @@ class ResponseHeaders:
       Content-Type says, never for a script or a page it guessed from the bytes.
     - `Cache-Control: no-store`: a project's data and tokens are kept by no browser
       cache and no proxy on the way.
-    Neither replaces a header of the same name that a response sets itself. The bare
-    500 of an unexpected error is sent by Starlette outside every middleware, without
-    them (its body says nothing but "Internal Server Error").
+    Neither replaces a header of the same name that a response sets itself. The 500
+    of an unexpected error, which Starlette sends outside every middleware, carries
+    them too (`app.core.errors.RESPONSE_HEADERS`).
     - Redirects point to a path, never to the `Host` a client sent. Starlette
       answers `/api/v1/assets` with a redirect to `/api/v1/assets/` built from the
       request's `Host` header, which the client chooses: an unknown host would be
@@ -129,9 +131,7 @@ class ResponseHeaders:
                         for name, value in headers
                     ]
                 names = {name for name, _ in headers}
-                headers += [
-                    pair for pair in (_NOSNIFF, _NO_STORE) if pair[0] not in names
-                ]
+                headers += [pair for pair in _ADDED if pair[0] not in names]
                 message["headers"] = headers
             await send(message)
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from app.core import security
 from app.core.config import settings
 from app.core.security import ALGORITHM
+from app.main import create_app
 from app.tests.conftest import TestUser, run_sql
 
 
@@ -236,6 +237,24 @@ def test_no_response_is_sniffed_or_stored(client: TestClient, owner: TestUser) -
     for response in responses:
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers.get_list("cache-control") == ["no-store"]
+
+
+def test_an_unexpected_error_is_a_500_that_says_nothing_of_it() -> None:
+    application = create_app()
+
+    @application.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("the secret is 42")
+
+    response = TestClient(application, raise_server_exceptions=False).get("/boom")
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "Internal Server Error",
+        "code": "internal_server_error",
+    }
+    assert "42" not in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers.get_list("cache-control") == ["no-store"]
 
 
 @pytest.mark.parametrize(
